@@ -1,0 +1,34 @@
+"""asr: deep bidirectional LSTM + CTC speech recognition.
+
+    import asr
+    model = asr.load_model("exp/synthetic/best.pt")
+    print(asr.transcribe(model, "speech.wav").text)
+
+Attributes load lazily so that `import asr.decoding` pulls in no model or training code.
+"""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+_LAZY = {
+    "load_model": ("asr.checkpoint", "load_model"),
+    "transcribe": ("asr.transcribe", "transcribe"),
+    "Transcript": ("asr.transcribe", "Transcript"),
+    "load_audio": ("asr.audio", "load_audio"),
+    "AudioError": ("asr.audio", "AudioError"),
+    "Vocabulary": ("asr.text", "Vocabulary"),
+    "GreedyDecoder": ("asr.decoding", "GreedyDecoder"),
+    "Hypothesis": ("asr.decoding", "Hypothesis"),
+}
+
+__all__ = [*_LAZY, "__version__"]
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        module, attr = _LAZY[name]
+        return getattr(importlib.import_module(module), attr)
+    raise AttributeError(f"module 'asr' has no attribute {name!r}")

@@ -1,0 +1,111 @@
+"""Self-describing checkpoints: one file holds configs, vocabulary, weights and training state.
+
+Layout (DESIGN.md §4): {"format_version", "features", "model", "vocab", "state_dict", "train",
+"optimizer", "scheduler"}; loadable with `torch.load(path, weights_only=True)`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from asr.features import FeatureConfig
+from asr.model import ModelConfig
+from asr.recognizer import SpeechRecognizer
+from asr.text import Vocabulary
+
+FORMAT_VERSION = 1
+log = logging.getLogger(__name__)
+
+
+class CheckpointError(Exception):
+    """A checkpoint is missing, unreadable, not ours, or from an unknown format version."""
+
+
+def checkpoint_payload(
+    recognizer: SpeechRecognizer,
+    train: dict[str, Any] | None = None,
+    optimizer: dict | None = None,
+    scheduler: dict | None = None,
+) -> dict[str, Any]:
+    """Everything needed to rebuild `recognizer` (and, with the optional parts, resume training)."""
+    payload: dict[str, Any] = {
+        "format_version": FORMAT_VERSION,
+        "features": recognizer.feature_config.to_dict(),
+        "model": recognizer.model_config.to_dict(),
+        "vocab": recognizer.vocab.to_dict(),
+        "state_dict": {k: v.detach().cpu() for k, v in recognizer.acoustic.state_dict().items()},
+        "train": train or {},
+    }
+    if optimizer is not None:
+        payload["optimizer"] = optimizer
+    if scheduler is not None:
+        payload["scheduler"] = scheduler
+    return payload
+
+
+def save_checkpoint(payload: dict[str, Any], path: str | os.PathLike) -> None:
+    """Write atomically: temp file in the same folder, fsync, rename. A kill never leaves a torn file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            torch.save(payload, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+        dir_fd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> dict[str, Any]:
+    """Read and validate a checkpoint file; raises CheckpointError with what to do."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: no such model file (train one with `asr train`, or check the path)")
+    try:
+        payload = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as e:  # noqa: BLE001 - torch raises many types for foreign files
+        raise CheckpointError(f"{path}: not a readable asr checkpoint ({type(e).__name__}: {e})") from e
+    if not isinstance(payload, dict) or "format_version" not in payload:
+        raise CheckpointError(f"{path}: not an asr checkpoint (no format_version)")
+    version = payload["format_version"]
+    if version != FORMAT_VERSION:
+        raise CheckpointError(
+            f"{path}: checkpoint format_version {version} is not supported by this asr "
+            f"(supports {FORMAT_VERSION}); upgrade asr or re-export the model"
+        )
+    for key in ("features", "model", "vocab", "state_dict"):
+        if key not in payload:
+            raise CheckpointError(f"{path}: checkpoint is missing '{key}'")
+    return payload
+
+
+def recognizer_from_payload(payload: dict[str, Any]) -> SpeechRecognizer:
+    recognizer = SpeechRecognizer(
+        FeatureConfig.from_dict(payload["features"]),
+        ModelConfig.from_dict(payload["model"]),
+        Vocabulary.from_dict(payload["vocab"]),
+    )
+    recognizer.acoustic.load_state_dict(payload["state_dict"])
+    recognizer.metadata = {k: payload["train"].get(k) for k in ("epoch", "step", "metrics", "git_rev")}
+    return recognizer
+
+
+def load_model(path: str | os.PathLike, device: str | torch.device = "cpu") -> SpeechRecognizer:
+    """Rebuild a recognizer from a checkpoint alone, in eval mode on `device`."""
+    recognizer = recognizer_from_payload(load_checkpoint(path))
+    log.info("loaded %s (%d parameters)", path, recognizer.acoustic.num_parameters())
+    return recognizer.to(device).eval()

@@ -1,0 +1,1 @@
+"""Training data: manifests, datasets and batch samplers."""

@@ -1,0 +1,80 @@
+"""Utterances → (waveform, token ids) pairs, skipping and recording bad items instead of crashing."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from asr.audio import AudioError, load_audio
+from asr.data.manifest import Utterance
+from asr.text import Vocabulary
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Example:
+    id: str
+    audio: np.ndarray  # (samples,) float32
+    tokens: list[int]
+    text: str
+
+
+class SpeechDataset(torch.utils.data.Dataset):
+    """Loads audio on demand. A bad item returns None with the reason kept in `skipped`."""
+
+    def __init__(self, items: list[Utterance], vocab: Vocabulary, sample_rate: int = 16000) -> None:
+        self.items = items
+        self.vocab = vocab
+        self.sample_rate = sample_rate
+        self.skipped: dict[str, str] = {}
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, index: int) -> Example | None:
+        item = self.items[index]
+        try:
+            tokens = self.vocab.encode(item.text)
+            if not tokens:
+                raise ValueError("empty transcript")
+            audio = load_audio(item.audio, self.sample_rate)
+            if item.offset or item.duration:
+                start = int(item.offset * self.sample_rate)
+                audio = audio[start : start + int(round(item.duration * self.sample_rate)) or None]
+        except (AudioError, ValueError) as e:
+            self.skipped[item.id] = str(e)
+            log.warning("skipping %s: %s", item.id, e)
+            return None
+        return Example(item.id, audio, tokens, item.text)
+
+
+@dataclass
+class Batch:
+    ids: list[str]
+    texts: list[str]
+    waveforms: torch.Tensor  # (B, S) float32, zero-padded
+    lengths: torch.Tensor  # (B,) samples
+    targets: torch.Tensor  # (B, L) int64, zero-padded
+    target_lengths: torch.Tensor  # (B,)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+
+def collate(examples: list[Example | None]) -> Batch | None:
+    examples = [e for e in examples if e is not None]
+    if not examples:
+        return None
+    lengths = torch.tensor([len(e.audio) for e in examples])
+    waveforms = torch.zeros(len(examples), int(lengths.max()))
+    for i, e in enumerate(examples):
+        waveforms[i, : len(e.audio)] = torch.from_numpy(e.audio)
+    target_lengths = torch.tensor([len(e.tokens) for e in examples])
+    targets = torch.zeros(len(examples), int(target_lengths.max()), dtype=torch.long)
+    for i, e in enumerate(examples):
+        targets[i, : len(e.tokens)] = torch.tensor(e.tokens)
+    return Batch([e.id for e in examples], [e.text for e in examples], waveforms, lengths, targets, target_lengths)

@@ -1,0 +1,66 @@
+"""JSON-lines manifests: {"id", "audio", "duration", "text"} (+ optional "speaker", "offset")."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+
+class ManifestError(ValueError):
+    """A manifest is missing or has a malformed line; the message gives the file and line number."""
+
+
+@dataclass(frozen=True)
+class Utterance:
+    id: str
+    audio: Path
+    duration: float
+    text: str
+    speaker: str | None = None
+    offset: float = 0.0
+
+
+def read_manifest(path: str | os.PathLike) -> list[Utterance]:
+    """Parse a manifest; relative audio paths resolve against the manifest's folder."""
+    path = Path(path)
+    if not path.is_file():
+        raise ManifestError(f"{path}: manifest not found")
+    base = path.parent
+    items = []
+    with path.open(encoding="utf-8") as f:
+        for number, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+                audio = Path(row["audio"])
+                items.append(
+                    Utterance(
+                        id=str(row["id"]),
+                        audio=audio if audio.is_absolute() else base / audio,
+                        duration=float(row["duration"]),
+                        text=str(row["text"]),
+                        speaker=row.get("speaker"),
+                        offset=float(row.get("offset", 0.0)),
+                    )
+                )
+            except (json.JSONDecodeError, KeyError, TypeError, ValueError) as e:
+                raise ManifestError(
+                    f"{path}:{number}: bad manifest line ({type(e).__name__}: {e}); expected JSON with "
+                    '"id", "audio", "duration", "text"'
+                ) from e
+    return items
+
+
+def write_manifest(path: str | os.PathLike, rows: list[dict]) -> None:
+    """Write rows as JSON lines, atomically."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        for row in rows:
+            f.write(json.dumps(row, ensure_ascii=False) + "\n")
+    os.replace(tmp, path)

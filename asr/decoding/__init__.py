@@ -1,0 +1,6 @@
+"""CTC decoders. Importing this package loads no training code (a test checks it)."""
+
+from asr.decoding.greedy import GreedyDecoder
+from asr.decoding.hypothesis import Hypothesis, Word
+
+__all__ = ["GreedyDecoder", "Hypothesis", "Word"]

@@ -1,0 +1,1 @@
+"""Training: config, loop, checkpoints. Never imported by the decoding or transcription code."""
