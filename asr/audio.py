@@ -1,13 +1,14 @@
 """Audio input/output: any common format in, float32 mono at a fixed sample rate out.
 
 soundfile (libsndfile) decodes wav/flac/ogg/opus/mp3. Other containers (m4a, aac, webm, ...) go through
-the ``ffmpeg`` command line; where ffmpeg is not installed, through librosa/audioread (CoreAudio or
-GStreamer on other platforms). torch/torchaudio and librosa are imported lazily so that ``import
-asr.audio`` stays cheap.
+the ``ffmpeg`` command line (it only decodes; we down-mix and resample as for every other input), or,
+where ffmpeg is not installed, through librosa/audioread (CoreAudio or GStreamer on other platforms).
+torch/torchaudio and librosa are imported lazily so that ``import asr.audio`` stays cheap.
 """
 
 from __future__ import annotations
 
+import contextlib
 import io
 import logging
 import os
@@ -57,18 +58,20 @@ def load_audio(
         rate = source_rate
     elif isinstance(source, (bytes, bytearray, memoryview)):
         if source_rate is not None:
-            raise ValueError("load_audio: source_rate= applies only to numpy arrays; bytes carry their own rate")
+            raise ValueError(
+                "load_audio: source_rate= applies only to numpy arrays; bytes carry their own rate"
+            )
         name = "<bytes>"
-        audio, rate = _decode_bytes(bytes(source), sample_rate)
+        audio, rate = _decode_bytes(bytes(source))
     elif isinstance(source, (str, os.PathLike)):
         if source_rate is not None:
-            raise ValueError("load_audio: source_rate= applies only to numpy arrays; files carry their own rate")
+            raise ValueError(
+                "load_audio: source_rate= applies only to numpy arrays; files carry their own rate"
+            )
         name = os.fspath(source)
-        audio, rate = _decode_path(Path(source), sample_rate)
+        audio, rate = _decode_path(Path(source))
     else:
-        raise TypeError(
-            f"load_audio: expected a path, bytes or numpy array, got {type(source).__name__}"
-        )
+        raise TypeError(f"load_audio: expected a path, bytes or numpy array, got {type(source).__name__}")
 
     _check_samples(audio, name)
     if rate != sample_rate:
@@ -83,9 +86,10 @@ def audio_duration(path: str | os.PathLike) -> float:
     try:
         return float(sf.info(str(p)).duration)
     except (sf.SoundFileError, RuntimeError):
-        # Not a libsndfile format (m4a, webm, ...): decode it; the rate we pick does not matter.
-        rate = 16000
-        return len(load_audio(p, rate)) / rate
+        pass
+    # Not a libsndfile format (m4a, webm, ...): decode it at its own rate.
+    audio, rate = _decode_path(p)
+    return len(audio) / rate
 
 
 def save_wav(path: str | os.PathLike, audio: np.ndarray, sample_rate: int) -> None:
@@ -115,34 +119,30 @@ def save_wav(path: str | os.PathLike, audio: np.ndarray, sample_rate: int) -> No
         os.replace(tmp_name, target)
     except BaseException:
         # Never leave a half-written temp file behind, whatever interrupted us.
-        try:
+        with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp_name)
-        except FileNotFoundError:
-            pass
         raise
 
 
 # --- decoding -------------------------------------------------------------------------------------
 
 
-def _decode_path(path: Path, sample_rate: int) -> tuple[np.ndarray, int]:
+def _decode_path(path: Path) -> tuple[np.ndarray, int]:
     _check_file(path)
     try:
-        data, rate = sf.read(str(path), dtype="float32", always_2d=True)
-        return data.mean(axis=1), int(rate)
+        return _read_soundfile(str(path))
     except (sf.SoundFileError, RuntimeError) as e:
         sf_error = str(e).rstrip(".")
     logger.debug("soundfile cannot read %s (%s); trying the ffmpeg fallback", path, sf_error)
-    return _decode_fallback(path, str(path), sample_rate, sf_error), sample_rate
+    return _decode_fallback(path, str(path), sf_error)
 
 
-def _decode_bytes(data: bytes, sample_rate: int) -> tuple[np.ndarray, int]:
+def _decode_bytes(data: bytes) -> tuple[np.ndarray, int]:
     name = "<bytes>"
     if not data:
         raise AudioError(f"{name}: the audio data is empty (0 bytes); pass the contents of an audio file")
     try:
-        audio, rate = sf.read(io.BytesIO(data), dtype="float32", always_2d=True)
-        return audio.mean(axis=1), int(rate)
+        return _read_soundfile(io.BytesIO(data))
     except (sf.SoundFileError, RuntimeError) as e:
         sf_error = str(e).rstrip(".")
     logger.debug("soundfile cannot read %s (%s); trying the ffmpeg fallback", name, sf_error)
@@ -150,20 +150,25 @@ def _decode_bytes(data: bytes, sample_rate: int) -> tuple[np.ndarray, int]:
     with tempfile.TemporaryDirectory(prefix="asr-audio-") as tmp:
         tmp_path = Path(tmp) / "input"
         tmp_path.write_bytes(data)
-        return _decode_fallback(tmp_path, name, sample_rate, sf_error), sample_rate
+        return _decode_fallback(tmp_path, name, sf_error)
 
 
-def _decode_fallback(path: Path, name: str, sample_rate: int, sf_error: str) -> np.ndarray:
-    """Decode what libsndfile cannot, already mono and at ``sample_rate``."""
+def _read_soundfile(file: str | io.BytesIO) -> tuple[np.ndarray, int]:
+    data, rate = sf.read(file, dtype="float32", always_2d=True)
+    return data.mean(axis=1), int(rate)
+
+
+def _decode_fallback(path: Path, name: str, sf_error: str) -> tuple[np.ndarray, int]:
+    """Decode what libsndfile cannot: ffmpeg if installed, else librosa/audioread."""
     ffmpeg = shutil.which("ffmpeg")
     if ffmpeg is not None:
         try:
-            return _decode_ffmpeg(ffmpeg, path, sample_rate)
+            return _decode_ffmpeg(ffmpeg, path)
         except _DecodeFailed as e:
             other = f"ffmpeg: {e}"
     else:
         try:
-            return _decode_librosa(path, sample_rate)
+            return _decode_librosa(path)
         except Exception as e:  # audioread raises many unrelated types; any of them means "cannot read"
             other = f"librosa/audioread: {type(e).__name__}: {e}".rstrip(": ")
     raise AudioError(
@@ -176,18 +181,23 @@ class _DecodeFailed(Exception):
     pass
 
 
-def _decode_ffmpeg(ffmpeg: str, path: Path, sample_rate: int) -> np.ndarray:
-    # ffmpeg down-mixes and resamples itself here: the fallback then needs no probing of the source.
+def _decode_ffmpeg(ffmpeg: str, path: Path) -> tuple[np.ndarray, int]:
+    # ffmpeg writes a float wav to the pipe (size fields unknown, which libsndfile accepts), so the
+    # native rate and channels come back in its header: down-mixing and resampling then match the
+    # soundfile path (ffmpeg's own "-ac 1" sums stereo at -3 dB instead of taking the mean).
     cmd = [ffmpeg, "-nostdin", "-v", "error", "-i", str(path), "-map", "0:a:0", "-vn",
-           "-f", "f32le", "-acodec", "pcm_f32le", "-ac", "1", "-ar", str(sample_rate), "pipe:1"]  # fmt: skip
+           "-f", "wav", "-acodec", "pcm_f32le", "pipe:1"]  # fmt: skip
     proc = subprocess.run(cmd, capture_output=True, check=False)
     if proc.returncode != 0:
         lines = proc.stderr.decode("utf-8", "replace").strip().splitlines()
         raise _DecodeFailed(lines[-1] if lines else f"exit status {proc.returncode}")
-    return np.frombuffer(proc.stdout, dtype="<f4").astype(np.float32)
+    try:
+        return _read_soundfile(io.BytesIO(proc.stdout))
+    except (sf.SoundFileError, RuntimeError) as e:
+        raise _DecodeFailed(f"unreadable output ({e})") from None
 
 
-def _decode_librosa(path: Path, sample_rate: int) -> np.ndarray:
+def _decode_librosa(path: Path) -> tuple[np.ndarray, int]:
     import librosa  # lazy: its first load costs 10-30 s (numba), paid only on this rare path
 
     with warnings.catch_warnings():
@@ -197,7 +207,7 @@ def _decode_librosa(path: Path, sample_rate: int) -> np.ndarray:
     audio = np.asarray(audio, dtype=np.float32)
     if audio.ndim == 2:  # librosa returns (channels, samples)
         audio = audio.mean(axis=0)
-    return _resample(audio, int(rate), sample_rate) if audio.size and rate != sample_rate else audio
+    return audio, int(rate)
 
 
 # --- checks and conversions -----------------------------------------------------------------------
@@ -258,5 +268,7 @@ def _resample(audio: np.ndarray, orig_rate: int, new_rate: int) -> np.ndarray:
     import torchaudio.functional as taf
 
     with torch.inference_mode():
-        out = taf.resample(torch.from_numpy(np.ascontiguousarray(audio, dtype=np.float32)), orig_rate, new_rate)
+        out = taf.resample(
+            torch.from_numpy(np.ascontiguousarray(audio, dtype=np.float32)), orig_rate, new_rate
+        )
     return out.numpy()

@@ -77,13 +77,21 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
             continue
         if args.format == "json":
             words = [
-                {"word": w.text, "start": round(w.start_s, 3), "end": round(w.end_s, 3),
-                 "confidence": round(w.confidence, 3)}
+                {
+                    "word": w.text,
+                    "start": round(w.start_s, 3),
+                    "end": round(w.end_s, 3),
+                    "confidence": round(w.confidence, 3),
+                }
                 for w in result.words
             ]
             print(json.dumps({"file": str(path), "text": result.text, "words": words}))
         else:
-            print(f"{path}\t{result.text}" if len(args.inputs) > 1 or Path(args.inputs[0]).is_dir() else result.text)
+            print(
+                f"{path}\t{result.text}"
+                if len(args.inputs) > 1 or Path(args.inputs[0]).is_dir()
+                else result.text
+            )
     return 1 if failures else 0
 
 

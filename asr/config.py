@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
-import tomllib
 import types
 import typing
 from pathlib import Path
 from typing import Any, TypeVar
+
+import tomllib
 
 T = TypeVar("T")
 
@@ -32,9 +33,9 @@ def _coerce(value: Any, annotation: Any, where: str) -> Any:
     origin = typing.get_origin(annotation)
     if origin in (typing.Union, types.UnionType):
         options = typing.get_args(annotation)
-        if value is None or (isinstance(value, str) and value.lower() == "none"):
-            if type(None) in options:
-                return None
+        is_none = value is None or (isinstance(value, str) and value.lower() == "none")
+        if is_none and type(None) in options:
+            return None
         for option in options:
             if option is type(None):
                 continue

@@ -69,13 +69,17 @@ def error_stats(references: Sequence[str], hypotheses: Sequence[str], unit: Unit
     """Substitution/deletion/insertion/hit counts of ``hypotheses`` against ``references``."""
     refs, hyps = _check_pairs(references, hypotheses, unit)
     # jiwer < 4 rejects empty references, so those pairs are counted here: all insertions.
-    pairs = [(r, h) for r, h in zip(refs, hyps) if r]
-    insertions = sum(len(_units(h, unit)) for r, h in zip(refs, hyps) if not r)
+    pairs = [(r, h) for r, h in zip(refs, hyps, strict=True) if r]
+    insertions = sum(len(_units(h, unit)) for r, h in zip(refs, hyps, strict=True) if not r)
     stats = ErrorStats(0, 0, insertions, 0, 0)
     if pairs:
         out = _process([r for r, _ in pairs], [h for _, h in pairs], unit)
         stats = stats + ErrorStats(
-            out.substitutions, out.deletions, out.insertions, out.hits, out.hits + out.substitutions + out.deletions
+            out.substitutions,
+            out.deletions,
+            out.insertions,
+            out.hits,
+            out.hits + out.substitutions + out.deletions,
         )
     return stats
 
@@ -101,7 +105,7 @@ def align(ref: str, hyp: str, unit: Unit = "word") -> str:
             elif chunk.type == "delete":
                 cols += [(x, None) for x in r]
             else:  # "equal" or "substitute": same length on both sides
-                cols += list(zip(r, h))
+                cols += list(zip(r, h, strict=True))
 
     ref_line, hyp_line = [], []
     for r, h in cols:
@@ -119,7 +123,9 @@ def align(ref: str, hyp: str, unit: Unit = "word") -> str:
     return f"REF: {sep.join(ref_line)}\nHYP: {sep.join(hyp_line)}".replace(" \n", "\n").rstrip()
 
 
-def _check_pairs(references: Sequence[str], hypotheses: Sequence[str], unit: str) -> tuple[list[str], list[str]]:
+def _check_pairs(
+    references: Sequence[str], hypotheses: Sequence[str], unit: str
+) -> tuple[list[str], list[str]]:
     if unit not in ("word", "char"):
         raise ValueError(f"unit must be 'word' or 'char', got {unit!r}")
     if isinstance(references, str) or isinstance(hypotheses, str):

@@ -124,19 +124,34 @@ class BiLSTMCTC(nn.Module):
     def output_lengths(self, lengths: torch.Tensor) -> torch.Tensor:
         return subsampled_lengths(lengths, self.config)
 
-    def forward(self, features: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(
+        self, features: torch.Tensor, lengths: torch.Tensor, packed: bool | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """`packed`: run the LSTM on packed sequences (exact for any padding) or on the dense padded
+        batch. Dense is ~3× faster on CPU (oneDNN's fused LSTM; measured 0.36 s vs 1.03 s for a
+        32×100-frame 3×256 step) and, with duration-bucketed batches, sees only a few zero frames of
+        padding. None: pack only when the lengths differ and the input is on CUDA, where cuDNN packs well,
+        or when exactness matters because the lengths differ a lot (> 10 %)."""
         if features.dim() != 3 or features.shape[-1] != self.config.input_size:
             raise ValueError(
                 f"features must be (B, T, {self.config.input_size}), got shape {tuple(features.shape)}"
             )
         x = (features - self.feature_mean) / self.feature_std
+        frames = torch.arange(x.shape[1], device=x.device)
+        x = x.masked_fill((frames[None, :] >= lengths[:, None]).unsqueeze(-1), 0.0)
         x = self.subsample(x)
         out_lengths = self.output_lengths(lengths).clamp(min=1, max=x.shape[1])
-        # Packing makes the LSTM skip padding: no compute wasted on it, and the backward direction
-        # starts at each utterance's real end rather than in the padding.
-        packed = pack_padded_sequence(x, out_lengths.cpu(), batch_first=True, enforce_sorted=False)
-        y, _ = self.lstm(packed)
-        y, _ = pad_packed_sequence(y, batch_first=True, total_length=x.shape[1])
+        if packed is None:
+            shortest = int(out_lengths.min())
+            packed = shortest != x.shape[1] and (x.is_cuda or shortest < 0.9 * x.shape[1])
+        if packed:
+            # Packing makes the LSTM skip padding, and the backward direction starts at each
+            # utterance's real end rather than in the padding.
+            seq = pack_padded_sequence(x, out_lengths.cpu(), batch_first=True, enforce_sorted=False)
+            y, _ = self.lstm(seq)
+            y, _ = pad_packed_sequence(y, batch_first=True, total_length=x.shape[1])
+        else:
+            y, _ = self.lstm(x)
         logits = self.output(self.dropout(y))
         return logits.log_softmax(dim=-1), out_lengths
 

@@ -67,7 +67,9 @@ def normalize_text(text: str) -> str:
     if any(c in text for c in "0123456789"):
         text = _THOUSANDS.sub(lambda m: m.group(0).replace(",", ""), text)
         text = _ORDINAL.sub(lambda m: f" {_ordinal_words(m.group(1))} ", text)
-        text = _DECIMAL.sub(lambda m: f" {_cardinal_words(m.group(1))} point {_digit_words(m.group(2))} ", text)
+        text = _DECIMAL.sub(
+            lambda m: f" {_cardinal_words(m.group(1))} point {_digit_words(m.group(2))} ", text
+        )
         text = _INTEGER.sub(lambda m: f" {_cardinal_words(m.group(0))} ", text)
     text = _NOT_ALLOWED.sub(" ", text)
     text = _STRAY_APOSTROPHE.sub(" ", text)

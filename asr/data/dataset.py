@@ -77,4 +77,6 @@ def collate(examples: list[Example | None]) -> Batch | None:
     targets = torch.zeros(len(examples), int(target_lengths.max()), dtype=torch.long)
     for i, e in enumerate(examples):
         targets[i, : len(e.tokens)] = torch.tensor(e.tokens)
-    return Batch([e.id for e in examples], [e.text for e in examples], waveforms, lengths, targets, target_lengths)
+    return Batch(
+        [e.id for e in examples], [e.text for e in examples], waveforms, lengths, targets, target_lengths
+    )

@@ -41,7 +41,9 @@ def pick_device(name: str) -> torch.device:
 
 def git_revision() -> str | None:
     try:
-        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, timeout=5)
+        out = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, timeout=5
+        )
         return out.stdout.strip() or None
     except (OSError, subprocess.SubprocessError):
         return None
@@ -63,7 +65,9 @@ def filter_trainable(
             skipped[item.id] = f"characters outside the vocabulary in {item.text!r}"
         elif out_frames < len(item.text) + sum(a == b for a, b in zip(item.text, item.text[1:])):
             # CTC needs one frame per label plus a blank between repeated labels.
-            skipped[item.id] = f"audio too short for its transcript ({out_frames} frames, {len(item.text)} labels)"
+            skipped[item.id] = (
+                f"audio too short for its transcript ({out_frames} frames, {len(item.text)} labels)"
+            )
         else:
             kept.append(item)
     return kept
@@ -174,7 +178,11 @@ def train(run: RunConfig, resume: bool = False, progress: bool = True) -> Path:
     hours = sum(u.duration for u in train_items) / 3600
     log.info(
         "train: %d utterances (%.2f h), %d skipped; dev: %d; %d steps/epoch",
-        len(train_items), hours, len(skipped), len(dev_items), steps_per_epoch,
+        len(train_items),
+        hours,
+        len(skipped),
+        len(dev_items),
+        steps_per_epoch,
     )
 
     # ---- model and optimisation
@@ -218,6 +226,7 @@ def train(run: RunConfig, resume: bool = False, progress: bool = True) -> Path:
         )
 
     # ---- epochs
+    pack = {"auto": None, "true": True, "false": False}[cfg.pack_sequences]
     bad_steps = 0
     while state["epoch"] < cfg.epochs:
         epoch = state["epoch"]
@@ -241,7 +250,7 @@ def train(run: RunConfig, resume: bool = False, progress: bool = True) -> Path:
             state["batch_in_epoch"] += 1
             if batch is None:
                 continue
-            loss = train_step(recognizer, batch, ctc, augment, device)
+            loss = train_step(recognizer, batch, ctc, augment, device, pack)
             if not torch.isfinite(loss):
                 bad_steps += 1
                 log.warning("non-finite loss, step skipped; utterances: %s", ", ".join(batch.ids))
@@ -287,7 +296,11 @@ def train(run: RunConfig, resume: bool = False, progress: bool = True) -> Path:
         state["history"].append(metrics)
         log.info(
             "epoch %d: loss %.3f, dev WER %.2f%%, CER %.2f%%, %.0f audio-s/s",
-            epoch + 1, metrics["train_loss"], 100 * dev.wer, 100 * dev.cer, metrics["audio_seconds_per_second"],
+            epoch + 1,
+            metrics["train_loss"],
+            100 * dev.wer,
+            100 * dev.cer,
+            metrics["audio_seconds_per_second"],
         )
         state["epoch"] += 1
         state["batch_in_epoch"] = 0
@@ -311,6 +324,7 @@ def train_step(
     ctc: torch.nn.CTCLoss,
     augment: torch.nn.Module | None,
     device: torch.device,
+    pack: bool | None = None,
 ) -> torch.Tensor:
     """Forward one batch and return its CTC loss (mean over utterances of loss per target token)."""
     waveforms, lengths = batch.waveforms.to(device), batch.lengths.to(device)
@@ -318,7 +332,7 @@ def train_step(
         features, frame_lengths = recognizer.frontend(waveforms, lengths)
         if augment is not None:
             features = augment(features)
-    log_probs, out_lengths = recognizer.acoustic(features, frame_lengths)
+    log_probs, out_lengths = recognizer.acoustic(features, frame_lengths, packed=pack)
     # cuDNN's CTC is non-deterministic and picky; the native kernel takes (T, B, V) in float32.
     return ctc(
         log_probs.transpose(0, 1).float(),
