@@ -40,7 +40,10 @@ def transcribe(
     `sample_rate`). Audio longer than `chunk_seconds` is decoded in consecutive chunks, so memory
     stays bounded; word times are relative to the start of the recording."""
     decoder = decoder or GreedyDecoder(model.vocab, model.frame_shift_s)
-    wave = load_audio(audio, model.sample_rate, source_rate=sample_rate)
+    if isinstance(audio, np.ndarray):
+        wave = load_audio(audio, model.sample_rate, source_rate=sample_rate)
+    else:  # files and encoded bytes carry their own sample rate
+        wave = load_audio(audio, model.sample_rate)
     chunk = max(1, int(chunk_seconds * model.sample_rate))
     segments, words = [], []
     for start in range(0, len(wave), chunk):
