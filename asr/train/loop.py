@@ -226,7 +226,9 @@ def train(run: RunConfig, resume: bool = False, progress: bool = True) -> Path:
         )
 
     # ---- epochs
-    pack = {"auto": None, "true": True, "false": False}[cfg.pack_sequences]
+    # Packed LSTMs skip padding but their CPU backward pass is ~4x slower than the dense oneDNN kernel
+    # (measured: 80 x 2.4 s batch, 3 x 256: 3.3 s vs 0.47 s); tight duration buckets keep padding small.
+    pack = {"auto": device.type == "cuda", "true": True, "false": False}[cfg.pack_sequences]
     bad_steps = 0
     while state["epoch"] < cfg.epochs:
         epoch = state["epoch"]
@@ -324,7 +326,7 @@ def train_step(
     ctc: torch.nn.CTCLoss,
     augment: torch.nn.Module | None,
     device: torch.device,
-    pack: bool | None = None,
+    pack: bool = False,
 ) -> torch.Tensor:
     """Forward one batch and return its CTC loss (mean over utterances of loss per target token)."""
     waveforms, lengths = batch.waveforms.to(device), batch.lengths.to(device)
