@@ -16,20 +16,23 @@ cd "$(dirname "$0")/../.."
 stage=0
 stop_stage=5
 config=recipes/synthetic/config.toml
-data=data/synthetic
 while [ $# -gt 0 ]; do
   case "$1" in
     --stage) stage=$2; shift 2 ;;
     --stop-stage) stop_stage=$2; shift 2 ;;
     --config) config=$2; shift 2 ;;
-    --data) data=$2; shift 2 ;;
     *) echo "unknown option: $1" >&2; exit 2 ;;
   esac
 done
 
 py=${PYTHON:-.venv/bin/python}
 asr=${ASR:-.venv/bin/asr}
-exp=$($py -c "import sys; from asr.train.config import load_run_config; print(load_run_config(sys.argv[1]).train.out_dir)" "$config")
+# The corpus folder and the experiment folder both come from the config.
+read -r data exp < <($py -c "
+import sys, pathlib
+from asr.train.config import load_run_config
+train = load_run_config(sys.argv[1]).train
+print(pathlib.Path(train.train_manifest).parent, train.out_dir)" "$config")
 config_hash=$(sha256sum "$config" | cut -c1-16)
 mkdir -p "$exp"
 log() { echo "[$(date +%H:%M:%S)] $*"; }

@@ -1,0 +1,346 @@
+"""Word n-gram language models for the beam-search decoder.
+
+* :func:`build_lm` runs KenLM's ``lmplz`` (and ``build_binary``) on text files and writes, beside the LM,
+  ``<stem>.words.txt``: its vocabulary, usable as the decoder's lexicon.
+* :func:`tune_lm` decodes a dev manifest with a model over a grid of ``lm_weight`` × ``word_score`` and
+  returns (and saves) the best :class:`~asr.decoding.DecoderConfig`.
+
+``lmplz``/``build_binary`` ship in no wheel: ``make lm-tools`` compiles them into ``tools/kenlm/bin``. They
+are looked up in ``$ASR_KENLM_BIN``, then ``tools/kenlm/bin`` of this checkout, then ``PATH``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import logging
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from asr.decoding.beam import arpa_unigrams
+from asr.decoding.config import DecoderConfig
+
+__all__ = [
+    "LMBuildError",
+    "LMBuildResult",
+    "LMToolsMissing",
+    "TuneResult",
+    "build_lm",
+    "find_kenlm_tool",
+    "tune_lm",
+]
+
+log = logging.getLogger(__name__)
+
+KENLM_BIN_ENV = "ASR_KENLM_BIN"
+_REPO_TOOLS = Path(__file__).resolve().parent.parent / "tools" / "kenlm" / "bin"
+
+DEFAULT_LM_WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0, 1.5)
+DEFAULT_WORD_SCORES = (-1.0, 0.0, 1.0, 2.0, 3.0)
+
+
+class LMToolsMissing(FileNotFoundError):
+    """lmplz or build_binary is not installed; the message says how to get them."""
+
+
+class LMBuildError(RuntimeError):
+    """lmplz or build_binary failed; the message holds the end of its output."""
+
+
+def find_kenlm_tool(name: str) -> Path:
+    """Path of KenLM's `name` (``lmplz``, ``build_binary``): $ASR_KENLM_BIN, tools/kenlm/bin, then PATH."""
+    places = []
+    if os.environ.get(KENLM_BIN_ENV):
+        places.append(Path(os.environ[KENLM_BIN_ENV]))
+    places.append(_REPO_TOOLS)
+    for place in places:
+        candidate = place / name
+        if candidate.is_file() and os.access(candidate, os.X_OK):
+            return candidate
+    found = shutil.which(name)
+    if found:
+        return Path(found)
+    raise LMToolsMissing(
+        f"KenLM's {name} was not found (looked in ${KENLM_BIN_ENV}, {_REPO_TOOLS} and PATH). No wheel or "
+        "Debian package ships it: run `make lm-tools` in the asr checkout to compile lmplz and build_binary "
+        "from the kenlm sdist (cmake + Boost, about a minute), or set "
+        f"{KENLM_BIN_ENV} to a folder that holds them."
+    )
+
+
+@dataclass(frozen=True)
+class LMBuildResult:
+    path: Path
+    words_path: Path
+    order: int
+    ngrams: dict[int, int]
+    words: int
+    sentences: int
+    seconds: float
+
+    def summary(self) -> str:
+        counts = ", ".join(f"{n}-grams {c}" for n, c in sorted(self.ngrams.items()))
+        return (
+            f"{self.path}: {self.order}-gram LM from {self.sentences} sentences ({counts}) in "
+            f"{self.seconds:.1f} s; its {self.words} words (a lexicon for the decoder) in {self.words_path}"
+        )
+
+
+def build_lm(
+    texts: str | os.PathLike | Sequence[str | os.PathLike],
+    output: str | os.PathLike,
+    order: int = 3,
+    *,
+    prune: Sequence[int] | None = None,
+    memory: str = "20%",
+    normalize: bool = False,
+    binary_type: str = "probing",
+    discount_fallback: bool = True,
+) -> LMBuildResult:
+    """Build a KenLM word n-gram from text files (one sentence a line).
+
+    `output` ending in ``.arpa`` gets an ARPA file; anything else a KenLM binary (`binary_type`
+    ``probing``: fastest, or ``trie``: smaller). `normalize` runs :func:`asr.text.normalize_text` on each
+    line first (for raw text; the synthetic recipe's ``train_text.txt`` is already normalized).
+    `discount_fallback` lets lmplz estimate small or artificial text, where it otherwise aborts with
+    "Could not calculate Kneser-Ney discounts". `prune` are lmplz's per-order count thresholds.
+    """
+    started = time.perf_counter()
+    paths = [Path(texts)] if isinstance(texts, str | os.PathLike) else [Path(t) for t in texts]
+    if not paths:
+        raise ValueError("build_lm: no text files given")
+    for path in paths:
+        if not path.is_file():
+            raise FileNotFoundError(f"{path}: no such text file (one sentence per line)")
+    if not isinstance(order, int) or order < 1:
+        raise ValueError(f"order must be an integer >= 1, got {order!r}")
+    if binary_type not in ("probing", "trie"):
+        raise ValueError(f"binary_type must be 'probing' or 'trie', got {binary_type!r}")
+    output = Path(output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    want_arpa = output.suffix == ".arpa"
+    lmplz = find_kenlm_tool("lmplz")
+    build_binary = None if want_arpa else find_kenlm_tool("build_binary")
+    words_path = output.with_suffix(".words.txt")
+
+    with tempfile.TemporaryDirectory(prefix=".lm-", dir=output.parent) as tmp:
+        arpa = Path(tmp) / "lm.arpa"
+        cmd = [str(lmplz), "-o", str(order), "-S", memory, "-T", tmp, "--arpa", str(arpa)]
+        if discount_fallback:
+            cmd.append("--discount_fallback")
+        if prune:
+            cmd += ["--prune", *(str(int(p)) for p in prune)]
+        log.info("running %s", " ".join(cmd))
+        stderr_path = Path(tmp) / "lmplz.log"
+        with stderr_path.open("w") as stderr:
+            proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=stderr, stderr=stderr, text=True)
+            sentences = 0
+            try:
+                assert proc.stdin is not None
+                for line in _sentences(paths, normalize):
+                    proc.stdin.write(line + "\n")
+                    sentences += 1
+                proc.stdin.close()
+            except BrokenPipeError:
+                pass  # lmplz died early; its log below says why
+            code = proc.wait()
+        if code != 0 or not arpa.is_file():
+            raise LMBuildError(f"lmplz failed (exit {code}): {_tail(stderr_path)}")
+        if sentences == 0:
+            raise LMBuildError(f"no text in {', '.join(map(str, paths))}: nothing to build an LM from")
+        ngrams = _arpa_counts(arpa)
+        words = arpa_unigrams(arpa)
+        tmp_words = Path(tmp) / "words.txt"
+        tmp_words.write_text("".join(w + "\n" for w in words), encoding="utf-8")
+        if want_arpa:
+            os.replace(arpa, output)
+        else:
+            tmp_bin = Path(tmp) / "lm.bin"
+            result = subprocess.run(
+                [str(build_binary), binary_type, str(arpa), str(tmp_bin)], capture_output=True, text=True
+            )
+            if result.returncode != 0 or not tmp_bin.is_file():
+                raise LMBuildError(
+                    f"build_binary failed (exit {result.returncode}): {(result.stderr or result.stdout)[-2000:]}"
+                )
+            os.replace(tmp_bin, output)
+        os.replace(tmp_words, words_path)
+    return LMBuildResult(
+        output, words_path, order, ngrams, len(words), sentences, time.perf_counter() - started
+    )
+
+
+def _sentences(paths: Iterable[Path], normalize: bool) -> Iterable[str]:
+    normalize_text = None
+    if normalize:
+        from asr.text import normalize_text
+    for path in paths:
+        with path.open(encoding="utf-8", errors="replace") as f:
+            for line in f:
+                line = normalize_text(line) if normalize_text else " ".join(line.split())
+                if line:
+                    yield line
+
+
+def _arpa_counts(arpa: Path) -> dict[int, int]:
+    counts = {}
+    with arpa.open(encoding="utf-8", errors="replace") as f:
+        for line in f:
+            if line.startswith("ngram "):
+                n, count = line[6:].split("=")
+                counts[int(n)] = int(count)
+            elif line.startswith("\\1-grams"):
+                break
+    return counts
+
+
+def _tail(path: Path, chars: int = 2000) -> str:
+    text = path.read_text(errors="replace").strip()
+    return text[-chars:] if text else "(no output)"
+
+
+# --- tuning -----------------------------------------------------------------------------------------
+
+
+@dataclass
+class TuneResult:
+    config: DecoderConfig
+    wer: float
+    cer: float
+    grid: list[dict[str, float]] = field(default_factory=list)
+    utterances: int = 0
+    skipped: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            **self.config.to_dict(),
+            "dev_wer": round(self.wer, 5),
+            "dev_cer": round(self.cer, 5),
+            "utterances": self.utterances,
+            "skipped": self.skipped,
+            "grid": self.grid,
+        }
+
+    def save(self, path: str | os.PathLike) -> None:
+        """JSON that :meth:`DecoderConfig.from_file` reads back (the extra keys are ignored)."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.tmp")
+        tmp.write_text(json.dumps(self.to_dict(), indent=2) + "\n", encoding="utf-8")
+        os.replace(tmp, path)
+
+
+def model_emissions(
+    recognizer: Any, items: Sequence[Any], batch_seconds: float = 120.0
+) -> tuple[list, list, int]:
+    """(log_probs (T, V) float32 tensors, reference texts, skipped count) for manifest `items`."""
+    import torch
+
+    from asr.audio import AudioError, load_audio
+
+    emissions, references, skipped = [], [], 0
+    recognizer.eval()
+    batch: list[tuple[Any, Any]] = []
+
+    def flush() -> None:
+        if not batch:
+            return
+        audios = [torch.from_numpy(a) for a, _ in batch]
+        lengths = torch.tensor([len(a) for a in audios])
+        waves = torch.nn.utils.rnn.pad_sequence(audios, batch_first=True).to(recognizer.device)
+        with torch.no_grad():
+            log_probs, out_lengths = recognizer(waves, lengths.to(recognizer.device))
+        for b, (_, item) in enumerate(batch):
+            emissions.append(log_probs[b, : int(out_lengths[b])].float().cpu())
+            references.append(item.text)
+        batch.clear()
+
+    for item in sorted(items, key=lambda u: u.duration):
+        try:
+            audio = load_audio(item.audio, recognizer.sample_rate)
+        except AudioError as e:
+            log.warning("skipping %s: %s", item.id, e)
+            skipped += 1
+            continue
+        if batch and item.duration * (len(batch) + 1) > batch_seconds:
+            flush()
+        batch.append((audio, item))
+    flush()
+    return emissions, references, skipped
+
+
+def decode_all(decoder: Any, emissions: Sequence[Any], batch_size: int = 32) -> list[str]:
+    """Best texts of `decoder` over a list of (T, V) log-prob tensors, decoded in padded batches."""
+    import torch
+
+    texts = []
+    for start in range(0, len(emissions), batch_size):
+        chunk = emissions[start : start + batch_size]
+        lengths = torch.tensor([e.shape[0] for e in chunk])
+        padded = torch.nn.utils.rnn.pad_sequence(list(chunk), batch_first=True)
+        texts.extend(nbest[0].text for nbest in decoder.decode(padded, lengths))
+    return texts
+
+
+def tune_lm(
+    model: str | os.PathLike,
+    manifest: str | os.PathLike,
+    lm: str | os.PathLike,
+    lexicon: str | os.PathLike | None = None,
+    *,
+    lm_weights: Sequence[float] = DEFAULT_LM_WEIGHTS,
+    word_scores: Sequence[float] = DEFAULT_WORD_SCORES,
+    base: DecoderConfig | None = None,
+    device: str = "cpu",
+    progress: bool = True,
+) -> TuneResult:
+    """Grid-search `lm_weight` × `word_score` on `manifest` (a dev set, never the test set).
+
+    The model runs once; each grid point re-decodes its cached output. Best = lowest WER, then CER.
+    """
+    from asr.checkpoint import load_model
+    from asr.data.manifest import read_manifest
+    from asr.decoding.beam import BeamSearchDecoder
+    from asr.metrics import error_stats
+
+    recognizer = load_model(model, device=device)
+    items = read_manifest(manifest)
+    if not items:
+        raise ValueError(f"{manifest}: no utterances to tune on")
+    emissions, references, skipped = model_emissions(recognizer, items)
+    if not emissions:
+        raise ValueError(f"{manifest}: no utterance could be read ({skipped} skipped)")
+    base = (base or DecoderConfig()).replace(
+        lm=os.fspath(lm),
+        lexicon=os.fspath(lexicon) if lexicon else None,
+        frame_shift_s=recognizer.frame_shift_s,
+    )
+    grid = []
+    best: tuple[float, float, DecoderConfig] | None = None
+    points = list(itertools.product(lm_weights, word_scores))
+    for i, (lm_weight, word_score) in enumerate(points, 1):
+        config = base.replace(lm_weight=float(lm_weight), word_score=float(word_score))
+        decoder = BeamSearchDecoder(recognizer.vocab, config=config)
+        hypotheses = decode_all(decoder, emissions)
+        wer = error_stats(references, hypotheses, "word").wer
+        cer = error_stats(references, hypotheses, "char").wer
+        grid.append(
+            {"lm_weight": lm_weight, "word_score": word_score, "wer": round(wer, 5), "cer": round(cer, 5)}
+        )
+        if progress:
+            print(
+                f"[{i}/{len(points)}] lm_weight {lm_weight:<5g} word_score {word_score:<5g} "
+                f"WER {100 * wer:6.2f}%  CER {100 * cer:6.2f}%",
+                flush=True,
+            )
+        if best is None or (wer, cer) < best[:2]:
+            best = (wer, cer, config)
+    assert best is not None
+    return TuneResult(best[2], best[0], best[1], grid, len(emissions), skipped)
