@@ -39,12 +39,14 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from asr.checkpoint import load_model
     from asr.data.manifest import read_manifest
     from asr.evaluate import evaluate
+    from asr.lm import decoder_from_args
 
     if args.threads:
         torch.set_num_threads(args.threads)
     model = load_model(args.model, device=args.device)
     items = read_manifest(args.manifest)
-    result = evaluate(model, items)
+    decoder = decoder_from_args(args, model.vocab, model.frame_shift_s)
+    result = evaluate(model, items, decoder=decoder)
     name = args.name or Path(args.manifest).stem
     out_dir = Path(args.output_dir) if args.output_dir else Path(args.model).parent
     result.write_reports(out_dir, name)
@@ -62,15 +64,17 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
 
     from asr.audio import AudioError
     from asr.checkpoint import load_model
+    from asr.lm import decoder_from_args
     from asr.transcribe import transcribe
 
     if args.threads:
         torch.set_num_threads(args.threads)
     model = load_model(args.model, device=args.device)
+    decoder = decoder_from_args(args, model.vocab, model.frame_shift_s)
     failures = 0
     for path in _expand_inputs(args.inputs):
         try:
-            result = transcribe(model, path)
+            result = transcribe(model, path, decoder=decoder)
         except AudioError as e:
             print(f"error: {e}", file=sys.stderr)
             failures += 1
@@ -96,6 +100,8 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from asr.lm import add_decoder_arguments, add_lm_commands
+
     parser = argparse.ArgumentParser(prog="asr", description="BiLSTM-CTC speech recognition")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -113,6 +119,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--name", help="report name (default: the manifest's file name)")
     p.add_argument("--device", default="cpu")
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: default)")
+    add_decoder_arguments(p)
     p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("transcribe", help="transcribe audio files or folders")
@@ -121,7 +128,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=["txt", "json"], default="txt")
     p.add_argument("--device", default="cpu")
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: default)")
+    add_decoder_arguments(p)
     p.set_defaults(func=cmd_transcribe)
+
+    add_lm_commands(sub)
     return parser
 
 

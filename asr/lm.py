@@ -1,9 +1,13 @@
-"""Word n-gram language models for the beam-search decoder.
+"""Word n-gram language models for the beam-search decoder, and the decoder's command-line options.
 
 * :func:`build_lm` runs KenLM's ``lmplz`` (and ``build_binary``) on text files and writes, beside the LM,
   ``<stem>.words.txt``: its vocabulary, usable as the decoder's lexicon.
 * :func:`tune_lm` decodes a dev manifest with a model over a grid of ``lm_weight`` × ``word_score`` and
   returns (and saves) the best :class:`~asr.decoding.DecoderConfig`.
+
+* `asr lm build` / `asr lm tune` and the ``--beam-size/--lm/--lexicon/...`` options of `asr evaluate` and
+  `asr transcribe` are defined here (:func:`add_lm_commands`, :func:`add_decoder_arguments`,
+  :func:`decoder_from_args`); this module imports nothing heavy at import time.
 
 ``lmplz``/``build_binary`` ship in no wheel: ``make lm-tools`` compiles them into ``tools/kenlm/bin``. They
 are looked up in ``$ASR_KENLM_BIN``, then ``tools/kenlm/bin`` of this checkout, then ``PATH``.
@@ -11,21 +15,23 @@ are looked up in ``$ASR_KENLM_BIN``, then ``tools/kenlm/bin`` of this checkout, 
 
 from __future__ import annotations
 
+import argparse
 import itertools
 import json
 import logging
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from asr.decoding.beam import arpa_unigrams
-from asr.decoding.config import DecoderConfig
+if TYPE_CHECKING:
+    from asr.decoding.config import DecoderConfig
 
 __all__ = [
     "LMBuildError",
@@ -44,6 +50,7 @@ _REPO_TOOLS = Path(__file__).resolve().parent.parent / "tools" / "kenlm" / "bin"
 
 DEFAULT_LM_WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0, 1.5)
 DEFAULT_WORD_SCORES = (-1.0, 0.0, 1.0, 2.0, 3.0)
+DEFAULT_HOTWORD_BONUS = 3.0
 
 
 class LMToolsMissing(FileNotFoundError):
@@ -155,6 +162,8 @@ def build_lm(
             raise LMBuildError(f"lmplz failed (exit {code}): {_tail(stderr_path)}")
         if sentences == 0:
             raise LMBuildError(f"no text in {', '.join(map(str, paths))}: nothing to build an LM from")
+        from asr.decoding.beam import arpa_unigrams
+
         ngrams = _arpa_counts(arpa)
         words = arpa_unigrams(arpa)
         tmp_words = Path(tmp) / "words.txt"
@@ -307,7 +316,7 @@ def tune_lm(
     """
     from asr.checkpoint import load_model
     from asr.data.manifest import read_manifest
-    from asr.decoding.beam import BeamSearchDecoder
+    from asr.decoding import BeamSearchDecoder, DecoderConfig
     from asr.metrics import error_stats
 
     recognizer = load_model(model, device=device)
@@ -344,3 +353,171 @@ def tune_lm(
             best = (wer, cer, config)
     assert best is not None
     return TuneResult(best[2], best[0], best[1], grid, len(emissions), skipped)
+
+
+# --- command line -----------------------------------------------------------------------------------
+
+
+def _floats(text: str) -> tuple[float, ...]:
+    try:
+        values = tuple(float(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from None
+    if not values:
+        raise argparse.ArgumentTypeError("expected at least one number")
+    return values
+
+
+def _hotword(text: str) -> tuple[str, float]:
+    phrase, _, bonus = text.rpartition(":")
+    if not phrase:
+        return text, DEFAULT_HOTWORD_BONUS
+    try:
+        return phrase, float(bonus)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected PHRASE or PHRASE:BONUS, got {text!r}") from None
+
+
+def add_decoder_arguments(parser: argparse.ArgumentParser) -> None:
+    """--beam-size/--lm/--lexicon/--lm-weight/--word-score/--hotword/--decoder-config (greedy without them)."""
+    g = parser.add_argument_group(
+        "decoding", "greedy unless one of these is given; then beam search (asr.decoding.BeamSearchDecoder)"
+    )
+    g.add_argument("--beam-size", type=int, help="beam search with this many hypotheses")
+    g.add_argument("--lm", help="KenLM word n-gram (.arpa or binary, e.g. from `asr lm build`)")
+    g.add_argument(
+        "--lexicon",
+        help="word list restricting the output (default with --lm: the LM's .words.txt if present; "
+        "'none': lexicon-free, open-vocabulary search, slower)",
+    )
+    g.add_argument("--lm-weight", type=float, help="LM weight (natural-log units)")
+    g.add_argument("--word-score", type=float, help="score added per word")
+    g.add_argument(
+        "--hotword",
+        action="append",
+        type=_hotword,
+        metavar="PHRASE[:BONUS]",
+        help=f"boost a word or phrase (repeatable; default bonus {DEFAULT_HOTWORD_BONUS})",
+    )
+    g.add_argument("--decoder-config", help="JSON decoder settings, e.g. the output of `asr lm tune`")
+
+
+def decoder_from_args(args: argparse.Namespace, vocab: Any, frame_shift_s: float) -> Any:
+    """The decoder the options ask for: None (the caller's greedy default) or a BeamSearchDecoder."""
+    from asr.config import ConfigError
+
+    wanted = [args.beam_size, args.lm, args.lexicon, args.hotword, args.decoder_config]
+    if all(v is None for v in wanted) and args.lm_weight is None and args.word_score is None:
+        return None
+    from asr.decoding import BeamSearchDecoder, DecoderConfig
+
+    try:
+        config = DecoderConfig.from_file(args.decoder_config) if args.decoder_config else DecoderConfig()
+        changes: dict[str, Any] = {"frame_shift_s": frame_shift_s}
+        for name in ("beam_size", "lm", "lm_weight", "word_score"):
+            value = getattr(args, name)
+            if value is not None:
+                changes[name] = value
+        if args.lexicon is not None:
+            changes["lexicon"] = None if args.lexicon.lower() == "none" else args.lexicon
+        elif args.lm is not None:
+            words = Path(args.lm).with_suffix(".words.txt")
+            changes["lexicon"] = str(words) if words.is_file() else None
+            if words.is_file():
+                log.info("lexicon: %s (the LM's words; --lexicon none for open-vocabulary search)", words)
+        if args.hotword:
+            changes["hotwords"] = {**dict(config.hotwords), **dict(args.hotword)}
+        return BeamSearchDecoder(vocab, config=config.replace(**changes))
+    except ValueError as e:
+        raise ConfigError(f"decoder options: {e}") from None
+
+
+def add_lm_commands(subparsers: Any) -> None:
+    """`asr lm build` and `asr lm tune`."""
+    lm = subparsers.add_parser("lm", help="build or tune a word n-gram LM for beam search")
+    sub = lm.add_subparsers(dest="lm_command", required=True)
+
+    p = sub.add_parser("build", help="KenLM lmplz + build_binary on text files (needs `make lm-tools`)")
+    p.add_argument("--text", nargs="+", required=True, help="text files, one sentence per line")
+    p.add_argument("--order", type=int, default=3, help="n-gram order (default 3)")
+    p.add_argument("-o", "--output", required=True, help="LM file: .arpa for ARPA, anything else binary")
+    p.add_argument("--prune", type=int, nargs="+", metavar="N", help="lmplz --prune thresholds per order")
+    p.add_argument("--memory", default="20%", help="lmplz -S: memory for sorting (default 20%%)")
+    p.add_argument(
+        "--normalize", action="store_true", help="normalize raw text first (asr.text.normalize_text)"
+    )
+    p.add_argument("--binary-type", choices=["probing", "trie"], default="probing")
+    p.set_defaults(func=cmd_lm_build)
+
+    p = sub.add_parser("tune", help="grid-search lm_weight / word_score on a dev manifest")
+    p.add_argument("--model", required=True)
+    p.add_argument("--manifest", required=True, help="dev manifest (never the test set)")
+    p.add_argument("--lm", required=True)
+    p.add_argument(
+        "--lexicon", help="word list (default: the LM's .words.txt if present; 'none': lexicon-free)"
+    )
+    p.add_argument("--lm-weights", type=_floats, default=DEFAULT_LM_WEIGHTS, metavar="A,B,...")
+    p.add_argument("--word-scores", type=_floats, default=DEFAULT_WORD_SCORES, metavar="A,B,...")
+    p.add_argument("--beam-size", type=int)
+    p.add_argument(
+        "-o", "--output", help="JSON for the best settings (default: MODEL_DIR/decoder-tuned.json)"
+    )
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: default)")
+    p.set_defaults(func=cmd_lm_tune)
+
+
+def cmd_lm_build(args: argparse.Namespace) -> int:
+    try:
+        result = build_lm(
+            args.text,
+            args.output,
+            args.order,
+            prune=args.prune,
+            memory=args.memory,
+            normalize=args.normalize,
+            binary_type=args.binary_type,
+        )
+    except (LMBuildError, ValueError) as e:
+        print(f"asr lm build: error: {e}", file=sys.stderr)
+        return 2
+    print(result.summary())
+    return 0
+
+
+def cmd_lm_tune(args: argparse.Namespace) -> int:
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
+    from asr.decoding import DecoderConfig
+
+    lexicon = args.lexicon
+    if lexicon is None:
+        words = Path(args.lm).with_suffix(".words.txt")
+        lexicon = str(words) if words.is_file() else None
+    elif lexicon.lower() == "none":
+        lexicon = None
+    base = DecoderConfig() if args.beam_size is None else DecoderConfig(beam_size=args.beam_size)
+    try:
+        result = tune_lm(
+            args.model,
+            args.manifest,
+            args.lm,
+            lexicon,
+            lm_weights=args.lm_weights,
+            word_scores=args.word_scores,
+            base=base,
+            device=args.device,
+        )
+    except ValueError as e:
+        print(f"asr lm tune: error: {e}", file=sys.stderr)
+        return 2
+    output = Path(args.output) if args.output else Path(args.model).parent / "decoder-tuned.json"
+    result.save(output)
+    print(
+        f"best: lm_weight {result.config.lm_weight:g}, word_score {result.config.word_score:g}: "
+        f"WER {100 * result.wer:.2f}%  CER {100 * result.cer:.2f}% on {result.utterances} utterances; "
+        f"saved to {output} (use: asr evaluate ... --decoder-config {output})"
+    )
+    return 0

@@ -62,10 +62,10 @@ def _flashlight() -> Any:
 
 def _flashlight_kenlm() -> Any:
     try:
-        from flashlight.lib.text.decoder import KenLM
-    except ImportError:  # pragma: no cover - older/newer layouts of flashlight-text
+        from flashlight.lib.text.decoder.kenlm import KenLM
+    except ImportError:  # pragma: no cover - older layouts of flashlight-text
         try:
-            from flashlight.lib.text.decoder.kenlm import KenLM
+            from flashlight.lib.text.decoder import KenLM
         except ImportError as e:
             raise ImportError(
                 "this flashlight-text build has no KenLM support; reinstall it: pip install flashlight-text"
@@ -147,6 +147,15 @@ class _Spec:
     lm_words: frozenset[str] | None  # LM vocabulary for lexicon-free OOV checks, when known
 
 
+@dataclass(frozen=True)
+class _Rows:
+    """Where the rows of one utterance's search input come from: frames [start, end), token d dominant."""
+
+    start: np.ndarray
+    end: np.ndarray
+    dominant: np.ndarray
+
+
 class _Engine:
     """One flashlight decoder set up from a _Spec; ``search(emissions)`` → [(path tokens, score)]."""
 
@@ -193,7 +202,7 @@ class _Engine:
                 word_score=cfg.word_score,
                 unk_score=float("-inf"),
                 sil_score=0.0,
-                log_add=False,
+                log_add=cfg.log_add,
                 criterion_type=fl.CriterionType.CTC,
             )
             self.decoder = fl.LexiconDecoder(options, trie, lm, self.sep, vocab.blank_id, -1, [], False)
@@ -212,7 +221,7 @@ class _Engine:
                 beam_threshold=cfg.beam_threshold,
                 lm_weight=1.0,
                 sil_score=0.0,
-                log_add=False,
+                log_add=cfg.log_add,
                 criterion_type=fl.CriterionType.CTC,
             )
             self.decoder = fl.LexiconFreeDecoder(options, lm, self.sep, vocab.blank_id, [])
@@ -521,40 +530,72 @@ class BeamSearchDecoder:
         if not torch.isfinite(log_probs).all():
             # NaN would poison the search; -inf is a legal log-probability but not for flashlight's sums.
             log_probs = torch.nan_to_num(log_probs, nan=_MASKED, neginf=_MASKED, posinf=0.0)
-        inputs, frame_maps = self._prepare(log_probs, lengths)
-        nbest = self.config.nbest
-        paths = self._search_all(inputs, nbest)
+        inputs, sources = self._prepare(log_probs, lengths)
+        paths = self._search_all(inputs, self.config.nbest)
         originals = log_probs.numpy()
-        results = []
-        for b, candidates in enumerate(paths):
-            results.append(self._hypotheses(candidates, frame_maps[b], originals[b], int(lengths[b])))
-        return results
+        return [self._hypotheses(candidates, sources[b], originals[b]) for b, candidates in enumerate(paths)]
 
     def _prepare(
         self, log_probs: torch.Tensor, lengths: torch.Tensor
-    ) -> tuple[list[np.ndarray], list[np.ndarray]]:
-        """Per utterance: the masked, run-collapsed emissions for the search and each row's source frame."""
+    ) -> tuple[list[np.ndarray], list[_Rows]]:
+        """Per utterance: the emissions the search sees, and where each of their rows comes from.
+
+        A run of consecutive frames in which the same token d is nearly certain becomes one row:
+        d gets the run's summed log-probability and every other token x its best single-frame detour,
+        max_t (lp_x(t) - lp_d(t)) + sum_t lp_d(t); so the paths that leave d at most once in the run keep
+        their exact scores. Tokens far below the row's best are then masked.
+        """
         cfg = self.config
-        batch, frames, _ = log_probs.shape
+        batch, frames, n_tokens = log_probs.shape
         best, best_token = log_probs.max(dim=-1)  # (B, T)
-        keep = torch.arange(frames)[None, :] < lengths[:, None]
+        valid = torch.arange(frames)[None, :] < lengths[:, None]
+        starts = valid.clone()
         if cfg.blank_skip_threshold < 1.0 and frames > 1:
             sure = best >= math.log(cfg.blank_skip_threshold)
-            repeat = sure[:, 1:] & sure[:, :-1] & (best_token[:, 1:] == best_token[:, :-1])
-            keep[:, 1:] &= ~repeat
-        masked = log_probs
+            same_run = sure[:, 1:] & sure[:, :-1] & (best_token[:, 1:] == best_token[:, :-1])
+            starts[:, 1:] &= ~same_run
+        frame_index = valid.flatten().nonzero().squeeze(1)  # flat (b * T + t) of every valid frame
+        start_index = starts.flatten().nonzero().squeeze(1)
+        if len(start_index) < len(frame_index):
+            run = torch.cumsum(starts.flatten()[frame_index].long(), 0) - 1
+            detour = log_probs.reshape(-1, n_tokens)[frame_index] - best.flatten()[frame_index, None]
+            rows = torch.full((len(start_index), n_tokens), float("-inf")).scatter_reduce(
+                0, run[:, None].expand(-1, n_tokens), detour, reduce="amax"
+            )
+            run_total = torch.zeros(len(start_index)).index_add_(0, run, best.flatten()[frame_index])
+            rows += run_total[:, None]
+            row_best = run_total
+        else:
+            rows = log_probs.reshape(-1, n_tokens)[frame_index]
+            row_best = best.flatten()[frame_index]
         if cfg.token_min_logp > float("-inf"):
-            floor = torch.clamp(best, max=cfg.token_min_logp)[..., None]
-            masked = torch.where(log_probs >= floor, log_probs, torch.tensor(_MASKED))
-        inputs, frame_maps = [], []
-        for b in range(batch):
-            rows = keep[b].nonzero().squeeze(1)
-            emissions = masked[b, rows].numpy()
+            floor = torch.clamp(row_best, max=cfg.token_min_logp)[:, None]
+            # Masked tokens sort below every live one (flashlight tries a frame's tokens best first), the
+            # separator lowest of all: trying it at a word end costs an LM lookup even when it is masked.
+            # The blank is never masked: it is every path's way out when the lexicon allows none of the
+            # frame's likely tokens, and a masked blank would charge such paths 1e4 instead of its cost.
+            masked = rows < floor
+            masked[:, self.vocab.blank_id] = False
+            masked_value = torch.full((n_tokens,), _MASKED)
+            masked_value[self.vocab.separator_id] = 2 * _MASKED
+            rows = torch.where(masked, masked_value, rows)
+        rows_np = rows.numpy()
+        counts = starts.sum(dim=1).tolist()
+        start_frames = (start_index % max(frames, 1)).numpy()
+        dominant = best_token.flatten()[start_index].numpy()
+        inputs, sources = [], []
+        offset = 0
+        for b, count in enumerate(counts):
+            emissions = rows_np[offset : offset + count]
             if self._end_frame is not None:
                 emissions = np.concatenate([emissions, self._end_frame])
             inputs.append(np.ascontiguousarray(emissions, dtype=np.float32))
-            frame_maps.append(rows.numpy())
-        return inputs, frame_maps
+            first = start_frames[offset : offset + count]
+            sources.append(
+                _Rows(first, np.append(first[1:], int(lengths[b])), dominant[offset : offset + count])
+            )
+            offset += count
+        return inputs, sources
 
     def _search_all(self, inputs: list[np.ndarray], nbest: int) -> list[list[tuple[np.ndarray, float]]]:
         cfg = self.config
@@ -598,16 +639,12 @@ class BeamSearchDecoder:
     # -- results --
 
     def _hypotheses(
-        self,
-        candidates: list[tuple[np.ndarray, float]],
-        frame_map: np.ndarray,
-        log_probs: np.ndarray,
-        length: int,
+        self, candidates: list[tuple[np.ndarray, float]], sources: _Rows, log_probs: np.ndarray
     ) -> list[Hypothesis]:
         hyps: list[Hypothesis] = []
         seen: set[str] = set()
         for path, score in candidates:
-            hyp = self._hypothesis(path, score, frame_map, log_probs)
+            hyp = self._hypothesis(path, score, sources, log_probs)
             if hyp.text in seen:
                 continue
             seen.add(hyp.text)
@@ -619,15 +656,21 @@ class BeamSearchDecoder:
         return hyps
 
     def _hypothesis(
-        self, path: np.ndarray, score: float, frame_map: np.ndarray, log_probs: np.ndarray
+        self, path: np.ndarray, score: float, sources: _Rows, log_probs: np.ndarray
     ) -> Hypothesis:
-        path = path[: len(frame_map)]  # drop the appended end frame
+        path = path[: len(sources.start)]  # drop the appended end frame
         blank, sep = self.vocab.blank_id, self.vocab.separator_id
         previous = np.concatenate([[blank], path[:-1]])
         emitted = np.flatnonzero((path != blank) & (path != previous))
         tokens = path[emitted]
-        frames = frame_map[emitted]
-        confidences = np.exp(log_probs[frames, tokens]) if len(frames) else np.zeros(0)
+        frames = sources.start[emitted].copy()
+        # A token that took a detour inside a collapsed run sits at the run's frame that suits it best.
+        for k in np.flatnonzero((sources.end[emitted] - frames > 1) & (tokens != sources.dominant[emitted])):
+            lo, hi = frames[k], sources.end[emitted[k]]
+            run = log_probs[lo:hi]
+            frames[k] = lo + int(np.argmax(run[:, tokens[k]] - run[:, sources.dominant[emitted[k]]]))
+        # (a log-probability is <= 0; garbage input above that is read as certainty)
+        confidences = np.exp(np.minimum(log_probs[frames, tokens], 0.0)) if len(frames) else np.zeros(0)
         # Words: maximal runs of non-separator tokens.
         out_tokens: list[int] = []
         words: list[Word] = []

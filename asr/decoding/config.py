@@ -31,6 +31,8 @@ class DecoderConfig:
       blank_skip_threshold
                         a run of consecutive frames in which one token has probability >= this is
                         searched as one frame (the paths through such a run barely differ). 1.0 disables.
+      log_add           merge hypotheses that reach the same state by adding their probabilities
+                        (log-sum-exp: CTC's sum over alignments) instead of keeping the best one.
       nbest             hypotheses returned per utterance (distinct texts, best first).
     Language model and vocabulary
       lm                KenLM word n-gram, ``.arpa`` or binary; None: no LM.
@@ -49,10 +51,11 @@ class DecoderConfig:
     """
 
     beam_size: int = 32
-    beam_size_token: int | None = None
+    beam_size_token: int | None = 10
     beam_threshold: float = 25.0
     token_min_logp: float = -8.0
     blank_skip_threshold: float = 0.999
+    log_add: bool = True
     nbest: int = 1
     lm: str | None = None
     lexicon: str | None = None
