@@ -47,3 +47,37 @@ format: install
 
 clean:
 	rm -rf data/synthetic exp/synthetic .pytest_cache
+
+# KenLM's lmplz and build_binary, used by `asr lm build`: no wheel or Debian package ships them, so they
+# are compiled once from the kenlm sdist with cmake + Boost into tools/kenlm/bin (DESIGN.md §8, ~1 min).
+# Re-runs do nothing once both binaries exist; `make clean-lm-tools` removes them.
+KENLM_VERSION := 0.3.0
+KENLM_DIR := tools/kenlm
+KENLM_DEBIAN_PACKAGES := cmake g++ make libboost-program-options-dev libboost-system-dev \
+	libboost-thread-dev libboost-test-dev libeigen3-dev zlib1g-dev libbz2-dev liblzma-dev
+LM_TOOLS_JOBS ?= 2
+
+.PHONY: lm-tools clean-lm-tools
+
+lm-tools: $(KENLM_DIR)/bin/lmplz $(KENLM_DIR)/bin/build_binary
+
+$(KENLM_DIR)/bin/lmplz $(KENLM_DIR)/bin/build_binary: | $(VENV)/.installed
+	@missing=$$(for p in $(KENLM_DEBIAN_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "installing Debian packages for KenLM: $$missing"; \
+		$(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+	rm -rf $(KENLM_DIR)/src $(KENLM_DIR)/build && mkdir -p $(KENLM_DIR)/src $(KENLM_DIR)/bin
+	# The sdist holds the whole C++ tree; never --no-binary :all: (that rebuilds cmake for > 10 min).
+	$(BIN)/python -m pip download --quiet --no-deps --no-build-isolation kenlm==$(KENLM_VERSION) -d $(KENLM_DIR)/src
+	tar -xzf $(KENLM_DIR)/src/kenlm-$(KENLM_VERSION).tar.gz -C $(KENLM_DIR)/src
+	cmake -S $(KENLM_DIR)/src/kenlm-$(KENLM_VERSION) -B $(KENLM_DIR)/build -DCMAKE_BUILD_TYPE=Release \
+		-DCMAKE_POLICY_VERSION_MINIMUM=3.5 --no-warn-unused-cli >$(KENLM_DIR)/cmake.log
+	cmake --build $(KENLM_DIR)/build -j $(LM_TOOLS_JOBS) --target lmplz build_binary
+	cp $(KENLM_DIR)/build/bin/lmplz $(KENLM_DIR)/build/bin/build_binary $(KENLM_DIR)/bin/
+	rm -rf $(KENLM_DIR)/src $(KENLM_DIR)/build
+	@echo "KenLM tools ready: $(KENLM_DIR)/bin/lmplz, $(KENLM_DIR)/bin/build_binary"
+
+clean-lm-tools:
+	rm -rf $(KENLM_DIR)

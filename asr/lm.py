@@ -49,7 +49,7 @@ KENLM_BIN_ENV = "ASR_KENLM_BIN"
 _REPO_TOOLS = Path(__file__).resolve().parent.parent / "tools" / "kenlm" / "bin"
 
 DEFAULT_LM_WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0, 1.5)
-DEFAULT_WORD_SCORES = (-1.0, 0.0, 1.0, 2.0, 3.0)
+DEFAULT_WORD_SCORES = (-3.0, -2.0, -1.0, 0.0, 1.0, 2.0)
 DEFAULT_HOTWORD_BONUS = 3.0
 
 

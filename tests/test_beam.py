@@ -173,11 +173,25 @@ def test_lm_weight_scales_the_lm(cat_lm):
 
 def test_unknown_words_cost_unk_score_in_lexicon_free_search(tmp_path):
     lm = write_arpa(tmp_path / "lm.arpa", {"the": -0.5, "cat": -1.0}, {("the", "cat"): -0.1})
-    log_probs = emission(spell("the cxt"))
+    log_probs = ambiguous("the c", {"x": 0.7, "a": 0.29}, "t")
     open_vocabulary = BeamSearchDecoder(VOCAB, lm=lm, unk_score=0.0, lm_weight=0.1)
     assert decode1(open_vocabulary, log_probs).text == "the cxt"
     penalised = BeamSearchDecoder(VOCAB, lm=lm, unk_score=-30.0)
     assert decode1(penalised, log_probs).text == "the cat"
+
+
+def test_words_outside_the_lexicon(cat_lm):
+    log_probs = emission(spell("the dog sat"))
+    lexicon = ["the", "cat", "sat", "dogs", "got"]
+    for lm in (None, cat_lm):
+        # spelled from pieces of lexicon words (here one piece, "dog" of "dogs"), each piece paying
+        # unk_score (+ the LM's <unk> score)
+        assert decode1(BeamSearchDecoder(VOCAB, lm=lm, lexicon=lexicon), log_probs).text == "the dog sat"
+        # "dot" = "do" (of "dogs") + "t": two pieces cost twice
+        pieces = BeamSearchDecoder(VOCAB, lm=lm, lexicon=lexicon, unk_score=-3.0)
+        assert decode1(pieces, emission(spell("the dot sat"))).text == "the dot sat"
+        closed = BeamSearchDecoder(VOCAB, lm=lm, lexicon=lexicon, unk_score=-math.inf)
+        assert set(decode1(closed, log_probs).text.split()) <= set(lexicon)
 
 
 def test_lm_vocabulary_and_lexicon_files(tmp_path, cat_lm):
@@ -279,7 +293,14 @@ def test_word_times_are_exact(lexicon):
 def test_a_letter_hidden_in_a_collapsed_run_keeps_its_frame():
     # The lexicon only knows "ha": the "a" must come from frame 9, inside a run of near-certain blanks.
     frames = ["_", "h", "h"] + ["_"] * 6 + [{"_": 0.9990, "a": 0.0009}] + ["_"] * 6
-    decoder = BeamSearchDecoder(VOCAB, lexicon=["ha"], frame_shift_s=0.01, blank_skip_threshold=0.99)
+    decoder = BeamSearchDecoder(
+        VOCAB,
+        lexicon=["ha"],
+        frame_shift_s=0.01,
+        blank_skip_threshold=0.99,
+        token_min_logp=-10,
+        unk_score=-math.inf,
+    )
     hyp = decode1(decoder, emission(frames, confidence=0.9999))
     assert hyp.text == "ha"
     assert hyp.words[0].start_s == pytest.approx(0.01) and hyp.words[0].end_s == pytest.approx(0.10)
@@ -383,13 +404,16 @@ FUZZ_DECODERS = {
     "lexicon": BeamSearchDecoder(VOCAB, beam_size=4, lexicon=["a", "ab", "ba", "cab", "abc"], nbest=2),
     "hotwords": BeamSearchDecoder(VOCAB, beam_size=4, hotwords={"ab": 2.0, "b a": 1.0}),
     "wide": BeamSearchDecoder(VOCAB, beam_size=16, beam_size_token=None, blank_skip_threshold=0.5),
+    "closed": BeamSearchDecoder(
+        VOCAB, beam_size=8, lexicon=["b", "ca"], hotwords={"a b": 1}, unk_score=-math.inf
+    ),
 }
 
 
 def check_hypotheses(results, batch: int, lengths: list[int], shift: float) -> None:
     assert isinstance(results, list) and len(results) == batch
     for nbest, length in zip(results, lengths):
-        assert 1 <= len(nbest)
+        assert len(nbest) >= 1
         for hyp in nbest:
             assert isinstance(hyp, Hypothesis)
             assert isinstance(hyp.text, str) and hyp.text == " ".join(hyp.text.split())
@@ -424,6 +448,8 @@ def test_fuzz_random_log_probs(data, batch, frames, scale, kind, seed):
     decoder = FUZZ_DECODERS[kind]
     results = decoder.decode(log_probs.numpy() if as_numpy else log_probs, np.array(lengths))
     check_hypotheses(results, batch, lengths, decoder.config.frame_shift_s)
+    if kind == "closed":
+        assert all(set(h.text.split()) <= {"a", "b", "ca"} for nbest in results for h in nbest)
 
 
 @settings(max_examples=30, deadline=None)

@@ -3,10 +3,15 @@
 The search itself runs in flashlight-text's C++ decoders (the engine under torchaudio's ``ctc_decoder``);
 this module decides what they see and how often:
 
-* frames in which one token is nearly certain are collapsed run by run before the search, and tokens
-  far below a frame's best are masked, so the C++ loop does work only where there is a choice;
+* runs of frames in which one token is nearly certain are collapsed before the search (keeping the
+  exact score of every path that leaves the run's token at most once), and tokens far below a frame's
+  best are masked, so the C++ loop works only where there is a choice;
+* hypotheses that reach the same state are merged by adding probabilities (CTC's sum over alignments),
+  which buys back more accuracy than the tight pruning costs;
 * the lexicon decoder gets one extra frame at the end that only the word separator can fill, so the
-  last word of an utterance is completed (our models emit no trailing separator);
+  last word of an utterance is completed (CTC models emit no trailing separator);
+* words outside the lexicon are spelled from pieces of lexicon words, each piece paying ``unk_score``
+  (flashlight's unknown-word path), so a lexicon does not have to mean a closed vocabulary;
 * KenLM runs natively unless hotwords or lexicon-free word scoring need Python scoring hooks;
 * large batches can be split over worker processes.
 
@@ -40,6 +45,7 @@ __all__ = ["BeamSearchDecoder", "read_lexicon"]
 log = logging.getLogger(__name__)
 
 LN10 = math.log(10.0)
+_TYPICAL_WORD_LENGTH = 6  # characters; unknown words longer than this pay unk_score per 6 characters
 # Log-probability given to tokens masked at a frame. Finite, so that a search never loses every path
 # (e.g. when a lexicon forbids every token left at a frame); far enough below anything real that the
 # beam threshold drops such candidates the moment a normal one exists.
@@ -176,6 +182,12 @@ class _Engine:
         if self.lexicon:
             words = list(spec.words)
             word_index = {w: i for i, w in enumerate(words)}
+            # LM index of "a word outside the lexicon": KenLM's <unk> (its probability for unseen words).
+            # With unk_score > -inf, flashlight may end such a word after any lexicon prefix and start
+            # the next piece at once; the pieces, joined without a separator, spell a word the lexicon
+            # lacks, each piece paying unk_score + the LM's <unk> score.
+            unk = len(words)
+            words.append("<unk>")
             if hotwords:
                 model = _kenlm().Model(cfg.lm) if lm_active else None
                 graph = HotwordGraph([([word_index[w] for w in p.split()], b) for p, b in hotwords])
@@ -188,10 +200,13 @@ class _Engine:
                 lm_weight = cfg.lm_weight * LN10
             else:
                 lm, lm_weight = fl.ZeroLM(), 0.0
+            # The trie's look-ahead ("smearing") uses LM scores only: hotword bonuses come when a word
+            # is complete. Smeared bonuses would make every word sharing a hotword's prefix look worse
+            # by the bonus until it ends, and the beam threshold would drop it first.
             trie = fl.Trie(n_tokens, self.sep)
             start = lm.start(False)
-            for i, word in enumerate(words):
-                _, score = lm.score(start, i)
+            for i, word in enumerate(words[:unk]):
+                score = lm.lm_score(start, i) if self.python_lm is not None else lm.score(start, i)[1]
                 trie.insert([*vocab.encode(word), self.sep], i, score)
             trie.smear(fl.SmearingMode.MAX)
             options = fl.LexiconDecoderOptions(
@@ -200,12 +215,12 @@ class _Engine:
                 beam_threshold=cfg.beam_threshold,
                 lm_weight=lm_weight,
                 word_score=cfg.word_score,
-                unk_score=float("-inf"),
+                unk_score=cfg.unk_score,
                 sil_score=0.0,
                 log_add=cfg.log_add,
                 criterion_type=fl.CriterionType.CTC,
             )
-            self.decoder = fl.LexiconDecoder(options, trie, lm, self.sep, vocab.blank_id, -1, [], False)
+            self.decoder = fl.LexiconDecoder(options, trie, lm, self.sep, vocab.blank_id, unk, [], False)
             self._trie = trie
         else:
             if lm_active or hotwords:
@@ -259,6 +274,7 @@ class _PythonLM:
 def _make_word_lm(fl: Any, words: list[str], model: Any, weight: float, graph: HotwordGraph) -> Any:
     """Word-level LM for the lexicon decoder: weighted KenLM log10 score (if any) + hotword gains."""
     kenlm = _kenlm() if model is not None else None
+    has_hotwords = bool(graph)
 
     class WordLM(fl.LM, _PythonLM):
         def __init__(self) -> None:
@@ -266,8 +282,8 @@ def _make_word_lm(fl: Any, words: list[str], model: Any, weight: float, graph: H
             self.reset()
 
         def reset(self) -> None:
-            self.info: dict[Any, tuple[Any, int]] = {}
-            self.scores: dict[Any, float] = {}
+            self.info: dict[Any, tuple[Any, int]] = {}  # state -> (kenlm state, hotword node)
+            self.cache: dict[tuple[Any, int], tuple[Any, float]] = {}  # (state, word) -> (child, score)
 
         def start(self, start_with_nothing: bool) -> Any:
             self.reset()
@@ -280,21 +296,28 @@ def _make_word_lm(fl: Any, words: list[str], model: Any, weight: float, graph: H
             return state
 
         def score(self, state: Any, index: int) -> tuple[Any, float]:
-            child = state.child(index)
-            cached = self.scores.get(child)
+            key = (state, index)
+            cached = self.cache.get(key)
             if cached is not None:
-                return child, cached
+                return cached
+            child = state.child(index)
             ken, node = self.info[state]
             value, out = 0.0, None
             if model is not None:
                 out = kenlm.State()
                 value = weight * model.BaseScore(ken, words[index], out)
-            gain = 0.0
-            if graph:
+            if has_hotwords:
                 gain, node = graph.step(node, index)
+                value += gain
             self.info[child] = (out, node)
-            self.scores[child] = value = value + gain
-            return child, value
+            self.cache[key] = result = (child, value)
+            return result
+
+        def lm_score(self, state: Any, index: int) -> float:
+            """The weighted LM score of word `index` after `state`, without hotword gains."""
+            if model is None:
+                return 0.0
+            return weight * model.BaseScore(self.info[state][0], words[index], kenlm.State())
 
         def finish(self, state: Any) -> tuple[Any, float]:
             child = state.child(-1)
@@ -319,6 +342,7 @@ def _make_char_lm(
     weighted KenLM score + word_score (+ unk_score if the LM does not know it); hotword gains per token.
     A partial word that starts no LM word (when the LM vocabulary is known) pays unk_score at once."""
     kenlm = _kenlm() if model is not None else None
+    has_hotwords = bool(graph)
     weight = cfg.lm_weight * LN10
     word_score, unk_score = cfg.word_score, cfg.unk_score
     sep, tokens = vocab.separator_id, vocab.tokens
@@ -337,7 +361,7 @@ def _make_char_lm(
         def reset(self) -> None:
             # state -> (kenlm state, partial word, word already charged as unknown, hotword node)
             self.info: dict[Any, tuple[Any, str, bool, int]] = {}
-            self.scores: dict[Any, float] = {}
+            self.cache: dict[tuple[Any, int], tuple[Any, float]] = {}  # (state, token) -> (child, score)
 
         def start(self, start_with_nothing: bool) -> Any:
             self.reset()
@@ -355,17 +379,18 @@ def _make_char_lm(
             out = kenlm.State()
             value = weight * model.BaseScore(ken, partial, out) + word_score
             if not charged and not known(partial):
-                value += unk_score
+                value += unk_score * max(1.0, len(partial) / _TYPICAL_WORD_LENGTH)
             return out, value
 
         def score(self, state: Any, token: int) -> tuple[Any, float]:
-            child = state.child(token)
-            cached = self.scores.get(child)
+            key = (state, token)
+            cached = self.cache.get(key)
             if cached is not None:
-                return child, cached
+                return cached
+            child = state.child(token)
             ken, partial, charged, node = self.info[state]
             gain = 0.0
-            if graph:
+            if has_hotwords:
                 gain, node = graph.step(node, token)
             if token == sep:
                 ken, value = self._end_word(ken, partial, charged)
@@ -373,11 +398,16 @@ def _make_char_lm(
             else:
                 partial += tokens[token]
                 value = 0.0
-                if prefixes is not None and not charged and partial not in prefixes:
-                    value, charged = unk_score, True
+                if prefixes is not None:
+                    if not charged and partial not in prefixes:
+                        value, charged = unk_score, True
+                    if charged and len(partial) > _TYPICAL_WORD_LENGTH:
+                        # An unknown "word" that keeps growing pays per character, or one endless
+                        # word would dodge the LM (pyctcdecode scales its penalty the same way).
+                        value += unk_score / _TYPICAL_WORD_LENGTH
             self.info[child] = (ken, partial, charged, node)
-            self.scores[child] = value = value + gain
-            return child, value
+            self.cache[key] = result = (child, value + gain)
+            return result
 
         def finish(self, state: Any) -> tuple[Any, float]:
             child = state.child(-1)
@@ -418,11 +448,14 @@ class BeamSearchDecoder:
     """CTC prefix beam search, optionally constrained by a lexicon and scored by a KenLM word n-gram.
 
     ``BeamSearchDecoder(vocab, lm="lm.bin", lexicon="lm.words.txt", beam_size=32, lm_weight=0.5,
-    word_score=1.0, hotwords={"kubernetes": 5.0})``, or ``BeamSearchDecoder(vocab, config=DecoderConfig(...))``
+    word_score=0.0, hotwords={"kubernetes": 5.0})``, or ``BeamSearchDecoder(vocab, config=DecoderConfig(...))``
     (keyword arguments override the config). See :class:`~asr.decoding.DecoderConfig` for every setting.
 
     `lexicon` may also be a sequence of words. Hotword words missing from the lexicon are added to it.
+    With a lexicon the search is fast (KenLM in C++); lexicon-free search with an LM or hotwords
+    scores from Python and is much slower. `asr lm build` writes the LM's words beside it as a lexicon.
     ``decode(log_probs (B, T, V), lengths (B,) or None) -> list[list[Hypothesis]]``, like GreedyDecoder.
+    Not thread-safe: use one decoder per thread (or ``num_workers`` for processes).
     """
 
     def __init__(
@@ -525,19 +558,18 @@ class BeamSearchDecoder:
     ) -> list[list[Hypothesis]]:
         """log_probs (B, T, V), lengths (B,) → an n-best list (best first, distinct texts) per utterance."""
         log_probs, lengths = as_log_probs(log_probs, lengths, self.vocab)
-        log_probs = log_probs.detach().cpu()
-        lengths = lengths.cpu()
-        if not torch.isfinite(log_probs).all():
+        # numpy from here on: single-threaded and predictable (torch's intra-op threads on small tensors
+        # cost more than they save, and badly so when other processes use the cores).
+        originals = np.ascontiguousarray(log_probs.detach().cpu().numpy(), dtype=np.float32)
+        lengths_np = lengths.cpu().numpy().astype(np.int64)
+        if not np.isfinite(originals).all():
             # NaN would poison the search; -inf is a legal log-probability but not for flashlight's sums.
-            log_probs = torch.nan_to_num(log_probs, nan=_MASKED, neginf=_MASKED, posinf=0.0)
-        inputs, sources = self._prepare(log_probs, lengths)
+            originals = np.nan_to_num(originals, nan=_MASKED, neginf=_MASKED, posinf=0.0)
+        inputs, sources = self._prepare(originals, lengths_np)
         paths = self._search_all(inputs, self.config.nbest)
-        originals = log_probs.numpy()
         return [self._hypotheses(candidates, sources[b], originals[b]) for b, candidates in enumerate(paths)]
 
-    def _prepare(
-        self, log_probs: torch.Tensor, lengths: torch.Tensor
-    ) -> tuple[list[np.ndarray], list[_Rows]]:
+    def _prepare(self, log_probs: np.ndarray, lengths: np.ndarray) -> tuple[list[np.ndarray], list[_Rows]]:
         """Per utterance: the emissions the search sees, and where each of their rows comes from.
 
         A run of consecutive frames in which the same token d is nearly certain becomes one row:
@@ -547,53 +579,49 @@ class BeamSearchDecoder:
         """
         cfg = self.config
         batch, frames, n_tokens = log_probs.shape
-        best, best_token = log_probs.max(dim=-1)  # (B, T)
-        valid = torch.arange(frames)[None, :] < lengths[:, None]
-        starts = valid.clone()
+        flat = log_probs.reshape(-1, n_tokens)
+        best_token = flat.argmax(axis=1)  # (B * T,)
+        best = flat[np.arange(len(flat)), best_token]
+        valid = np.arange(frames)[None, :] < lengths[:, None]
+        starts = valid.copy()
         if cfg.blank_skip_threshold < 1.0 and frames > 1:
-            sure = best >= math.log(cfg.blank_skip_threshold)
-            same_run = sure[:, 1:] & sure[:, :-1] & (best_token[:, 1:] == best_token[:, :-1])
-            starts[:, 1:] &= ~same_run
-        frame_index = valid.flatten().nonzero().squeeze(1)  # flat (b * T + t) of every valid frame
-        start_index = starts.flatten().nonzero().squeeze(1)
-        if len(start_index) < len(frame_index):
-            run = torch.cumsum(starts.flatten()[frame_index].long(), 0) - 1
-            detour = log_probs.reshape(-1, n_tokens)[frame_index] - best.flatten()[frame_index, None]
-            rows = torch.full((len(start_index), n_tokens), float("-inf")).scatter_reduce(
-                0, run[:, None].expand(-1, n_tokens), detour, reduce="amax"
-            )
-            run_total = torch.zeros(len(start_index)).index_add_(0, run, best.flatten()[frame_index])
-            rows += run_total[:, None]
-            row_best = run_total
+            sure = (best >= math.log(cfg.blank_skip_threshold)).reshape(batch, frames)
+            tokens = best_token.reshape(batch, frames)
+            starts[:, 1:] &= ~(sure[:, 1:] & sure[:, :-1] & (tokens[:, 1:] == tokens[:, :-1]))
+        frame_index = np.flatnonzero(valid)  # flat (b * T + t) of every valid frame
+        start_index = np.flatnonzero(starts)
+        if 0 < len(start_index) < len(frame_index):
+            segments = np.flatnonzero(starts.ravel()[frame_index])  # where each run begins in frame_index
+            detour = flat[frame_index] - best[frame_index, None]
+            row_best = np.add.reduceat(best[frame_index], segments)
+            rows = np.maximum.reduceat(detour, segments, axis=0) + row_best[:, None]
         else:
-            rows = log_probs.reshape(-1, n_tokens)[frame_index]
-            row_best = best.flatten()[frame_index]
-        if cfg.token_min_logp > float("-inf"):
-            floor = torch.clamp(row_best, max=cfg.token_min_logp)[:, None]
+            rows = flat[frame_index]
+            row_best = best[frame_index]
+        if cfg.token_min_logp > float("-inf") and len(rows):
+            floor = np.minimum(row_best, cfg.token_min_logp)[:, None]
             # Masked tokens sort below every live one (flashlight tries a frame's tokens best first), the
             # separator lowest of all: trying it at a word end costs an LM lookup even when it is masked.
             # The blank is never masked: it is every path's way out when the lexicon allows none of the
             # frame's likely tokens, and a masked blank would charge such paths 1e4 instead of its cost.
             masked = rows < floor
             masked[:, self.vocab.blank_id] = False
-            masked_value = torch.full((n_tokens,), _MASKED)
+            masked_value = np.full(n_tokens, _MASKED, dtype=np.float32)
             masked_value[self.vocab.separator_id] = 2 * _MASKED
-            rows = torch.where(masked, masked_value, rows)
-        rows_np = rows.numpy()
-        counts = starts.sum(dim=1).tolist()
-        start_frames = (start_index % max(frames, 1)).numpy()
-        dominant = best_token.flatten()[start_index].numpy()
+            rows = np.where(masked, masked_value, rows)
+        rows = rows.astype(np.float32, copy=False)
+        counts = starts.sum(axis=1)
+        start_frames = start_index % max(frames, 1)
+        dominant = best_token[start_index]
         inputs, sources = [], []
         offset = 0
-        for b, count in enumerate(counts):
-            emissions = rows_np[offset : offset + count]
+        for b, count in enumerate(counts.tolist()):
+            emissions = rows[offset : offset + count]
             if self._end_frame is not None:
                 emissions = np.concatenate([emissions, self._end_frame])
-            inputs.append(np.ascontiguousarray(emissions, dtype=np.float32))
+            inputs.append(np.ascontiguousarray(emissions))
             first = start_frames[offset : offset + count]
-            sources.append(
-                _Rows(first, np.append(first[1:], int(lengths[b])), dominant[offset : offset + count])
-            )
+            sources.append(_Rows(first, np.append(first[1:], lengths[b]), dominant[offset : offset + count]))
             offset += count
         return inputs, sources
 
@@ -658,10 +686,18 @@ class BeamSearchDecoder:
     def _hypothesis(
         self, path: np.ndarray, score: float, sources: _Rows, log_probs: np.ndarray
     ) -> Hypothesis:
-        path = path[: len(sources.start)]  # drop the appended end frame
         blank, sep = self.vocab.blank_id, self.vocab.separator_id
+        n = len(sources.start)
+        # The lexicon search ends with a frame only the separator can fill. A best path that could not
+        # take it (the beam held no finished word) ends inside a word: with a closed vocabulary
+        # (unk_score -inf) that unfinished word is dropped rather than output.
+        unfinished = self._end_frame is not None and len(path) > n and path[n] != sep
+        path = path[:n]
         previous = np.concatenate([[blank], path[:-1]])
         emitted = np.flatnonzero((path != blank) & (path != previous))
+        if unfinished and self.config.unk_score == float("-inf"):
+            separators = np.flatnonzero(path[emitted] == sep)
+            emitted = emitted[: separators[-1] if len(separators) else 0]
         tokens = path[emitted]
         frames = sources.start[emitted].copy()
         # A token that took a detour inside a collapsed run sits at the run's frame that suits it best.

@@ -25,6 +25,7 @@ class DecoderConfig:
     Search
       beam_size         hypotheses kept per frame.
       beam_size_token   at most this many tokens (the most likely) are tried per frame; None: all.
+                        (6 suits character vocabularies; raise it for large subword vocabularies.)
       beam_threshold    hypotheses scoring more than this below the frame's best are dropped.
       token_min_logp    tokens whose log-probability at a frame is below this are not tried there
                         (the frame's most likely token always is). -inf disables.
@@ -40,8 +41,10 @@ class DecoderConfig:
                         (any character sequence; with an LM, words it does not know get `unk_score`).
       lm_weight         weight of the LM log-probability; 0 disables the LM.
       word_score        added per word (with a lexicon, or with an LM in lexicon-free search).
-      unk_score         added per word the LM's vocabulary lacks (lexicon-free search with an LM;
-                        with a lexicon only lexicon words and hotwords can come out).
+      unk_score         added per word outside the vocabulary: with a lexicon, per piece of a word
+                        spelled from pieces of lexicon words (each also gets the LM's <unk> score);
+                        lexicon-free with an LM, per word the LM does not know. -inf: lexicon words
+                        (and hotwords) only.
       hotwords          (phrase, bonus) pairs: bonus added when the word or phrase is recognised.
     Output and execution
       frame_shift_s     seconds per model output frame (word times).
@@ -51,17 +54,17 @@ class DecoderConfig:
     """
 
     beam_size: int = 32
-    beam_size_token: int | None = 10
-    beam_threshold: float = 25.0
+    beam_size_token: int | None = 6
+    beam_threshold: float = 15.0
     token_min_logp: float = -8.0
-    blank_skip_threshold: float = 0.999
+    blank_skip_threshold: float = 0.99
     log_add: bool = True
     nbest: int = 1
     lm: str | None = None
     lexicon: str | None = None
     lm_weight: float = 0.5
-    word_score: float = 1.0
-    unk_score: float = -10.0
+    word_score: float = 0.0
+    unk_score: float = -8.0
     hotwords: tuple[tuple[str, float], ...] = ()
     frame_shift_s: float = 0.03
     num_workers: int = 1

@@ -1,0 +1,555 @@
+"""Beam-search decoding speed and accuracy: ours vs pyctcdecode vs torchaudio's ctc_decoder, one run.
+
+    nice -n 10 .venv/bin/python benchmarks/decode.py [--model exp/synthetic/best.pt] [--data data/synthetic]
+
+All decoders get the same emissions, the same KenLM word 3-gram (built from the corpus's training text,
+never test text), the same word list, beam size, LM weight and word score; every other setting is each
+decoder's own default. Two emission sets:
+
+  (a) model:     a trained checkpoint's output on the test manifest (skipped when there is no model);
+  (b) generated: peaky CTC emissions made from the test sentences (>= --generated-frames frames), with
+                 substituted / deleted characters so that the LM has something to fix.
+
+Per decoder: frames/s (original frames; ours also pays its frame collapsing inside the timing), real-time
+factor, WER and CER; then ours / the faster peer. Timings are the best of --repeats interleaved passes,
+one process, --threads torch threads. torchaudio gets one extra frame per utterance that only the word
+separator can fill (added outside its timing): without it the lexicon decoder cannot finish the last
+word, as our models emit no trailing separator. pyctcdecode gets the word list as its unigrams (it may
+still output other words, like ours with its default unk_score).
+
+Rows that are not part of the comparison: torchaudio with our pruning flags (what they alone give),
+ours with a closed vocabulary, ours over worker processes (only useful on idle cores), and ours
+lexicon-free (open vocabulary scored from Python: slow, on the first utterances only).
+
+Run it on a quiet machine (`nice -n 10` at least); every figure is from this one run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.metadata
+import json
+import logging
+import math
+import sys
+import time
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from asr.decoding import BeamSearchDecoder, DecoderConfig, GreedyDecoder  # noqa: E402
+from asr.metrics import error_stats  # noqa: E402
+from asr.text import Vocabulary  # noqa: E402
+
+# Groups of characters a weak acoustic model confuses (generated emissions only).
+CONFUSABLE = ["aeiou", "bp", "dt", "gkc", "mn", "fvh", "sz", "lr", "wv", "ijy", "xs", "qk"]
+
+
+@dataclass
+class EmissionSet:
+    name: str
+    description: str
+    emissions: list[torch.Tensor]  # (T, V) log-probs each
+    references: list[str]
+    frame_shift_s: float
+
+    @property
+    def frames(self) -> int:
+        return sum(e.shape[0] for e in self.emissions)
+
+
+@dataclass
+class Row:
+    name: str
+    seconds: float
+    frames: int
+    audio_seconds: float
+    wer: float
+    cer: float
+    note: str = ""
+    peer: bool = False
+    ours: bool = False
+
+    @property
+    def fps(self) -> float:
+        return self.frames / self.seconds
+
+
+# --- emissions ------------------------------------------------------------------------------------
+
+
+def generated_emissions(
+    texts: Sequence[str],
+    vocab: Vocabulary,
+    min_frames: int,
+    seed: int,
+    p_sub: float = 0.12,
+    p_del: float = 0.03,
+) -> tuple[list[torch.Tensor], list[str]]:
+    """Peaky CTC log-probs spelling `texts` (cycled until `min_frames`), with confusions.
+
+    Each character gets 1-2 frames, blanks 0-3 frames between characters (1 at least between repeats)
+    and 2-7 at the ends. Per frame, logits are N(0, 1) noise plus a margin of 5-13 on the frame's token
+    (blank frames 8-16). With probability `p_sub` a letter's frame is won by a confusable letter with
+    the true one 0.3-3 behind it; with `p_del` a letter is swallowed by a blank, the letter 1-4 behind.
+    """
+    rng = np.random.default_rng(seed)
+    confusable: dict[str, list[str]] = {}
+    for group in CONFUSABLE:
+        for c in group:
+            confusable.setdefault(c, [])
+            confusable[c].extend(x for x in group if x != c and x not in confusable[c])
+    index = {t: i for i, t in enumerate(vocab.tokens)}
+    letters = [t for t in vocab.tokens[1:] if t != vocab.word_separator]
+    emissions, references = [], []
+    frames_total = 0
+    k = 0
+    while frames_total < min_frames:
+        text = texts[k % len(texts)]
+        k += 1
+        plan: list[tuple[int, int | None, float]] = []  # (winner, runner-up, its gap to the winner)
+
+        plan.extend([(0, None, 0.0)] * int(rng.integers(2, 8)))
+        previous = None
+        for ch in text:
+            token = index[ch]
+            if token == previous:
+                plan.extend([(0, None, 0.0)] * 1)
+            r = rng.random()
+            if ch != " " and r < p_del:
+                plan.append((0, token, rng.uniform(1, 4)))
+            elif ch != " " and r < p_del + p_sub:
+                pool = confusable.get(ch) or [c for c in letters if c != ch]
+                plan.append((index[pool[int(rng.integers(len(pool)))]], token, rng.uniform(0.3, 3)))
+            else:
+                for _ in range(1 + int(rng.random() < 0.3)):
+                    plan.append((token, None, 0.0))
+            plan.extend([(0, None, 0.0)] * int(rng.integers(0, 4)))
+            previous = token
+        plan.extend([(0, None, 0.0)] * int(rng.integers(2, 8)))
+        logits = rng.normal(0.0, 1.0, (len(plan), len(vocab))).astype(np.float32)
+        for t, (winner, runner_up, gap) in enumerate(plan):
+            logits[t, winner] += rng.uniform(8, 16) if winner == 0 else rng.uniform(5, 13)
+            if runner_up is not None:
+                logits[t, runner_up] = logits[t, winner] - gap
+        emissions.append(torch.log_softmax(torch.from_numpy(logits), dim=-1))
+        references.append(text)
+        frames_total += len(plan)
+    return emissions, references
+
+
+def model_emission_set(model: Path, manifest: Path, cache_dir: Path) -> EmissionSet:
+    """Run the model over the manifest once (cached on disk by model and manifest timestamps)."""
+    from asr.checkpoint import load_model
+    from asr.data.manifest import read_manifest
+    from asr.lm import model_emissions
+
+    stamp = f"{model.stat().st_mtime_ns}-{manifest.stat().st_mtime_ns}"
+    cache = cache_dir / f"emissions-{model.stem}-{manifest.stem}.pt"
+    recognizer = load_model(model)
+    if cache.is_file():
+        saved = torch.load(cache, weights_only=True)
+        if saved.get("stamp") == stamp and saved.get("model") == str(model):
+            emissions, references = saved["emissions"], saved["references"]
+            print(f"(model emissions from the cache {cache})")
+        else:
+            saved = None
+    else:
+        saved = None
+    if saved is None:
+        t0 = time.perf_counter()
+        emissions, references, skipped = model_emissions(recognizer, read_manifest(manifest))
+        print(
+            f"(computed model emissions in {time.perf_counter() - t0:.1f} s; {skipped} utterances unreadable)"
+        )
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        torch.save(
+            {"stamp": stamp, "model": str(model), "emissions": emissions, "references": references}, cache
+        )
+    return EmissionSet(
+        "model",
+        f"model {model} on {manifest} ({len(emissions)} utterances)",
+        emissions,
+        references,
+        recognizer.frame_shift_s,
+    )
+
+
+# --- decoders under test -------------------------------------------------------------------------------
+
+
+def padded(emissions: Sequence[torch.Tensor], batch_size: int, end_frame: torch.Tensor | None = None) -> list:
+    batches = []
+    for start in range(0, len(emissions), batch_size):
+        chunk = list(emissions[start : start + batch_size])
+        if end_frame is not None:
+            chunk = [torch.cat([e, end_frame]) for e in chunk]
+        lengths = torch.tensor([e.shape[0] for e in chunk])
+        batches.append((torch.nn.utils.rnn.pad_sequence(chunk, batch_first=True).contiguous(), lengths))
+    return batches
+
+
+def ours_runner(decoder: BeamSearchDecoder, data: EmissionSet, batch_size: int) -> Callable[[], list[str]]:
+    batches = padded(data.emissions, batch_size)
+
+    def run() -> list[str]:
+        return [n[0].text for x, lengths in batches for n in decoder.decode(x, lengths)]
+
+    return run
+
+
+def torchaudio_runner(
+    vocab: Vocabulary,
+    lm: Path,
+    lexicon_file: Path,
+    data: EmissionSet,
+    args: argparse.Namespace,
+    **options: object,
+) -> Callable[[], list[str]]:
+    from torchaudio.models.decoder import ctc_decoder
+
+    tokens = ["-" if t == vocab.BLANK else "|" if t == vocab.word_separator else t for t in vocab.tokens]
+    decoder = ctc_decoder(
+        lexicon=str(lexicon_file),
+        tokens=tokens,
+        lm=str(lm),
+        beam_size=args.beam_size,
+        lm_weight=args.lm_weight * math.log(10),  # flashlight weighs log10 LM scores
+        word_score=args.word_score,
+        blank_token="-",
+        sil_token="|",
+        **options,
+    )
+    end = torch.full((1, len(vocab)), -1e4)
+    end[0, vocab.separator_id] = 0.0
+    batches = padded(data.emissions, args.batch_size, end)
+
+    def run() -> list[str]:
+        return [" ".join(n[0].words) for x, lengths in batches for n in decoder(x, lengths)]
+
+    return run
+
+
+def pyctcdecode_runner(
+    vocab: Vocabulary, lm: Path, words: list[str], data: EmissionSet, args: argparse.Namespace
+) -> Callable[[], list[str]]:
+    from pyctcdecode import build_ctcdecoder
+
+    labels = ["" if t == vocab.BLANK else t for t in vocab.tokens]
+    decoder = build_ctcdecoder(
+        labels, kenlm_model_path=str(lm), unigrams=words, alpha=args.lm_weight, beta=args.word_score
+    )
+    arrays = [e.numpy() for e in data.emissions]
+
+    def run() -> list[str]:
+        return [decoder.decode(a, beam_width=args.beam_size) for a in arrays]
+
+    return run
+
+
+def greedy_runner(vocab: Vocabulary, data: EmissionSet, batch_size: int) -> Callable[[], list[str]]:
+    decoder = GreedyDecoder(vocab, data.frame_shift_s)
+    batches = padded(data.emissions, batch_size)
+
+    def run() -> list[str]:
+        return [n[0].text for x, lengths in batches for n in decoder.decode(x, lengths)]
+
+    return run
+
+
+# --- the run ---------------------------------------------------------------------------------------
+
+
+def measure(
+    runners: list[tuple[str, Callable[[], list[str]], dict]], data: EmissionSet, repeats: int
+) -> list[Row]:
+    """Time every runner `repeats` times, interleaved; keep the fastest pass of each."""
+    best: dict[str, float] = {}
+    texts: dict[str, list[str]] = {}
+    for _ in range(repeats):
+        for name, run, _ in runners:
+            t0 = time.perf_counter()
+            out = run()
+            elapsed = time.perf_counter() - t0
+            best[name] = min(best.get(name, math.inf), elapsed)
+            texts[name] = out
+    rows = []
+    for name, _, meta in runners:
+        refs = meta.get("references", data.references)
+        frames = meta.get("frames", data.frames)
+        rows.append(
+            Row(
+                name,
+                best[name],
+                frames,
+                frames * data.frame_shift_s,
+                error_stats(refs, texts[name], "word").wer,
+                error_stats(refs, texts[name], "char").wer,
+                meta.get("note", ""),
+                meta.get("peer", False),
+                meta.get("ours", False),
+            )
+        )
+    return rows
+
+
+def report(data: EmissionSet, rows: list[Row]) -> dict:
+    peers = [r for r in rows if r.peer]
+    fastest = max(peers, key=lambda r: r.fps) if peers else None
+    print(
+        f"\n== {data.name} emissions: {data.description}; {data.frames} frames "
+        f"= {data.frames * data.frame_shift_s:.0f} s of audio at {1000 * data.frame_shift_s:.0f} ms/frame"
+    )
+    print(f"{'decoder':<44} {'frames/s':>10} {'RTF':>9} {'WER %':>7} {'CER %':>7} {'vs faster peer':>15}")
+    for r in rows:
+        ratio = f"{r.fps / fastest.fps:.2f}x" if fastest else "-"
+        print(
+            f"{r.name:<44} {r.fps:>10,.0f} {r.seconds / r.audio_seconds:>9.5f} {100 * r.wer:>7.2f} "
+            f"{100 * r.cer:>7.2f} {ratio:>15}{'  ' + r.note if r.note else ''}"
+        )
+    summary: dict = {
+        "set": data.name,
+        "frames": data.frames,
+        "rows": {r.name: vars(r) | {"fps": r.fps} for r in rows},
+    }
+    main = next((r for r in rows if r.ours), None)
+    if fastest and main:
+        ratio = main.fps / fastest.fps
+        met = ratio >= 2.0 and main.wer <= fastest.wer
+        print(
+            f"=> ours is {ratio:.2f}x the faster peer ({fastest.name}) at WER {100 * main.wer:.2f}% vs "
+            f"{100 * fastest.wer:.2f}%: target (>= 2x at <= its WER) {'MET' if met else 'NOT met'}"
+        )
+        summary.update(ratio=ratio, target_met=met, faster_peer=fastest.name)
+    return summary
+
+
+def ensure_lm(args: argparse.Namespace) -> tuple[Path, Path]:
+    """The LM and its word list: given, or a 3-gram built from the corpus's training text (cached)."""
+    if args.lm:
+        lm = Path(args.lm)
+        words = Path(args.lexicon) if args.lexicon else lm.with_suffix(".words.txt")
+        if not words.is_file():
+            sys.exit(f"{words}: no word list for {lm}; pass --lexicon (one word per line)")
+        return lm, words
+    from asr.lm import LMToolsMissing, build_lm
+
+    text = Path(args.data) / "train_text.txt"
+    if not text.is_file():
+        sys.exit(f"{text}: no LM training text; run recipes/synthetic/run.sh --stop-stage 1, or pass --lm")
+    lm = Path(args.cache_dir) / f"lm{args.order}.bin"
+    words = lm.with_suffix(".words.txt")
+    if not (lm.is_file() and words.is_file() and lm.stat().st_mtime > text.stat().st_mtime):
+        try:
+            result = build_lm(text, lm, args.order)
+        except LMToolsMissing as e:
+            sys.exit(str(e))
+        print(f"(built {result.summary()})")
+    return lm, words
+
+
+def main(argv: list[str] | None = None) -> int:
+    defaults = DecoderConfig()
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument(
+        "--model",
+        default=str(ROOT / "exp/synthetic/best.pt"),
+        help="checkpoint for set (a); skipped if absent",
+    )
+    p.add_argument(
+        "--data", default=str(ROOT / "data/synthetic"), help="corpus folder: test.jsonl, train_text.txt"
+    )
+    p.add_argument("--manifest", help="manifest for set (a) (default: DATA/test.jsonl)")
+    p.add_argument("--lm", help="KenLM file (default: a 3-gram built from DATA/train_text.txt)")
+    p.add_argument("--lexicon", help="word list for --lm (default: the LM's .words.txt)")
+    p.add_argument("--order", type=int, default=3)
+    p.add_argument("--cache-dir", default=str(ROOT / "exp/bench"), help="built LM and cached model emissions")
+    p.add_argument("--beam-size", type=int, default=defaults.beam_size)
+    p.add_argument(
+        "--lm-weight", type=float, default=defaults.lm_weight, help="natural-log units (pyctcdecode alpha)"
+    )
+    p.add_argument("--word-score", type=float, default=defaults.word_score)
+    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--generated-frames", type=int, default=20000, help="size of set (b)")
+    p.add_argument("--sets", default="model,generated", help="which emission sets to run")
+    p.add_argument("--repeats", type=int, default=3, help="timed passes per decoder (best kept)")
+    p.add_argument("--workers", type=int, default=2, help="extra row: ours over N processes (0/1: none)")
+    p.add_argument(
+        "--open-vocab-utterances",
+        type=int,
+        default=30,
+        help="extra row: ours lexicon-free on N utterances (0: none)",
+    )
+    p.add_argument("--threads", type=int, default=1, help="torch threads")
+    p.add_argument(
+        "--peer-with-our-flags",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="extra row: torchaudio with our beam_size_token/beam_threshold/log_add",
+    )
+    p.add_argument(
+        "--decoder-config", help="take lm_weight/word_score from this JSON (e.g. `asr lm tune` output)"
+    )
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--json", help="also write the results here")
+    args = p.parse_args(argv)
+
+    if args.decoder_config:
+        tuned = DecoderConfig.from_file(args.decoder_config)
+        args.lm_weight, args.word_score = tuned.lm_weight, tuned.word_score
+    torch.set_num_threads(args.threads)
+    warnings.filterwarnings("ignore")
+    logging.getLogger("pyctcdecode").setLevel(logging.ERROR)
+    vocab = Vocabulary.english_characters()
+    lm, words_file = ensure_lm(args)
+    from asr.decoding.beam import read_lexicon
+
+    words = [w for w in read_lexicon(words_file) if vocab.can_encode(w) and " " not in w]
+    lexicon_file = Path(args.cache_dir) / f"{lm.stem}.torchaudio-lexicon.txt"
+    lexicon_file.parent.mkdir(parents=True, exist_ok=True)
+    lexicon_file.write_text("".join(f"{w} {' '.join(w)} |\n" for w in words))
+
+    sets: list[EmissionSet] = []
+    wanted = args.sets.split(",")
+    manifest = Path(args.manifest or Path(args.data) / "test.jsonl")
+    if "model" in wanted:
+        if Path(args.model).is_file() and manifest.is_file():
+            sets.append(model_emission_set(Path(args.model), manifest, Path(args.cache_dir)))
+        else:
+            print(f"(set (a) skipped: no model at {args.model} or no manifest at {manifest})")
+    if "generated" in wanted:
+        if manifest.is_file():
+            texts = [json.loads(line)["text"] for line in manifest.open() if line.strip()]
+        else:
+            sys.exit(f"{manifest}: no test sentences to generate emissions from")
+        emissions, references = generated_emissions(texts, vocab, args.generated_frames, args.seed)
+        sets.append(
+            EmissionSet(
+                "generated",
+                f"peaky emissions from {manifest} sentences (seed {args.seed})",
+                emissions,
+                references,
+                0.03,
+            )
+        )
+
+    versions = {pkg: _version(pkg) for pkg in ("flashlight-text", "torchaudio", "pyctcdecode", "torch")}
+    print("versions: " + ", ".join(f"{k} {v}" for k, v in versions.items()))
+    print(
+        f"LM {lm} ({len(words)} words), beam {args.beam_size}, lm_weight {args.lm_weight} (ln units; "
+        f"torchaudio gets x ln10), word_score {args.word_score}; torch threads {args.threads}; "
+        f"ours: {_levers(defaults)}"
+    )
+    summaries = []
+    for data in sets:
+        config = defaults.replace(
+            beam_size=args.beam_size,
+            lm_weight=args.lm_weight,
+            word_score=args.word_score,
+            frame_shift_s=data.frame_shift_s,
+        )
+        runners: list[tuple[str, Callable[[], list[str]], dict]] = [
+            ("greedy (reference, no LM)", greedy_runner(vocab, data, args.batch_size), {})
+        ]
+        if versions["pyctcdecode"] != "missing":
+            runners.append(
+                (
+                    f"pyctcdecode {versions['pyctcdecode']}",
+                    pyctcdecode_runner(vocab, lm, words, data, args),
+                    {"peer": True},
+                )
+            )
+        else:
+            print("(pyctcdecode not installed: pip install -e '.[bench]')")
+        runners.append(
+            ("torchaudio ctc_decoder", torchaudio_runner(vocab, lm, lexicon_file, data, args), {"peer": True})
+        )
+        if args.peer_with_our_flags:
+            flags = {"beam_size_token": config.beam_size_token, "beam_threshold": config.beam_threshold}
+            flags["log_add"] = config.log_add
+            runners.append(
+                (
+                    "torchaudio + our pruning flags",
+                    torchaudio_runner(vocab, lm, lexicon_file, data, args, **flags),
+                    {"note": "(not a peer: what the flags alone give)"},
+                )
+            )
+        ours = BeamSearchDecoder(vocab, lm=lm, lexicon=words_file, config=config)
+        runners.append(("ours: BeamSearchDecoder", ours_runner(ours, data, args.batch_size), {"ours": True}))
+        closed = BeamSearchDecoder(
+            vocab, lm=lm, lexicon=words_file, config=config.replace(unk_score=-math.inf)
+        )
+        runners.append(
+            (
+                "ours, closed vocabulary",
+                ours_runner(closed, data, args.batch_size),
+                {"note": "(unk_score=-inf: lexicon words only)"},
+            )
+        )
+        if args.workers > 1:
+            pooled = BeamSearchDecoder(
+                vocab, lm=lm, lexicon=words_file, config=config.replace(num_workers=args.workers)
+            )
+            pooled.decode(
+                data.emissions[0][None].repeat(args.workers * pooled.config.min_batch_per_worker, 1, 1)
+            )
+            runners.append(
+                (
+                    f"ours, {args.workers} processes",
+                    ours_runner(pooled, data, 64),
+                    {"note": "(pool warm; batch 64)"},
+                )
+            )
+        rows = measure(runners, data, args.repeats)
+        if args.open_vocab_utterances > 0:
+            n = min(args.open_vocab_utterances, len(data.emissions))
+            subset = EmissionSet(data.name, "", data.emissions[:n], data.references[:n], data.frame_shift_s)
+            free = BeamSearchDecoder(vocab, lm=lm, config=config)
+            rows += measure(
+                [
+                    (
+                        "ours, lexicon-free (open vocabulary)",
+                        ours_runner(free, subset, args.batch_size),
+                        {
+                            "note": f"(first {n} utterances only)",
+                            "references": subset.references,
+                            "frames": subset.frames,
+                        },
+                    )
+                ],
+                subset,
+                1,
+            )
+        summaries.append(report(data, rows))
+        if args.workers > 1:
+            pooled.close()
+    if args.json:
+        Path(args.json).write_text(
+            json.dumps({"versions": versions, "sets": summaries}, indent=2, default=str)
+        )
+    return 0
+
+
+def _levers(config: DecoderConfig) -> str:
+    return (
+        f"beam_threshold {config.beam_threshold}, token_min_logp {config.token_min_logp}, "
+        f"blank_skip_threshold {config.blank_skip_threshold}, beam_size_token {config.beam_size_token}"
+    )
+
+
+def _version(package: str) -> str:
+    try:
+        return importlib.metadata.version(package)
+    except importlib.metadata.PackageNotFoundError:
+        return "missing"
+
+
+if __name__ == "__main__":
+    sys.exit(main())
