@@ -13,10 +13,10 @@ PYTEST_ARGS ?=
 demo: install
 	bash recipes/synthetic/run.sh
 
-test: install
+test: install lm-tools
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-test-fast: install
+test-fast: install lm-tools
 	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
 
 install: $(VENV)/.installed system-deps

@@ -19,6 +19,8 @@ _LAZY = {
     "AudioError": ("asr.audio", "AudioError"),
     "Vocabulary": ("asr.text", "Vocabulary"),
     "GreedyDecoder": ("asr.decoding", "GreedyDecoder"),
+    "BeamSearchDecoder": ("asr.decoding", "BeamSearchDecoder"),
+    "DecoderConfig": ("asr.decoding", "DecoderConfig"),
     "Hypothesis": ("asr.decoding", "Hypothesis"),
 }
 

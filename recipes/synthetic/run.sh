@@ -6,9 +6,10 @@
 # Stages (each skips itself when its output is up to date for the config):
 #   0 download   nothing to download: the corpus is synthesized offline
 #   1 prepare    synthesize the corpus and write manifests      → data/synthetic/
-#   2 lm         (no word LM yet; the beam-search decoder issue adds it)
+#   2 lm         word 3-gram KenLM from the training text only   → data/synthetic/lm3.bin (+ .words.txt)
 #   3 train      asr train                                      → exp/synthetic/best.pt
-#   4 evaluate   asr evaluate on the test split (unseen voices)  → exp/synthetic/summary-test.json
+#   4 evaluate   test split (unseen voices): greedy, then beam + LM with weights tuned on dev
+#                                                              → exp/synthetic/summary-test*.json
 #   5 transcribe asr transcribe on one test file
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -43,6 +44,16 @@ if [ "$stage" -le 1 ] && [ "$stop_stage" -ge 1 ]; then
   $py recipes/synthetic/prepare.py --config "$config" --out "$data"
 fi
 
+if [ "$stage" -le 2 ] && [ "$stop_stage" -ge 2 ]; then
+  if [ -f "$data/lm3.bin" ] && [ "$data/lm3.bin" -nt "$data/train_text.txt" ]; then
+    log "stage 2: $data/lm3.bin is up to date, skipping"
+  else
+    log "stage 2: build KenLM tools (once) and a word 3-gram from $data/train_text.txt"
+    make -s lm-tools
+    $asr lm build --text "$data/train_text.txt" --order 3 -o "$data/lm3.bin"
+  fi
+fi
+
 if [ "$stage" -le 3 ] && [ "$stop_stage" -ge 3 ]; then
   marker="$exp/.train.done"
   if [ -f "$marker" ] && [ "$(cat "$marker")" = "$config_hash" ] && [ -f "$exp/best.pt" ]; then
@@ -57,6 +68,14 @@ fi
 if [ "$stage" -le 4 ] && [ "$stop_stage" -ge 4 ]; then
   log "stage 4: evaluate on the test split (voices never used in training)"
   $asr evaluate --model "$exp/best.pt" --manifest "$data/test.jsonl" --name test
+  if [ -f "$data/lm3.bin" ]; then
+    if [ ! -f "$exp/decoder-tuned.json" ] || [ "$exp/best.pt" -nt "$exp/decoder-tuned.json" ]; then
+      log "stage 4: tune lm_weight / word_score on dev"
+      $asr lm tune --model "$exp/best.pt" --manifest "$data/dev.jsonl" --lm "$data/lm3.bin" -o "$exp/decoder-tuned.json"
+    fi
+    $asr evaluate --model "$exp/best.pt" --manifest "$data/test.jsonl" --name test-beam-lm \
+      --decoder-config "$exp/decoder-tuned.json"
+  fi
 fi
 
 if [ "$stage" -le 5 ] && [ "$stop_stage" -ge 5 ]; then
