@@ -4,7 +4,7 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-DEBIAN_PACKAGES := espeak-ng sox ffmpeg fortunes fortunes-min fortune-anarchism wordnet-base
+DEBIAN_PACKAGES := espeak-ng sox ffmpeg fortunes fortunes-min fortune-anarchism wordnet-base chromium chromium-driver
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PYTEST_ARGS ?=
 
@@ -46,7 +46,7 @@ format: install
 	$(BIN)/ruff check --fix asr tests recipes benchmarks
 
 clean:
-	rm -rf data/synthetic exp/synthetic .pytest_cache
+	rm -rf data/synthetic exp/synthetic .pytest_cache  # other recipes: data/<name>, exp/<name>
 
 # KenLM's lmplz and build_binary, used by `asr lm build`: no wheel or Debian package ships them, so they
 # are compiled once from the kenlm sdist with cmake + Boost into tools/kenlm/bin (DESIGN.md §8, ~1 min).

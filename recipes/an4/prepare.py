@@ -1,0 +1,151 @@
+"""AN4 (CMU Census database): download and prepare manifests.
+
+    python recipes/an4/prepare.py download --dir data/an4 [--mirror BASE_URL]
+    python recipes/an4/prepare.py --config recipes/an4/config.toml prepare \
+        --corpus-dir data/an4/an4 --out data/an4 [--jobs 2]
+
+The corpus (``an4_raw.bigendian.tar.gz``, the archive deepspeech.pytorch uses) unpacks to::
+
+    an4/etc/an4_{train,test}.fileids         audio paths under wav/, no suffix ("an4_clstk/fash/an251-fash-b")
+    an4/etc/an4_{train,test}.transcription   "<s> RUBOUT G M E F THREE NINE </s> (an251-fash-b)"
+    an4/wav/an4_clstk/<speaker>/<utt>.raw    train: headerless 16 kHz 16-bit big-endian mono PCM
+    an4/wav/an4test_clstk/<speaker>/<utt>.raw
+
+``prepare`` converts each ``.raw`` to ``<out>/wav/<split>/<speaker>/<utt>.wav`` and writes
+``train.jsonl``, ``dev.jsonl`` (the last ``dev_speakers`` training speakers, held out), ``test.jsonl``
+(the official test set), ``<split>.report.json`` and ``train_text.txt`` (LM text).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+from asr.datasets.download import Resource, add_download_arguments, fetch
+from asr.datasets.prepare import Item, RawFormat, fingerprint, run_splits, write_text_corpus
+from asr.datasets.recipe import add_prepare_arguments, corpus_table, main_wrapper, recipe_parser
+
+log = logging.getLogger("asr.recipes.an4")
+
+RECIPE_VERSION = 1
+# No checksum is published for this archive; only its presence and a clean extraction are checked.
+RESOURCES = [
+    Resource(
+        name="an4_raw.bigendian.tar.gz",
+        url="http://www.speech.cs.cmu.edu/databases/an4/an4_raw.bigendian.tar.gz",
+    )
+]
+DEFAULTS = {"dev_speakers": 4, "min_duration": 0.1, "max_duration": 30.0}
+_TRANSCRIPT = re.compile(r"^(?P<text>.*?)\s*\((?P<id>[^()\s]+)\)\s*$")
+_MARKUP = re.compile(r"</?s>|<sil>|\+\+[^+]*\+\+")
+
+
+def read_transcriptions(path: Path) -> dict[str, str]:
+    """``utterance id -> transcript`` from an AN4 ``.transcription`` file (markup removed)."""
+    out = {}
+    for number, line in enumerate(path.read_text(encoding="latin-1").splitlines(), 1):
+        if not line.strip():
+            continue
+        m = _TRANSCRIPT.match(line.strip())
+        if not m:
+            log.warning("%s:%d: not 'TEXT (utterance-id)', skipped: %r", path, number, line)
+            continue
+        out[m["id"]] = " ".join(_MARKUP.sub(" ", m["text"]).split())
+    return out
+
+
+def list_split(corpus: Path, official: str, out: Path, split: str) -> list[Item]:
+    """Items of the official ``train``/``test`` list, converted into ``out/wav/<split>/``."""
+    etc = corpus / "etc"
+    fileids = etc / f"an4_{official}.fileids"
+    trans = etc / f"an4_{official}.transcription"
+    for path in (fileids, trans):
+        if not path.is_file():
+            raise FileNotFoundError(f"{path}: missing; is {corpus} the extracted an4/ folder? (run stage 0)")
+    texts = read_transcriptions(trans)
+    wav_dir = corpus / "wav" / ("an4_clstk" if official == "train" else "an4test_clstk")
+    items = []
+    for line in fileids.read_text(encoding="latin-1").split():
+        parts = line.strip().split("/")
+        speaker, utt = parts[-2:]
+        # lines are "an4_clstk/fash/an251-fash-b" (relative to wav/); tolerate "fash/an251-fash-b" too
+        audio = (
+            corpus / "wav" / f"{line.strip()}.raw" if len(parts) >= 3 else wav_dir / speaker / f"{utt}.raw"
+        )
+        items.append(
+            Item(
+                id=utt,
+                audio=audio,
+                text=texts.get(utt, ""),
+                speaker=speaker,
+                target=out / "wav" / split / speaker / f"{utt}.wav",
+                raw=RawFormat(sample_rate=16000, endian="BIG"),
+            )
+        )
+    return items
+
+
+def cmd_download(args) -> int:  # noqa: ANN001
+    fetch(
+        RESOURCES, Path(args.dir) / "download", Path(args.dir), mirror=args.mirror,
+        remove_archive=args.remove_archive, retries=args.retries, progress=not args.no_progress,
+    )  # fmt: skip
+    print(f"AN4 is in {Path(args.dir) / 'an4'}")
+    return 0
+
+
+def cmd_prepare(args) -> int:  # noqa: ANN001
+    cfg = corpus_table(args.config, DEFAULTS)
+    corpus, out = Path(args.corpus_dir), Path(args.out)
+    key = fingerprint(RECIPE_VERSION, cfg, str(corpus.resolve()))
+    if args.force:
+        key += "-forced"
+
+    def train_dev() -> tuple[list[Item], list[Item]]:
+        items = list_split(corpus, "train", out, "train")
+        speakers = sorted({i.speaker for i in items if i.speaker})
+        held = set(speakers[len(speakers) - cfg["dev_speakers"] :]) if cfg["dev_speakers"] else set()
+        dev = [
+            replace(i, target=out / "wav" / "dev" / str(i.speaker) / f"{i.id}.wav")
+            for i in items
+            if i.speaker in held
+        ]
+        return [i for i in items if i.speaker not in held], dev
+
+    results = run_splits(
+        {
+            "train": lambda: train_dev()[0],
+            "dev": lambda: train_dev()[1],
+            "test": lambda: list_split(corpus, "test", out, "test"),
+        },
+        out, key, jobs=args.jobs, progress=not args.no_progress,
+        min_duration=cfg["min_duration"], max_duration=cfg["max_duration"],
+    )  # fmt: skip
+    if results["train"] is not None:
+        write_text_corpus(results["train"].rows, out / "train_text.txt")
+    for split, result in results.items():
+        print(result.summary() if result else f"{split}: up to date")
+    return 0
+
+
+def build_parser():  # noqa: ANN201
+    parser, sub = recipe_parser("AN4 recipe: download and prepare manifests")
+    p = sub.add_parser("download", help="download and extract an4_raw.bigendian.tar.gz")
+    p.add_argument(
+        "--dir", default="data/an4", help="the archive goes to DIR/download, the corpus to DIR/an4"
+    )
+    add_download_arguments(p)
+    p.set_defaults(func=cmd_download)
+    p = sub.add_parser("prepare", help="convert audio and write manifests")
+    p.add_argument("--corpus-dir", default="data/an4/an4", help="the extracted an4/ folder")
+    p.add_argument("--out", default="data/an4", help="manifests and converted wav files go here")
+    add_prepare_arguments(p)
+    p.set_defaults(func=cmd_prepare)
+    return parser
+
+
+if __name__ == "__main__":
+    sys.exit(main_wrapper(build_parser()))

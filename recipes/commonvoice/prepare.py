@@ -1,0 +1,141 @@
+"""Mozilla Common Voice (English): unpack a release you downloaded, and prepare manifests.
+
+Common Voice's terms need a click on https://commonvoice.mozilla.org/datasets (or
+https://datacollective.mozillafoundation.org), so this recipe never downloads it: download the English
+tarball yourself, then
+
+    python recipes/commonvoice/prepare.py download --archive ~/Downloads/cv-corpus-17.0-2024-03-15-en.tar.gz \
+        --dir data/commonvoice           # safe extraction; or extract it yourself
+    python recipes/commonvoice/prepare.py --config recipes/commonvoice/config.toml prepare \
+        --cv-dir data/commonvoice/cv-corpus-17.0-2024-03-15/en --out data/commonvoice [--jobs 4]
+
+A release's language folder holds ``train.tsv``, ``dev.tsv``, ``test.tsv`` (tab-separated with a header:
+``client_id path sentence up_votes down_votes age gender accents ...``), ``clips/<path>`` (48 kHz mp3) and,
+in newer releases, ``clip_durations.tsv`` (``clip<TAB>duration[ms]``). Durations come from that file when
+present (no mp3 is opened); otherwise from each mp3's header. The mp3 files are used in place (the loader
+decodes mp3 with libsndfile); ``speaker`` is the ``client_id``.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+import sys
+from pathlib import Path
+
+from asr.datasets.download import extract
+from asr.datasets.prepare import Item, fingerprint, run_splits, write_text_corpus
+from asr.datasets.recipe import add_prepare_arguments, corpus_table, main_wrapper, recipe_parser
+
+log = logging.getLogger("asr.recipes.commonvoice")
+
+RECIPE_VERSION = 1
+DEFAULTS = {"splits": ["train", "dev", "test"], "min_duration": 0.5, "max_duration": 20.0}
+HOW_TO_DOWNLOAD = (
+    "Common Voice needs you to accept its terms: download the English release from "
+    "https://commonvoice.mozilla.org/datasets, then pass the tarball with --archive (or extract it and "
+    "pass the language folder, e.g. cv-corpus-17.0-2024-03-15/en, to prepare --cv-dir)."
+)
+
+csv.field_size_limit(1 << 24)
+
+
+def read_durations(cv_dir: Path) -> dict[str, float]:
+    """``clip file name -> seconds`` from ``clip_durations.tsv`` (empty when the release lacks it)."""
+    path = cv_dir / "clip_durations.tsv"
+    if not path.is_file():
+        return {}
+    out = {}
+    with path.open(encoding="utf-8", newline="") as f:
+        for row in csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE):
+            if len(row) >= 2 and row[1].strip().isdigit():
+                out[row[0]] = int(row[1]) / 1000
+    return out
+
+
+def read_split(cv_dir: Path, split: str, durations: dict[str, float]) -> list[Item]:
+    path = cv_dir / f"{split}.tsv"
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"{path}: missing; --cv-dir must be a release's language folder. {HOW_TO_DOWNLOAD}"
+        )
+    items = []
+    with path.open(encoding="utf-8", newline="") as f:
+        reader = csv.DictReader(f, delimiter="\t", quoting=csv.QUOTE_NONE)
+        missing = {"path", "sentence"} - set(reader.fieldnames or ())
+        if missing:
+            raise ValueError(f"{path}: no column(s) {sorted(missing)} in the header {reader.fieldnames}")
+        for row in reader:
+            clip = row["path"]
+            items.append(
+                Item(
+                    id=Path(clip).stem,
+                    audio=cv_dir / "clips" / clip,
+                    text=row.get("sentence") or "",
+                    speaker=row.get("client_id") or None,
+                    duration=durations.get(clip),
+                )
+            )
+    return items
+
+
+def cmd_download(args) -> int:  # noqa: ANN001
+    if not args.archive:
+        print(HOW_TO_DOWNLOAD, file=sys.stderr)
+        return 2
+    archive = Path(args.archive)
+    if not archive.is_file():
+        raise FileNotFoundError(f"{archive}: no such file. {HOW_TO_DOWNLOAD}")
+    marker = Path(args.dir) / f".{archive.name}.done"
+    if marker.exists():
+        print(f"{archive.name}: extracted already ({marker})")
+        return 0
+    tops = extract(archive, args.dir)
+    marker.write_text(str(archive) + "\n")
+    langs = sorted(p for top in tops for p in (Path(args.dir) / top).glob("*/train.tsv"))
+    print("extracted; language folders:", ", ".join(str(p.parent) for p in langs) or "(none found)")
+    return 0
+
+
+def cmd_prepare(args) -> int:  # noqa: ANN001
+    cfg = corpus_table(args.config, DEFAULTS)
+    cv_dir, out = Path(args.cv_dir), Path(args.out)
+    if not cv_dir.is_dir():
+        raise FileNotFoundError(f"{cv_dir}: no such folder. {HOW_TO_DOWNLOAD}")
+    listing = sorted((p.name, p.stat().st_size) for p in cv_dir.glob("*.tsv"))
+    key = fingerprint(RECIPE_VERSION, cfg, str(cv_dir.resolve()), listing) + ("-forced" if args.force else "")
+    durations = read_durations(cv_dir)
+    if not durations:
+        log.info("no clip_durations.tsv: reading each mp3 header (slower)")
+    results = run_splits(
+        {s: (lambda s=s: read_split(cv_dir, s, durations)) for s in cfg["splits"]},
+        out, key, jobs=args.jobs, progress=not args.no_progress,
+        min_duration=cfg["min_duration"], max_duration=cfg["max_duration"],
+    )  # fmt: skip
+    if results.get("train") is not None:
+        write_text_corpus(results["train"].rows, out / "train_text.txt")
+    for split, result in results.items():
+        print(result.summary() if result else f"{split}: up to date")
+    return 0
+
+
+def build_parser():  # noqa: ANN201
+    parser, sub = recipe_parser(
+        "Common Voice (English) recipe: unpack a downloaded release, prepare manifests"
+    )
+    p = sub.add_parser(
+        "download", help="safely extract a release tarball you downloaded (terms need a click)"
+    )
+    p.add_argument("--archive", help="the cv-corpus-*-en.tar.gz you downloaded")
+    p.add_argument("--dir", default="data/commonvoice")
+    p.set_defaults(func=cmd_download)
+    p = sub.add_parser("prepare", help="write manifests from train/dev/test.tsv")
+    p.add_argument("--cv-dir", required=True, help="a release's language folder (holds train.tsv and clips/)")
+    p.add_argument("--out", default="data/commonvoice")
+    add_prepare_arguments(p)
+    p.set_defaults(func=cmd_prepare)
+    return parser
+
+
+if __name__ == "__main__":
+    sys.exit(main_wrapper(build_parser()))

@@ -1,0 +1,110 @@
+#!/usr/bin/env bash
+# Common Voice (English) recipe: crowd-sourced read speech → BiLSTM-CTC → WER/CER → a transcript.
+# Its terms need a click, so you download the release yourself (https://commonvoice.mozilla.org/datasets).
+#
+#   recipes/commonvoice/run.sh --archive cv-corpus-*-en.tar.gz  [--stage N] [--stop-stage M] [--config FILE] [--jobs N]
+#   recipes/commonvoice/run.sh --cv-dir cv-corpus-*/en          [...]   (already extracted)
+#
+#   0 download   safe extraction of the tarball you downloaded      → data/commonvoice/cv-corpus-*/en/
+#   1 prepare    manifests from train/dev/test.tsv (mp3 used in place) → data/commonvoice/*.jsonl
+#   2 lm         word 3-gram from the training transcripts          → data/commonvoice/lm3.bin
+#   3 train      asr train                                          → exp/commonvoice/best.pt
+#   4 evaluate   test set: greedy, then beam + LM tuned on dev      → exp/commonvoice/summary-test*.json
+#   5 transcribe asr transcribe on one test clip
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+stage=0
+stop_stage=5
+config=recipes/commonvoice/config.toml
+cv_dir=
+archive=
+jobs=2
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --stage) stage=$2; shift 2 ;;
+    --stop-stage) stop_stage=$2; shift 2 ;;
+    --config) config=$2; shift 2 ;;
+    --cv-dir) cv_dir=$2; shift 2 ;;
+    --archive) archive=$2; shift 2 ;;
+    --jobs) jobs=$2; shift 2 ;;
+    *) echo "unknown option: $1" >&2; exit 2 ;;
+  esac
+done
+
+py=${PYTHON:-.venv/bin/python}
+asr=${ASR:-.venv/bin/asr}
+read -r data exp order < <($py -c "
+import sys, pathlib
+from asr.config import load_toml
+from asr.train.config import load_run_config
+train = load_run_config(sys.argv[1]).train
+print(pathlib.Path(train.train_manifest).parent, train.out_dir, load_toml(sys.argv[1]).get('lm', {}).get('order', 3))" "$config")
+config_hash=$(sha256sum "$config" | cut -c1-16)
+mkdir -p "$exp"
+log() { echo "[$(date +%H:%M:%S)] $*"; }
+start=$(date +%s)
+
+if [ "$stage" -le 0 ] && [ "$stop_stage" -ge 0 ]; then
+  if [ -n "$cv_dir" ]; then
+    log "stage 0: using $cv_dir, nothing to extract"
+  elif [ -n "$archive" ]; then
+    log "stage 0: extract $archive into $data"
+    $py recipes/commonvoice/prepare.py download --archive "$archive" --dir "$data"
+  else
+    $py recipes/commonvoice/prepare.py download  # prints how to get the release
+  fi
+fi
+if [ -z "$cv_dir" ]; then
+  # the language folder extracted in stage 0 (the newest release when there are several)
+  cv_dir=$(ls -d "$data"/cv-corpus-*/en 2>/dev/null | sort | tail -n 1 || true)
+fi
+
+if [ "$stage" -le 1 ] && [ "$stop_stage" -ge 1 ]; then
+  [ -n "$cv_dir" ] || { echo "no Common Voice folder: pass --archive or --cv-dir" >&2; exit 2; }
+  log "stage 1: manifests from $cv_dir into $data"
+  $py recipes/commonvoice/prepare.py --config "$config" prepare --cv-dir "$cv_dir" --out "$data" --jobs "$jobs"
+fi
+
+if [ "$stage" -le 2 ] && [ "$stop_stage" -ge 2 ]; then
+  if [ -f "$data/lm$order.bin" ] && [ "$data/lm$order.bin" -nt "$data/train_text.txt" ]; then
+    log "stage 2: $data/lm$order.bin is up to date, skipping"
+  else
+    log "stage 2: word $order-gram from $data/train_text.txt"
+    make -s lm-tools
+    $asr lm build --text "$data/train_text.txt" --order "$order" -o "$data/lm$order.bin"
+  fi
+fi
+
+if [ "$stage" -le 3 ] && [ "$stop_stage" -ge 3 ]; then
+  marker="$exp/.train.done"
+  if [ -f "$marker" ] && [ "$(cat "$marker")" = "$config_hash" ] && [ -f "$exp/best.pt" ]; then
+    log "stage 3: $exp/best.pt is up to date for $config, skipping training"
+  else
+    log "stage 3: train (resumes if interrupted)"
+    $asr train --config "$config" --resume
+    echo "$config_hash" > "$marker"
+  fi
+fi
+
+if [ "$stage" -le 4 ] && [ "$stop_stage" -ge 4 ]; then
+  log "stage 4: evaluate on the test set (greedy)"
+  $asr evaluate --model "$exp/best.pt" --manifest "$data/test.jsonl" --name test
+  if [ -f "$data/lm$order.bin" ]; then
+    if [ ! -f "$exp/decoder-tuned.json" ] || [ "$exp/best.pt" -nt "$exp/decoder-tuned.json" ]; then
+      log "stage 4: tune lm_weight / word_score on dev"
+      $asr lm tune --model "$exp/best.pt" --manifest "$data/dev.jsonl" --lm "$data/lm$order.bin" -o "$exp/decoder-tuned.json"
+    fi
+    $asr evaluate --model "$exp/best.pt" --manifest "$data/test.jsonl" --name test-beam-lm \
+      --decoder-config "$exp/decoder-tuned.json"
+  fi
+fi
+
+if [ "$stage" -le 5 ] && [ "$stop_stage" -ge 5 ]; then
+  sample=$($py -c "import json,sys; r=json.loads(open(sys.argv[1]).readline()); print(r['audio'] + '\t' + r['text'])" "$data/test.jsonl")
+  audio="$data/${sample%%$'\t'*}"
+  log "stage 5: transcribe $audio"
+  echo "reference:  ${sample#*$'\t'}"
+  echo "transcript: $($asr transcribe "$audio" --model "$exp/best.pt")"
+fi
+log "done in $(( $(date +%s) - start )) s"

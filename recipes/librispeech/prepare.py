@@ -1,0 +1,194 @@
+"""LibriSpeech (OpenSLR SLR12) and its official LM resources (SLR11): download, prepare, LM files.
+
+    python recipes/librispeech/prepare.py --config recipes/librispeech/config.toml download --dir data/librispeech
+    python recipes/librispeech/prepare.py --config recipes/librispeech/config.toml prepare \
+        --corpus-dir data/librispeech/LibriSpeech --out data/librispeech [--jobs 4]
+    python recipes/librispeech/prepare.py --config recipes/librispeech/config.toml lm --dir data/librispeech
+
+The archives unpack to ``LibriSpeech/<split>/<speaker>/<chapter>/<speaker>-<chapter>-<n>.flac`` with one
+``<speaker>-<chapter>.trans.txt`` per chapter (``<utterance id> UPPER CASE TEXT`` lines). ``prepare``
+writes ``<split>.jsonl`` for each split in ``[corpus] splits`` plus ``train.jsonl``, the union of
+``[corpus] train_splits``, and ``train_text.txt``. ``lm`` fetches the official ARPA model and word list
+from SLR11 and writes lower-cased copies the decoder reads: ``lm/<name>.arpa`` and ``lm/<name>.words.txt``
+(picked up as the lexicon by ``--lm``), plus the official pronunciation lexicon.
+"""
+
+from __future__ import annotations
+
+import gzip
+import logging
+import shutil
+import sys
+from pathlib import Path
+
+from asr.datasets.download import Resource, add_download_arguments, fetch
+from asr.datasets.prepare import Item, fingerprint, run_splits, write_text_corpus
+from asr.datasets.recipe import add_prepare_arguments, corpus_table, main_wrapper, recipe_parser
+
+log = logging.getLogger("asr.recipes.librispeech")
+
+RECIPE_VERSION = 1
+BASE = "https://www.openslr.org/resources/12/"
+LM_BASE = "https://www.openslr.org/resources/11/"
+# sha256 of each archive (as verified by torchaudio.datasets.LIBRISPEECH) and its size in bytes where
+# we know it (OpenSLR publishes md5s on https://www.openslr.org/12/; dev-clean's is
+# 42e2234ba48799c1f50f24a7926300a1).
+SPLITS = {
+    "dev-clean": "76f87d090650617fca0cac8f88b9416e0ebf80350acb97b343a85fa903728ab3",
+    "dev-other": "12661c48e8c3fe1de2c1caa4c3e135193bfb1811584f11f569dd12645aa84365",
+    "test-clean": "39fde525e59672dc6d1551919b1478f724438a95aa55f874b576be21967e6c23",
+    "test-other": "d09c181bba5cf717b3dee7d4d592af11a3ee3a09e08ae025c5506f6ebe961c29",
+    "train-clean-100": "d4ddd1d5a6ab303066f14971d768ee43278a5f2a0aa43dc716b0e64ecbbbf6e2",
+    "train-clean-360": "146a56496217e96c14334a160df97fffedd6e0a04e66b9c5af0d40be3c792ecf",
+    "train-other-500": "ddb22f27f96ec163645d53215559df6aa36515f26e01dd70798188350adcb6d2",
+}
+SIZES = {"dev-clean": 337_926_286}
+# SLR11: no checksums we could confirm; downloads are checked for completeness only.
+LM_FILES = (
+    "3-gram.arpa.gz",
+    "3-gram.pruned.1e-7.arpa.gz",
+    "3-gram.pruned.3e-7.arpa.gz",
+    "4-gram.arpa.gz",
+    "librispeech-vocab.txt",
+    "librispeech-lexicon.txt",
+    "librispeech-lm-norm.txt.gz",
+)
+DEFAULTS = {
+    "splits": list(SPLITS),
+    "train_splits": ["train-clean-100", "train-clean-360", "train-other-500"],
+    "min_duration": 0.5,
+    "max_duration": 35.0,
+}
+LM_DEFAULTS = {"arpa": "3-gram.pruned.1e-7.arpa.gz"}
+
+
+def split_resource(split: str) -> Resource:
+    if split not in SPLITS:
+        raise ValueError(f"unknown LibriSpeech split {split!r}; known: {', '.join(SPLITS)}")
+    return Resource(f"{split}.tar.gz", BASE + f"{split}.tar.gz", sha256=SPLITS[split], size=SIZES.get(split))
+
+
+def list_split(corpus: Path, split: str) -> list[Item]:
+    """Every utterance of ``corpus/<split>`` listed in a ``*.trans.txt`` file."""
+    folder = corpus / split
+    if not folder.is_dir():
+        raise FileNotFoundError(
+            f"{folder}: missing; run stage 0 (download) or pass --corpus-dir LibriSpeech/"
+        )
+    items = []
+    for trans in sorted(folder.glob("*/*/*.trans.txt")):
+        for line in trans.read_text(encoding="utf-8").splitlines():
+            if not line.strip():
+                continue
+            utt, _, text = line.strip().partition(" ")
+            items.append(
+                Item(id=utt, audio=trans.parent / f"{utt}.flac", text=text, speaker=utt.split("-")[0])
+            )
+    return items
+
+
+def cmd_download(args) -> int:  # noqa: ANN001
+    cfg = corpus_table(args.config, DEFAULTS)
+    splits = args.splits or cfg["splits"]
+    fetch(
+        [split_resource(s) for s in splits], Path(args.dir) / "download", Path(args.dir), mirror=args.mirror,
+        remove_archive=args.remove_archive, retries=args.retries, progress=not args.no_progress,
+    )  # fmt: skip
+    print(f"LibriSpeech {', '.join(splits)} in {Path(args.dir) / 'LibriSpeech'}")
+    return 0
+
+
+def cmd_prepare(args) -> int:  # noqa: ANN001
+    cfg = corpus_table(args.config, DEFAULTS)
+    corpus, out = Path(args.corpus_dir), Path(args.out)
+    splits = args.splits or cfg["splits"]
+    key = fingerprint(RECIPE_VERSION, cfg, str(corpus.resolve())) + ("-forced" if args.force else "")
+    results = run_splits(
+        {s: (lambda s=s: list_split(corpus, s)) for s in splits},
+        out, key, jobs=args.jobs, progress=not args.no_progress,
+        min_duration=cfg["min_duration"], max_duration=cfg["max_duration"],
+    )  # fmt: skip
+    for split, result in results.items():
+        print(result.summary() if result else f"{split}: up to date")
+    train = [s for s in cfg["train_splits"] if s in splits]
+    if train and (any(results[s] is not None for s in train) or not (out / "train.jsonl").exists()):
+        from asr.data.manifest import write_manifest
+
+        rows = []
+        for s in train:
+            rows.extend(_read_rows(out / f"{s}.jsonl"))
+        write_manifest(out / "train.jsonl", rows)
+        write_text_corpus(rows, out / "train_text.txt")
+        print(f"train.jsonl: {len(rows)} utterances from {', '.join(train) or 'no split'}")
+    return 0
+
+
+def _read_rows(path: Path) -> list[dict]:
+    import json
+
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def lowercase_file(src: Path, dst: Path, first_column: bool = False) -> None:
+    """Copy ``src`` (plain or .gz) to ``dst`` lower-cased (only the first column with ``first_column``)."""
+    opener = gzip.open if src.suffix == ".gz" else open
+    tmp = dst.with_name(f".{dst.name}.tmp")
+    with opener(src, "rt", encoding="utf-8") as fin, open(tmp, "w", encoding="utf-8") as fout:
+        for line in fin:
+            if first_column:
+                word = line.split(maxsplit=1)[0] if line.strip() else ""
+                if word:
+                    fout.write(word.lower() + "\n")
+            else:
+                fout.write(line.lower())
+    shutil.move(tmp, dst)
+
+
+def cmd_lm(args) -> int:  # noqa: ANN001
+    from asr.config import load_toml
+
+    lm_cfg = {**LM_DEFAULTS, **(load_toml(args.config).get("lm", {}) if args.config else {})}
+    arpa_gz = lm_cfg["arpa"]
+    if arpa_gz not in LM_FILES:
+        raise ValueError(f"[lm] arpa = {arpa_gz!r}: expected one of {', '.join(LM_FILES[:4])}")
+    wanted = [arpa_gz, "librispeech-vocab.txt", "librispeech-lexicon.txt"]
+    lm_dir = Path(args.dir) / "lm"
+    fetch(
+        [Resource(name, LM_BASE + name, extract=False) for name in wanted], lm_dir, mirror=args.mirror,
+        retries=args.retries, progress=not args.no_progress,
+    )  # fmt: skip
+    stem = arpa_gz.removesuffix(".arpa.gz")
+    arpa, words = lm_dir / f"{stem}.arpa", lm_dir / f"{stem}.words.txt"
+    if not arpa.exists():
+        log.info("lower-casing %s into %s", arpa_gz, arpa)
+        lowercase_file(lm_dir / arpa_gz, arpa)
+    if not words.exists():
+        lowercase_file(lm_dir / "librispeech-vocab.txt", words, first_column=True)
+    print(f"LM: {arpa}\nwords (lexicon for the decoder): {words}")
+    return 0
+
+
+def build_parser():  # noqa: ANN201
+    parser, sub = recipe_parser("LibriSpeech recipe: download, prepare manifests, official LM")
+    p = sub.add_parser("download", help="download and extract the splits (default: [corpus] splits)")
+    p.add_argument(
+        "--dir", default="data/librispeech", help="archives in DIR/download, corpus in DIR/LibriSpeech"
+    )
+    p.add_argument("--splits", nargs="+", choices=list(SPLITS))
+    add_download_arguments(p)
+    p.set_defaults(func=cmd_download)
+    p = sub.add_parser("prepare", help="write manifests")
+    p.add_argument("--corpus-dir", default="data/librispeech/LibriSpeech")
+    p.add_argument("--out", default="data/librispeech")
+    p.add_argument("--splits", nargs="+", choices=list(SPLITS))
+    add_prepare_arguments(p)
+    p.set_defaults(func=cmd_prepare)
+    p = sub.add_parser("lm", help="official ARPA LM + word list from OpenSLR SLR11, lower-cased")
+    p.add_argument("--dir", default="data/librispeech", help="files go to DIR/lm")
+    add_download_arguments(p)
+    p.set_defaults(func=cmd_lm)
+    return parser
+
+
+if __name__ == "__main__":
+    sys.exit(main_wrapper(build_parser()))

@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# LJ Speech recipe: one reader, 24 h of read non-fiction → BiLSTM-CTC → WER/CER → a transcript.
+#
+#   recipes/ljspeech/run.sh [--stage N] [--stop-stage M] [--config FILE] [--corpus-dir DIR] [--mirror URL] [--jobs N]
+#
+#   0 download   LJSpeech-1.1.tar.bz2 (2.6 GB, sha256-checked) from keithito.com → data/ljspeech/LJSpeech-1.1/
+#   1 prepare    manifests train/dev/test (+ reports)                  → data/ljspeech/*.jsonl
+#   2 lm         word 3-gram from the training transcripts            → data/ljspeech/lm3.bin
+#   3 train      asr train                                            → exp/ljspeech/best.pt
+#   4 evaluate   test set: greedy, then beam + LM tuned on dev        → exp/ljspeech/summary-test*.json
+#   5 transcribe asr transcribe on one test file
+# --corpus-dir: an already extracted LJSpeech-1.1/ folder (stage 0 is then skipped).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+stage=0
+stop_stage=5
+config=recipes/ljspeech/config.toml
+corpus_dir=
+mirror=
+jobs=2
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --stage) stage=$2; shift 2 ;;
+    --stop-stage) stop_stage=$2; shift 2 ;;
+    --config) config=$2; shift 2 ;;
+    --corpus-dir) corpus_dir=$2; shift 2 ;;
+    --mirror) mirror=$2; shift 2 ;;
+    --jobs) jobs=$2; shift 2 ;;
+    *) echo "unknown option: $1" >&2; exit 2 ;;
+  esac
+done
+
+py=${PYTHON:-.venv/bin/python}
+asr=${ASR:-.venv/bin/asr}
+read -r data exp order < <($py -c "
+import sys, pathlib
+from asr.config import load_toml
+from asr.train.config import load_run_config
+train = load_run_config(sys.argv[1]).train
+print(pathlib.Path(train.train_manifest).parent, train.out_dir, load_toml(sys.argv[1]).get('lm', {}).get('order', 3))" "$config")
+corpus_dir=${corpus_dir:-$data/LJSpeech-1.1}
+config_hash=$(sha256sum "$config" | cut -c1-16)
+mkdir -p "$exp"
+log() { echo "[$(date +%H:%M:%S)] $*"; }
+start=$(date +%s)
+
+if [ "$stage" -le 0 ] && [ "$stop_stage" -ge 0 ]; then
+  if [ -e "$corpus_dir/metadata.csv" ]; then
+    log "stage 0: $corpus_dir is there, skipping the download"
+  else
+    log "stage 0: download LJ Speech into $data (resumable; re-run after an interruption)"
+    $py recipes/ljspeech/prepare.py download --dir "$data" ${mirror:+--mirror "$mirror"}
+  fi
+fi
+
+if [ "$stage" -le 1 ] && [ "$stop_stage" -ge 1 ]; then
+  log "stage 1: manifests from $corpus_dir into $data"
+  $py recipes/ljspeech/prepare.py --config "$config" prepare --corpus-dir "$corpus_dir" --out "$data" --jobs "$jobs"
+fi
+
+if [ "$stage" -le 2 ] && [ "$stop_stage" -ge 2 ]; then
+  if [ -f "$data/lm$order.bin" ] && [ "$data/lm$order.bin" -nt "$data/train_text.txt" ]; then
+    log "stage 2: $data/lm$order.bin is up to date, skipping"
+  else
+    log "stage 2: word $order-gram from $data/train_text.txt"
+    make -s lm-tools
+    $asr lm build --text "$data/train_text.txt" --order "$order" -o "$data/lm$order.bin"
+  fi
+fi
+
+if [ "$stage" -le 3 ] && [ "$stop_stage" -ge 3 ]; then
+  marker="$exp/.train.done"
+  if [ -f "$marker" ] && [ "$(cat "$marker")" = "$config_hash" ] && [ -f "$exp/best.pt" ]; then
+    log "stage 3: $exp/best.pt is up to date for $config, skipping training"
+  else
+    log "stage 3: train (resumes if interrupted)"
+    $asr train --config "$config" --resume
+    echo "$config_hash" > "$marker"
+  fi
+fi
+
+if [ "$stage" -le 4 ] && [ "$stop_stage" -ge 4 ]; then
+  log "stage 4: evaluate on the test set (greedy)"
+  $asr evaluate --model "$exp/best.pt" --manifest "$data/test.jsonl" --name test
+  if [ -f "$data/lm$order.bin" ]; then
+    if [ ! -f "$exp/decoder-tuned.json" ] || [ "$exp/best.pt" -nt "$exp/decoder-tuned.json" ]; then
+      log "stage 4: tune lm_weight / word_score on dev"
+      $asr lm tune --model "$exp/best.pt" --manifest "$data/dev.jsonl" --lm "$data/lm$order.bin" -o "$exp/decoder-tuned.json"
+    fi
+    $asr evaluate --model "$exp/best.pt" --manifest "$data/test.jsonl" --name test-beam-lm \
+      --decoder-config "$exp/decoder-tuned.json"
+  fi
+fi
+
+if [ "$stage" -le 5 ] && [ "$stop_stage" -ge 5 ]; then
+  sample=$($py -c "import json,sys; r=json.loads(open(sys.argv[1]).readline()); print(r['audio'] + '\t' + r['text'])" "$data/test.jsonl")
+  audio="$data/${sample%%$'\t'*}"
+  log "stage 5: transcribe $audio"
+  echo "reference:  ${sample#*$'\t'}"
+  echo "transcript: $($asr transcribe "$audio" --model "$exp/best.pt")"
+fi
+log "done in $(( $(date +%s) - start )) s"
