@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import sys
 from pathlib import Path
@@ -27,9 +26,17 @@ def cmd_train(args: argparse.Namespace) -> int:
     from asr.train.config import load_run_config
     from asr.train.loop import train
 
+    import os
+
+    rank = int(os.environ.get("RANK", "0"))  # under torchrun only rank 0 logs progress and prints
+    if rank > 0:
+        logging.getLogger().setLevel(logging.WARNING)
     run = load_run_config(args.config, args.set)
     best = train(run, resume=args.resume)
-    print(f"best checkpoint: {best}")
+    if rank == 0:
+        out_dir = Path(run.train.out_dir)
+        print(f"best checkpoint: {best}")
+        print(f"curves: {out_dir / 'curves.png'}; metrics: {out_dir / 'metrics.csv'}; report: {out_dir / 'train_report.json'}")
     return 0
 
 
@@ -38,25 +45,58 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
     from asr.checkpoint import load_model
     from asr.data.manifest import read_manifest
-    from asr.evaluate import evaluate
+    from asr.evaluate import evaluate_decoders
     from asr.lm import decoder_from_args
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    model = load_model(args.model, device=args.device)
     items = read_manifest(args.manifest)
+    model = load_model(args.model, device=args.device)
     decoder = decoder_from_args(args, model.vocab, model.frame_shift_s)
-    result = evaluate(model, items, decoder=decoder)
     name = args.name or Path(args.manifest).stem
+    decoders = {name: decoder}
+    if decoder is not None and args.also_greedy:
+        decoders[f"{name}-greedy"] = None
+    results = evaluate_decoders(model, items, decoders, progress=sys.stderr.isatty())
     out_dir = Path(args.output_dir) if args.output_dir else Path(args.model).parent
-    result.write_reports(out_dir, name)
-    summary = result.summary()
-    print(
-        f"{name}: WER {100 * summary['wer']:.2f}%  CER {100 * summary['cer']:.2f}%  "
-        f"({summary['utterances']} utterances, {summary['skipped']} skipped; "
-        f"reports in {out_dir}/*-{name}.*)"
-    )
-    return 0
+    for report, result in results.items():
+        summary = result.write_reports(out_dir, report)
+        kind = "greedy" if decoders[report] is None else "beam"
+        print(
+            f"{report} ({kind}): WER {100 * summary['wer']:.2f}%  CER {100 * summary['cer']:.2f}%  "
+            f"(S {summary['substitutions']} D {summary['deletions']} I {summary['insertions']} "
+            f"of {summary['reference_words']} words; {summary['utterances']} utterances, "
+            f"{summary['skipped']} skipped; reports in {out_dir}/*-{report}.*)"
+        )
+        for spk, fig in summary.get("per_speaker", {}).items():
+            print(
+                f"  speaker {spk}: WER {100 * fig['wer']:.2f}%  CER {100 * fig['cer']:.2f}%  ({fig['utterances']})"
+            )
+    skipped = next(iter(results.values())).skipped
+    if skipped:
+        print(
+            f"asr evaluate: {len(skipped)} unreadable utterances skipped (first: {next(iter(skipped))}; "
+            f"all listed in {out_dir}/summary-{name}.json)",
+            file=sys.stderr,
+        )
+    return 0  # skipped utterances are reported above and in the summary; the evaluation itself completed
+
+
+def _expand_transcribe_inputs(inputs: list[str]) -> tuple[list[Path], list[str]]:
+    """Files, folders (searched for audio) and glob patterns → paths, plus patterns that matched nothing."""
+    import glob
+
+    paths: list[Path] = []
+    unmatched: list[str] = []
+    for raw in inputs:
+        if not Path(raw).exists() and glob.has_magic(raw):
+            matches = sorted(glob.glob(raw, recursive=True))
+            if not matches:
+                unmatched.append(raw)
+            paths.extend(_expand_inputs(matches))
+        else:
+            paths.extend(_expand_inputs([raw]))
+    return paths, unmatched
 
 
 def cmd_transcribe(args: argparse.Namespace) -> int:
@@ -64,42 +104,110 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
 
     from asr.audio import AudioError
     from asr.checkpoint import load_model
+    from asr.formats import format_transcript
     from asr.lm import decoder_from_args
-    from asr.transcribe import transcribe
+    from asr.transcribe import transcribe_many
 
+    paths, unmatched = _expand_transcribe_inputs(args.inputs)
+    for pattern in unmatched:
+        print(f"asr transcribe: error: {pattern}: no files match", file=sys.stderr)
+    several = len(paths) > 1 or any(Path(raw).is_dir() or raw in unmatched for raw in args.inputs)
+    if several and args.format in ("srt", "vtt", "tsv") and not args.output_dir:
+        print(
+            f"asr transcribe: error: --format {args.format} with several inputs needs --output-dir "
+            "(one file per input)",
+            file=sys.stderr,
+        )
+        return 2
     if args.threads:
         torch.set_num_threads(args.threads)
     model = load_model(args.model, device=args.device)
     decoder = decoder_from_args(args, model.vocab, model.frame_shift_s)
-    failures = 0
-    for path in _expand_inputs(args.inputs):
-        try:
-            result = transcribe(model, path, decoder=decoder)
-        except AudioError as e:
-            print(f"error: {e}", file=sys.stderr)
+    out_dir = Path(args.output_dir) if args.output_dir else None
+    if out_dir is not None:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    used: set[str] = set()
+    failures = len(unmatched)
+    results = transcribe_many(
+        model,
+        paths,
+        decoder=decoder,
+        vad=args.vad,
+        max_segment_s=args.max_segment_s,
+        batch_seconds=args.batch_seconds,
+        progress=sys.stderr.isatty(),
+    )
+    for path, result in results:
+        if isinstance(result, AudioError):
+            print(f"asr transcribe: error: {result}", file=sys.stderr)
             failures += 1
             continue
-        if args.format == "json":
-            words = [
-                {
-                    "word": w.text,
-                    "start": round(w.start_s, 3),
-                    "end": round(w.end_s, 3),
-                    "confidence": round(w.confidence, 3),
-                }
-                for w in result.words
-            ]
-            print(json.dumps({"file": str(path), "text": result.text, "words": words}))
+        text = format_transcript(result, args.format, source=str(path))
+        if out_dir is not None:
+            stem = Path(path).stem
+            name, n = stem, 1
+            while name in used:
+                n += 1
+                name = f"{stem}_{n}"
+            used.add(name)
+            (out_dir / f"{name}.{args.format}").write_text(text, encoding="utf-8")
+        elif args.format == "txt" and several:
+            sys.stdout.write(f"{path}\t{text}")
         else:
-            print(
-                f"{path}\t{result.text}"
-                if len(args.inputs) > 1 or Path(args.inputs[0]).is_dir()
-                else result.text
-            )
+            sys.stdout.write(text)
+        sys.stdout.flush()
+    if failures:
+        print(f"asr transcribe: {failures} of {len(paths) + len(unmatched)} inputs failed", file=sys.stderr)
     return 1 if failures else 0
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    import json
+
+    from asr.export import export_model
+
+    model = Path(args.model)
+    suffix = f"-{args.quantize}" if args.quantize else ""
+    out = args.output or str(model.with_name(f"{model.stem}-{args.format}{suffix}"))
+    manifest = export_model(args.model, out, format=args.format, quantize=args.quantize)
+    check = json.loads(manifest.read_text())["self_check"]["max_abs_diff_vs_eager"]
+    print(f"exported to {manifest.parent}/ (max |log-prob diff| vs the checkpoint, self-check: {check:.2e})")
+    print(f"use it: asr transcribe --model {manifest.parent} a.wav | asr serve --model {manifest.parent}")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import torch
+
+    from asr.checkpoint import load_model
+    from asr.lm import decoder_from_args
+    from asr.serve import ServeConfig, create_app
+
+    try:
+        import uvicorn
+    except ImportError:
+        print("asr serve: error: needs the serve extra: pip install 'asr[serve]'", file=sys.stderr)
+        return 2
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    config = ServeConfig(
+        max_upload_bytes=int(args.max_upload_mb * 1024 * 1024),
+        max_audio_seconds=args.max_audio_seconds,
+        workers=args.workers,
+        max_queue=args.max_queue,
+        request_timeout_s=args.timeout,
+        torch_threads=args.threads,
+        vad=args.vad,
+    )
+    model = load_model(args.model, device=args.device)
+    app = create_app(model, config, decoder_from_args(args, model.vocab, model.frame_shift_s))
+    print(f"serving {args.model} on http://{args.host}:{args.port}/  (API docs: /docs)", file=sys.stderr)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="info", timeout_keep_alive=5)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
+    from asr.datasets.commands import add_data_commands
     from asr.lm import add_decoder_arguments, add_lm_commands
 
     parser = argparse.ArgumentParser(prog="asr", description="BiLSTM-CTC speech recognition")
@@ -119,19 +227,67 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--name", help="report name (default: the manifest's file name)")
     p.add_argument("--device", default="cpu")
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: default)")
+    p.add_argument(
+        "--also-greedy",
+        action="store_true",
+        help="with beam options: also score greedy decoding in the same run (reports NAME-greedy)",
+    )
     add_decoder_arguments(p)
     p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("transcribe", help="transcribe audio files or folders")
-    p.add_argument("inputs", nargs="+", help="audio files or directories")
+    p.add_argument("inputs", nargs="+", help="audio files, directories or glob patterns ('rec/*.mp3')")
     p.add_argument("--model", required=True)
-    p.add_argument("--format", choices=["txt", "json"], default="txt")
-    p.add_argument("--device", default="cpu")
+    p.add_argument(
+        "--format",
+        choices=["txt", "json", "srt", "vtt", "tsv"],
+        default="txt",
+        help="txt, json (segments, words, times, confidences), srt/vtt subtitles, tsv (start/end in ms)",
+    )
+    p.add_argument("--output-dir", help="write one NAME.FORMAT file per input here instead of to stdout")
+    p.add_argument(
+        "--vad",
+        choices=["auto", "silero", "energy", "none"],
+        default="auto",
+        help="how audio is cut at pauses: silero-vad, energy, or auto (silero when installed); "
+        "none: fixed pieces",
+    )
+    p.add_argument("--max-segment-s", type=float, default=20.0, help="longest piece decoded at once (s)")
+    p.add_argument("--batch-seconds", type=float, default=120.0, help="audio seconds per model batch")
+    p.add_argument("--device", default="cpu", help="cpu or cuda")
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: default)")
     add_decoder_arguments(p)
     p.set_defaults(func=cmd_transcribe)
 
+    p = sub.add_parser("export", help="export a checkpoint to ONNX or TorchScript (optionally int8)")
+    p.add_argument("--model", required=True, help="checkpoint to export")
+    p.add_argument("--format", choices=["onnx", "torchscript"], default="onnx")
+    p.add_argument("--quantize", choices=["int8"], help="dynamic int8 weights for the LSTM and linear layers")
+    p.add_argument("-o", "--output", help="output directory (default: beside the model, MODEL-FORMAT[-int8])")
+    p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("serve", help="HTTP API and upload/record page for a model (checkpoint or export)")
+    p.add_argument("--model", required=True, help="checkpoint or export directory")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0: all interfaces)")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--device", default="cpu", help="cpu or cuda")
+    p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: default)")
+    p.add_argument("--workers", type=int, default=1, help="transcriptions run at once")
+    p.add_argument("--max-queue", type=int, default=8, help="requests waiting beyond those; more get 503")
+    p.add_argument("--max-upload-mb", type=float, default=25.0, help="largest accepted upload (MiB)")
+    p.add_argument("--max-audio-seconds", type=float, default=600.0, help="longest accepted audio")
+    p.add_argument("--timeout", type=float, default=120.0, help="seconds before a request gets 504")
+    p.add_argument(
+        "--vad",
+        choices=["auto", "silero", "energy", "none"],
+        default="auto",
+        help="how audio is cut at pauses (as for transcribe); energy is cheapest per request",
+    )
+    add_decoder_arguments(p)
+    p.set_defaults(func=cmd_serve)
+
     add_lm_commands(sub)
+    add_data_commands(sub)
     return parser
 
 

@@ -1,23 +1,54 @@
-"""Audio in, transcript out: the user-facing join of audio loading, model and decoder."""
+"""Audio in, transcript out: the user-facing join of audio loading, VAD, model and decoder.
+
+Long recordings are read in blocks (never whole, for files soundfile can read), cut at pauses by a
+voice-activity detector into segments of bounded length, decoded in batches (segments of several files
+share batches) and stitched back together with times from the start of each recording. Memory therefore
+depends on the block, segment and batch sizes, not on the length of the audio.
+"""
 
 from __future__ import annotations
 
+import logging
 import os
+import sys
+import types
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 import numpy as np
+import soundfile as sf
 import torch
+from tqdm import tqdm
 
-from asr.audio import load_audio
-from asr.decoding import GreedyDecoder, Word
+from asr.audio import AudioError, _check_file, load_audio
+from asr.decoding import GreedyDecoder, Hypothesis, Word
 from asr.recognizer import SpeechRecognizer
+from asr.vad import Vad, get_vad, segment_stream
+
+__all__ = ["Segment", "Transcript", "transcribe", "transcribe_many"]
+
+log = logging.getLogger(__name__)
+
+AudioInput = str | os.PathLike | bytes | np.ndarray
+_BLOCK_SECONDS = 60.0
+# A frame after a word's last emitted token still belongs to the word while blank is below this
+# probability: CTC emits a word's last letter before the sound ends (measured ~55 ms early on average).
+_WORD_END_BLANK_PROB = 0.5
+# Word edges are kept out of silence: sound is within this many dB of a segment's loud frames.
+_SOUND_RANGE_DB = 40.0
+_SILENCE_DB = -65.0  # dBFS; quieter than this is silence whatever the segment's level
 
 
 @dataclass(frozen=True)
 class Segment:
+    """A stretch of speech between pauses; times in seconds from the start of the recording."""
+
     text: str
     start_s: float
     end_s: float
+    words: tuple[Word, ...] = field(default_factory=tuple)
 
 
 @dataclass(frozen=True)
@@ -28,33 +59,330 @@ class Transcript:
     duration_s: float = 0.0
 
 
-@torch.no_grad()
 def transcribe(
     model: SpeechRecognizer,
-    audio: str | os.PathLike | bytes | np.ndarray,
-    decoder=None,
+    audio: AudioInput,
+    decoder: Any = None,
     sample_rate: int | None = None,
-    chunk_seconds: float = 30.0,
+    *,
+    vad: str | Vad | None = "auto",
+    max_segment_s: float = 20.0,
+    batch_seconds: float = 120.0,
+    progress: bool = False,
+    chunk_seconds: float | None = None,
 ) -> Transcript:
-    """Transcribe one recording. `audio` is a path, encoded bytes, or a float array (then give
-    `sample_rate`). Audio longer than `chunk_seconds` is decoded in consecutive chunks, so memory
-    stays bounded; word times are relative to the start of the recording."""
-    decoder = decoder or GreedyDecoder(model.vocab, model.frame_shift_s)
-    if isinstance(audio, np.ndarray):
-        wave = load_audio(audio, model.sample_rate, source_rate=sample_rate)
-    else:  # files and encoded bytes carry their own sample rate
-        wave = load_audio(audio, model.sample_rate)
-    chunk = max(1, int(chunk_seconds * model.sample_rate))
-    segments, words = [], []
-    for start in range(0, len(wave), chunk):
-        piece = torch.from_numpy(wave[start : start + chunk])[None].to(model.device)
-        log_probs, lengths = model(piece, torch.tensor([piece.shape[1]], device=model.device))
-        hyp = decoder.decode(log_probs, lengths)[0][0]
-        offset = start / model.sample_rate
-        shifted = [Word(w.text, w.start_s + offset, w.end_s + offset, w.confidence) for w in hyp.words]
-        words.extend(shifted)
-        if hyp.text:
-            end = offset + piece.shape[1] / model.sample_rate
-            segments.append(Segment(hyp.text, offset, end))
-    text = " ".join(s.text for s in segments)
-    return Transcript(text, tuple(segments), tuple(words), len(wave) / model.sample_rate)
+    """Transcribe one recording.
+
+    `audio` is a path, encoded file bytes, or a sample array (then give `sample_rate`; any rate, mono
+    or multi-channel). `vad`: 'auto' (silero-vad when installed, else energy), 'silero', 'energy', a
+    detector object, or None/'none' to decode everything in pieces cut at the quietest points.
+    Segments are at most `max_segment_s` long (`chunk_seconds` is the old name of this setting).
+    Raises AudioError for unreadable audio; silence gives an empty transcript.
+    """
+    if chunk_seconds is not None:
+        max_segment_s = chunk_seconds
+    (_, result), *_ = transcribe_many(
+        model,
+        [(audio, sample_rate)],
+        decoder=decoder,
+        vad=vad,
+        max_segment_s=max_segment_s,
+        batch_seconds=batch_seconds,
+        progress=progress,
+    )
+    if isinstance(result, Exception):
+        raise result
+    return result
+
+
+def transcribe_many(
+    model: SpeechRecognizer,
+    sources: Iterable[AudioInput | tuple[AudioInput, int | None]],
+    decoder: Any = None,
+    *,
+    vad: str | Vad | None = "auto",
+    max_segment_s: float = 20.0,
+    batch_seconds: float = 120.0,
+    progress: bool = False,
+) -> Iterator[tuple[AudioInput, Transcript | AudioError]]:
+    """Transcribe several recordings, in order, yielding (source, Transcript or AudioError) as each
+    completes. Segments of consecutive recordings share batches, so many short files decode together.
+    A source may be given as (array, sample_rate)."""
+    runner = _Runner(model, decoder, _make_vad(vad), max_segment_s, batch_seconds, progress)
+    with torch.inference_mode():
+        yield from runner.run(sources)
+
+
+def _make_vad(vad: str | Vad | None) -> Vad | None:
+    if vad is None or vad == "none":
+        return None
+    if isinstance(vad, str):
+        return get_vad(vad)
+    return vad
+
+
+class _NoVad:
+    """All audio is speech; long stretches are still cut at their quietest points."""
+
+    name = "none"
+
+    def speech_regions(self, wave: np.ndarray, sample_rate: int) -> list[tuple[int, int]]:
+        # Digital silence (below -80 dBFS throughout) holds no speech: nothing to decode.
+        return [(0, len(wave))] if len(wave) and float(np.abs(wave).max()) > 1e-4 else []
+
+
+@dataclass
+class _Job:
+    source: AudioInput
+    name: str
+    pending: int = 0  # segments waiting in the batch
+    done_reading: bool = False
+    samples: int = 0
+    segments: list[Segment] = field(default_factory=list)
+    error: AudioError | None = None
+
+
+class _Runner:
+    def __init__(
+        self,
+        model: SpeechRecognizer,
+        decoder: Any,
+        vad: Vad | None,
+        max_segment_s: float,
+        batch_seconds: float,
+        progress: bool,
+    ) -> None:
+        if max_segment_s <= 0 or batch_seconds <= 0:
+            raise ValueError("max_segment_s and batch_seconds must be positive")
+        self.model = model
+        self.decoder = decoder or GreedyDecoder(model.vocab, model.frame_shift_s)
+        self.vad = vad or _NoVad()
+        self.rate = model.sample_rate
+        self.max_segment_s = max_segment_s
+        self.batch_samples = int(max(batch_seconds, max_segment_s) * self.rate)
+        self.progress = progress
+        self.batch: list[tuple[_Job, int, np.ndarray]] = []
+
+    def run(self, sources: Iterable[Any]) -> Iterator[tuple[AudioInput, Transcript | AudioError]]:
+        was_training = self.model.training
+        self.model.eval()
+        sources = list(sources)
+        jobs: list[_Job] = []
+        bar = tqdm(
+            total=None, unit="s", unit_scale=True, desc="transcribe", disable=not self.progress, leave=False
+        )
+        try:
+            for item in sources:
+                audio, rate = item if isinstance(item, tuple) else (item, None)
+                job = _Job(audio, _name(audio))
+                jobs.append(job)
+                try:
+                    blocks = self._blocks(job, audio, rate, bar)
+                    for start, samples in segment_stream(blocks, self.rate, self.vad, self.max_segment_s):
+                        batched = sum(len(s) for _, _, s in self.batch)
+                        if self.batch and batched + len(samples) > self.batch_samples:
+                            self._decode_batch()
+                        self.batch.append((job, start, samples))
+                        job.pending += 1
+                except AudioError as e:
+                    job.error = e
+                    self.batch = [b for b in self.batch if b[0] is not job]
+                    job.pending = 0
+                job.done_reading = True
+                yield from _finished(jobs, self.rate)
+            if self.batch:
+                self._decode_batch()
+            yield from _finished(jobs, self.rate)
+        finally:
+            bar.close()
+            self.model.train(was_training)
+
+    def _blocks(self, job: _Job, audio: Any, rate: int | None, bar: tqdm) -> Iterator[np.ndarray]:
+        for block in _read_blocks(audio, rate, self.rate, job.name, bar):
+            job.samples += len(block)
+            bar.update(len(block) / self.rate)
+            yield block
+
+    def _decode_batch(self) -> None:
+        batch = sorted(self.batch, key=lambda b: -len(b[2]))
+        self.batch = []
+        device = self.model.device
+        waves = [torch.from_numpy(np.ascontiguousarray(s)) for _, _, s in batch]
+        lengths = torch.tensor([len(w) for w in waves])
+        padded = torch.nn.utils.rnn.pad_sequence(waves, batch_first=True).to(device)
+        log_probs, out_lengths = self.model(padded, lengths.to(device))
+        nbests = self.decoder.decode(log_probs, out_lengths)
+        blank = log_probs[..., self.model.vocab.blank_id].float().exp().cpu().numpy()
+        out_lengths = out_lengths.cpu().tolist()
+        for (job, start, samples), nbest, pb, n in zip(batch, nbests, blank, out_lengths):
+            job.pending -= 1
+            hyp: Hypothesis = nbest[0]
+            offset = start / self.rate
+            words = _extend_word_ends(hyp.words, pb[:n], self.model.frame_shift_s)
+            words = _snap_to_sound(words, samples, self.rate)
+            span = len(samples) / self.rate  # the last frame may reach past the samples: clamp
+            words = tuple(
+                Word(w.text, offset + min(w.start_s, span), offset + min(w.end_s, span), w.confidence)
+                for w in words
+            )
+            if hyp.text:
+                # The segment spans its words (edges on the sound), not the VAD's padded region.
+                start, end = (words[0].start_s, words[-1].end_s) if words else (offset, offset + span)
+                job.segments.append(Segment(hyp.text, start, end, words))
+
+
+def _finished(jobs: list[_Job], rate: int) -> Iterator[tuple[AudioInput, Transcript | AudioError]]:
+    """Yield jobs from the front of the queue whose every segment is decoded (keeps input order)."""
+    while jobs and jobs[0].done_reading and jobs[0].pending == 0:
+        job = jobs.pop(0)
+        if job.error is not None:
+            yield job.source, job.error
+            continue
+        segments = tuple(sorted(job.segments, key=lambda s: s.start_s))
+        words = tuple(w for s in segments for w in s.words)
+        text = " ".join(s.text for s in segments)
+        yield job.source, Transcript(text, segments, words, job.samples / rate)
+
+
+def _extend_word_ends(words: tuple[Word, ...], blank_prob: np.ndarray, frame_s: float) -> tuple[Word, ...]:
+    """Move each word's end over the following frames where blank is unlikely (the sound of the last
+    letter goes on after CTC's spike), never into the next word."""
+    out = []
+    for i, w in enumerate(words):
+        end = int(round(w.end_s / frame_s))
+        limit = len(blank_prob)
+        if i + 1 < len(words):
+            limit = min(limit, int(round(words[i + 1].start_s / frame_s)))
+        while end < limit and blank_prob[end] < _WORD_END_BLANK_PROB:
+            end += 1
+        out.append(Word(w.text, w.start_s, max(w.end_s, end * frame_s), w.confidence))
+    return tuple(out)
+
+
+def _snap_to_sound(words: tuple[Word, ...], samples: np.ndarray, rate: int) -> tuple[Word, ...]:
+    """Pull word edges that lie in silence onto the sound: CTC may emit a word's first letter a few
+    frames before it is spoken, which shows at the start of speech after a pause. A 10 ms frame is
+    sound when it is within `_SOUND_RANGE_DB` of the segment's loud frames."""
+    hop = max(1, rate // 100)
+    n = len(samples) // hop
+    if not words or n == 0:
+        return words
+    db = 10.0 * np.log10(np.square(samples[: n * hop].reshape(n, hop), dtype=np.float32).mean(axis=1) + 1e-10)
+    sound = db > max(float(np.percentile(db, 95)) - _SOUND_RANGE_DB, _SILENCE_DB)
+    out = []
+    for i, w in enumerate(words):
+        lo = min(n - 1, max(0, int(w.start_s * 100)))
+        hi = min(n, max(lo + 1, int(np.ceil(w.end_s * 100))))
+        inside = np.flatnonzero(sound[lo:hi])
+        if inside.size == 0:
+            # All of the word in silence (emitted before it is spoken): move it onto the sound that
+            # follows within 0.3 s, before the next word; otherwise leave CTC's times.
+            limit = min(n, hi + 30)
+            if i + 1 < len(words):
+                limit = min(limit, int(words[i + 1].start_s * 100))
+            after = np.flatnonzero(sound[hi:limit])
+            if after.size == 0:
+                out.append(w)
+                continue
+            start = (hi + after[0]) / 100
+            end = min(start + (w.end_s - w.start_s), limit / 100)
+            out.append(Word(w.text, start, max(start, end), w.confidence))
+            continue
+        start = (lo + inside[0]) / 100 if not sound[lo] else w.start_s
+        end = (lo + inside[-1] + 1) / 100 if not sound[hi - 1] else w.end_s
+        out.append(Word(w.text, start, max(start, end), w.confidence))
+    return tuple(out)
+
+
+def _name(audio: Any) -> str:
+    if isinstance(audio, (str, os.PathLike)):
+        return os.fspath(audio)
+    return "<array>" if isinstance(audio, np.ndarray) else "<bytes>"
+
+
+def _read_blocks(audio: Any, rate: int | None, target: int, name: str, bar: tqdm) -> Iterator[np.ndarray]:
+    """Mono float32 blocks at `target` Hz. Files soundfile reads are streamed; others decoded whole."""
+    if isinstance(audio, (str, os.PathLike)):
+        if rate is not None:
+            raise ValueError("a sample rate applies only to numpy arrays; files carry their own rate")
+        path = Path(audio)
+        _check_file(path)
+        try:
+            handle = sf.SoundFile(str(path))
+        except (sf.SoundFileError, RuntimeError):
+            handle = None  # not a libsndfile format: the ffmpeg/librosa fallback decodes it whole
+        if handle is not None:
+            yield from _stream_soundfile(handle, target, name, bar)
+            return
+        wave = load_audio(path, target)
+    elif isinstance(audio, np.ndarray):
+        if rate is None:
+            raise ValueError("transcribe: a numpy array needs sample_rate= (its sample rate in Hz)")
+        _note_rate(name, rate, target)
+        wave = load_audio(audio, target, source_rate=rate)
+    else:
+        try:
+            import io
+
+            _note_rate(name, sf.info(io.BytesIO(bytes(audio))).samplerate, target)
+        except (sf.SoundFileError, RuntimeError):
+            pass
+        wave = load_audio(audio, target)
+    if bar.total is None:
+        bar.total = 0
+    bar.total += len(wave) / target
+    step = int(_BLOCK_SECONDS * target)
+    for i in range(0, len(wave), step):
+        yield wave[i : i + step]
+
+
+def _stream_soundfile(handle: sf.SoundFile, target: int, name: str, bar: tqdm) -> Iterator[np.ndarray]:
+    with handle:
+        rate = handle.samplerate
+        _note_rate(name, rate, target)
+        if handle.frames > 0:
+            bar.total = (bar.total or 0) + handle.frames / rate
+            bar.refresh()
+        step = int(_BLOCK_SECONDS * rate)
+        while True:
+            try:
+                data = handle.read(step, dtype="float32", always_2d=True)
+            except (sf.SoundFileError, RuntimeError) as e:
+                raise AudioError(f"{name}: cannot decode audio ({e}); check that the file plays") from None
+            if len(data) == 0:
+                return
+            block = data[:, 0] if data.shape[1] == 1 else data.mean(axis=1)
+            if not np.all(np.isfinite(block)):
+                raise AudioError(
+                    f"{name}: contains NaN or infinite samples; the source is corrupt, re-create it"
+                )
+            if rate != target:
+                block = load_audio(block, target, source_rate=rate)
+            yield np.ascontiguousarray(block, dtype=np.float32)
+
+
+def _note_rate(name: str, rate: int, target: int) -> None:
+    if rate < target:
+        log.info(
+            "%s: %d Hz audio resampled to the model's %d Hz (frequencies above %d Hz are missing, so "
+            "accuracy may be lower than on %d Hz recordings)",
+            name,
+            rate,
+            target,
+            rate // 2,
+            target,
+        )
+    elif rate != target:
+        log.debug("%s: resampling %d Hz to %d Hz", name, rate, target)
+
+
+class _CallableModule(types.ModuleType):
+    """`import asr.transcribe` binds the *module* to the name `asr.transcribe`, shadowing the lazily
+    exported function; calling the module calls the function, so `asr.transcribe(model, audio)` works
+    whichever of the two the name holds."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Transcript:
+        return transcribe(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule

@@ -1,0 +1,105 @@
+"""Transcript writers: plain text, JSON, SubRip (srt), WebVTT (vtt) and tab-separated (tsv).
+
+``format_transcript(transcript, "srt")`` returns the file's text. Subtitle cues follow the segments,
+split at word boundaries so that no cue is longer than ``max_cue_s`` seconds or ``max_cue_chars``
+characters (when the segment has word times).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from asr.decoding import Word
+
+__all__ = ["FORMATS", "format_transcript", "suffix"]
+
+FORMATS = ("txt", "json", "srt", "vtt", "tsv")
+
+
+def suffix(fmt: str) -> str:
+    _check(fmt)
+    return f".{fmt}"
+
+
+def format_transcript(
+    transcript: Any, fmt: str, source: str | None = None, max_cue_s: float = 7.0, max_cue_chars: int = 84
+) -> str:
+    """The transcript as the text of a `fmt` file (one of FORMATS), ending with a newline."""
+    _check(fmt)
+    if fmt == "txt":
+        return transcript.text + "\n"
+    if fmt == "json":
+        return json.dumps(to_dict(transcript, source), ensure_ascii=False) + "\n"
+    cues = _cues(transcript, max_cue_s, max_cue_chars)
+    if fmt == "tsv":
+        rows = ["start\tend\ttext"]
+        rows += [f"{round(1000 * s)}\t{round(1000 * e)}\t{t}" for s, e, t in cues]
+        return "\n".join(rows) + "\n"
+    if fmt == "srt":
+        blocks = [
+            f"{i}\n{_timestamp(s, ',')} --> {_timestamp(e, ',')}\n{t}\n"
+            for i, (s, e, t) in enumerate(cues, 1)
+        ]
+        return "\n".join(blocks)
+    blocks = ["WEBVTT\n"] + [f"{_timestamp(s, '.')} --> {_timestamp(e, '.')}\n{t}\n" for s, e, t in cues]
+    return "\n".join(blocks)
+
+
+def to_dict(transcript: Any, source: str | None = None) -> dict:
+    out: dict[str, Any] = {} if source is None else {"file": source}
+    out["text"] = transcript.text
+    out["duration"] = round(transcript.duration_s, 3)
+    out["segments"] = [
+        {
+            "start": round(s.start_s, 3),
+            "end": round(s.end_s, 3),
+            "text": s.text,
+            "words": [_word(w) for w in s.words],
+        }
+        for s in transcript.segments
+    ]
+    out["words"] = [_word(w) for w in transcript.words]
+    return out
+
+
+def _word(w: Word) -> dict:
+    return {
+        "word": w.text,
+        "start": round(w.start_s, 3),
+        "end": round(w.end_s, 3),
+        "confidence": round(w.confidence, 3),
+    }
+
+
+def _check(fmt: str) -> None:
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown output format {fmt!r}; use one of {', '.join(FORMATS)}")
+
+
+def _timestamp(seconds: float, sep: str) -> str:
+    ms = max(0, round(seconds * 1000))
+    h, rest = divmod(ms, 3_600_000)
+    m, rest = divmod(rest, 60_000)
+    s, ms = divmod(rest, 1000)
+    return f"{h:02d}:{m:02d}:{s:02d}{sep}{ms:03d}"
+
+
+def _cues(transcript: Any, max_s: float, max_chars: int) -> list[tuple[float, float, str]]:
+    cues: list[tuple[float, float, str]] = []
+    for seg in transcript.segments:
+        if not seg.words or (seg.end_s - seg.start_s <= max_s and len(seg.text) <= max_chars):
+            cues.append((seg.start_s, seg.end_s, seg.text))
+            continue
+        groups: list[list[Word]] = [[]]
+        for w in seg.words:
+            group = groups[-1]
+            text = " ".join(x.text for x in [*group, w])
+            if group and (w.end_s - group[0].start_s > max_s or len(text) > max_chars):
+                groups.append([])
+            groups[-1].append(w)
+        for i, group in enumerate(groups):
+            start = seg.start_s if i == 0 else group[0].start_s
+            end = seg.end_s if i == len(groups) - 1 else group[-1].end_s
+            cues.append((start, end, " ".join(w.text for w in group)))
+    return cues
