@@ -105,7 +105,14 @@ def recognizer_from_payload(payload: dict[str, Any]) -> SpeechRecognizer:
 
 
 def load_model(path: str | os.PathLike, device: str | torch.device = "cpu") -> SpeechRecognizer:
-    """Rebuild a recognizer from a checkpoint alone, in eval mode on `device`."""
+    """Rebuild a recognizer from a checkpoint alone, in eval mode on `device`.
+
+    A directory is an exported model (`asr export`): it loads as an `asr.export.ExportedModel`, which
+    `transcribe`, `evaluate` and `asr serve` use the same way."""
+    if Path(path).is_dir():
+        from asr.export import load_exported
+
+        return load_exported(path, device=device)  # type: ignore[return-value]
     recognizer = recognizer_from_payload(load_checkpoint(path))
     log.info("loaded %s (%d parameters)", path, recognizer.acoustic.num_parameters())
     return recognizer.to(device).eval()

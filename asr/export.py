@@ -1,0 +1,534 @@
+"""Export a recognizer to ONNX or TorchScript (optionally int8), and load exported models back.
+
+An export is a directory::
+
+    out/asr_export.json   manifest: backend, quantization, feature + model config, vocabulary, checks
+    out/model.onnx        or model.ts (TorchScript); waveforms (B, S) + lengths (B,) → log_probs, lengths
+    out/vocab.json        the vocabulary (blank at index 0), for programs that do not read the manifest
+    out/features.json     the feature configuration
+
+The whole pipeline is exported, log-mel front end included (the STFT becomes a convolution with a
+windowed DFT basis, which both ONNX and TorchScript handle), so an ONNX export runs with onnxruntime and
+numpy alone. The LSTM runs on the dense padded batch (packed sequences do not export reliably); the
+loaders therefore run utterances of different lengths one at a time, so that results never depend on
+how utterances were batched (the eager model packs for the same reason).
+
+`load_exported(dir)` (also reached through `asr.load_model(dir)`) returns an object with the interface
+`asr.transcribe` and `asr.evaluate` use: `vocab`, `sample_rate`, `frame_shift_s`, `device`,
+`__call__(waveforms, lengths)`.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+import math
+import os
+import tempfile
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from asr.checkpoint import CheckpointError, load_model
+from asr.features import FeatureConfig
+from asr.model import ModelConfig, subsampled_lengths
+from asr.recognizer import SpeechRecognizer
+from asr.text import Vocabulary
+
+__all__ = [
+    "EXPORT_FORMAT_VERSION",
+    "FORMATS",
+    "MANIFEST_NAME",
+    "ExportError",
+    "ExportedModel",
+    "export_model",
+    "is_export_dir",
+    "load_exported",
+    "max_abs_diff",
+    "quantize_int8",
+]
+
+log = logging.getLogger(__name__)
+
+MANIFEST_NAME = "asr_export.json"
+EXPORT_FORMAT_VERSION = 1
+FORMATS = ("onnx", "torchscript")
+QUANTIZATIONS = (None, "int8")
+_MODEL_FILES = {"onnx": "model.onnx", "torchscript": "model.ts"}
+ONNX_OPSET = 17
+# Frames past an utterance's end, when a batch of different lengths is run one utterance at a time:
+# certain blank (decoders ignore them anyway, lengths say where each utterance ends).
+_PAD_LOGP = -30.0
+
+
+class ExportError(CheckpointError):
+    """An export that cannot be written or an export directory that cannot be loaded."""
+
+
+# --- the exportable graph --------------------------------------------------------------------------
+
+
+def _frame_index(x: torch.Tensor) -> torch.Tensor:
+    """0..T-1 for x (B, T, F), built from x itself: a trace records no device constant (unlike arange),
+    so a TorchScript export traced on the CPU also runs on CUDA."""
+    return torch.cumsum(torch.ones_like(x[0, :, 0], dtype=torch.long), 0) - 1
+
+
+class DftLogMel(nn.Module):
+    """LogMelFrontend as export-friendly operations: STFT = strided conv1d with a windowed DFT basis.
+
+    Same inputs, outputs and normalization as `asr.features.LogMelFrontend` (reflect-padded centered
+    frames, periodic Hann window, power spectrum, the same mel filter bank); float32 differences from
+    the FFT are ~1e-5 relative.
+    """
+
+    def __init__(self, config: FeatureConfig, mel_fb: torch.Tensor) -> None:
+        super().__init__()
+        self.config = config
+        n_fft, win = config.n_fft, config.win_length
+        window = torch.zeros(n_fft, dtype=torch.float64)
+        left = (n_fft - win) // 2  # torch.stft centres a shorter window inside n_fft
+        window[left : left + win] = torch.hann_window(win, periodic=True, dtype=torch.float64)
+        k = torch.arange(n_fft // 2 + 1, dtype=torch.float64)[:, None]
+        n = torch.arange(n_fft, dtype=torch.float64)[None, :]
+        angle = 2 * math.pi * k * n / n_fft
+        basis = torch.cat([torch.cos(angle) * window, -torch.sin(angle) * window])  # (2F, n_fft)
+        self.register_buffer("basis", basis.float().unsqueeze(1))  # (2F, 1, n_fft)
+        self.register_buffer("mel_fb", mel_fb.detach().float().clone())  # (F, n_mels)
+        self.n_freqs = n_fft // 2 + 1
+
+    def forward(self, waveforms: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        half = self.config.n_fft // 2
+        x = nn.functional.pad(waveforms.unsqueeze(1), (half, half), mode="reflect")
+        spec = nn.functional.conv1d(x, self.basis, stride=self.config.hop_length)  # (B, 2F, T)
+        real, imag = spec[:, : self.n_freqs], spec[:, self.n_freqs :]
+        power = (real * real + imag * imag).transpose(1, 2)  # (B, T, F)
+        feats = torch.log(torch.matmul(power, self.mel_fb) + 1e-6)  # (B, T, n_mels)
+        frames = _frame_index(feats)
+        frame_lengths = torch.minimum(
+            torch.div(lengths, self.config.hop_length, rounding_mode="floor") + 1,
+            torch.full_like(lengths, feats.shape[1]),
+        )
+        mask = (frames[None, :] < frame_lengths[:, None]).unsqueeze(-1).to(feats.dtype)  # (B, T, 1)
+        if self.config.normalize == "utterance":
+            count = frame_lengths.clamp(min=1).to(feats.dtype).view(-1, 1, 1)
+            mean = (feats * mask).sum(1, keepdim=True) / count
+            var = (((feats - mean) * mask) ** 2).sum(1, keepdim=True) / count
+            feats = (feats - mean) / torch.sqrt(var + 1e-5)
+        return feats * mask, frame_lengths
+
+
+class ExportGraph(nn.Module):
+    """waveforms (B, S) float32 + lengths (B,) int64 → log_probs (B, T', V), out_lengths (B,) int64.
+
+    The recognizer's computation written with shape arithmetic that tracing records (no Python control
+    flow on sizes), and the LSTM on the dense batch.
+    """
+
+    def __init__(self, recognizer: SpeechRecognizer) -> None:
+        super().__init__()
+        recognizer = copy.deepcopy(recognizer).cpu().eval()
+        self.frontend = DftLogMel(recognizer.feature_config, recognizer.frontend.mel.mel_scale.fb)
+        acoustic = recognizer.acoustic
+        self.config: ModelConfig = acoustic.config
+        self.register_buffer("feature_mean", acoustic.feature_mean.clone())
+        self.register_buffer("feature_std", acoustic.feature_std.clone())
+        self.conv = acoustic.subsample if self.config.subsampling == "conv" else None
+        self.lstm = acoustic.lstm
+        self.output = acoustic.output
+
+    def forward(self, waveforms: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        features, frame_lengths = self.frontend(waveforms, lengths)
+        x = (features - self.feature_mean) / self.feature_std
+        frames = _frame_index(x)
+        x = x * (frames[None, :] < frame_lengths[:, None]).unsqueeze(-1).to(x.dtype)
+        b = x.shape[0]
+        if self.conv is not None:
+            x = self.conv(x)
+        else:
+            k = self.config.subsampling_factor
+            t, f = x.shape[1], x.shape[2]
+            steps = torch.div(t + k - 1, k, rounding_mode="floor")
+            # Always append k-1 zero frames, then keep exactly steps*k: no size-dependent branch.
+            x = torch.cat([x, x.new_zeros(b, k - 1, f)], dim=1)[:, : steps * k]
+            x = x.reshape(b, -1, f * k)
+        out_lengths = subsampled_lengths(frame_lengths, self.config)
+        out_lengths = torch.minimum(out_lengths.clamp(min=1), torch.full_like(out_lengths, x.shape[1]))
+        # Explicit zero states made from x: nn.LSTM's own would be traced with a fixed device.
+        state = x.new_zeros(2 * self.lstm.num_layers, b, self.lstm.hidden_size)
+        y, _ = self.lstm(x, (state, state))
+        return self.output(y).log_softmax(dim=-1), out_lengths
+
+
+def quantize_int8(module: nn.Module) -> nn.Module:
+    """Dynamic int8 quantization of the LSTM and Linear layers (torch.ao.quantization; CPU only).
+
+    Returns a quantized copy; the original is left as it is."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # quantize_dynamic is deprecated in favour of torchao (torch 2.14)
+        return torch.ao.quantization.quantize_dynamic(
+            copy.deepcopy(module).cpu().eval(), {nn.LSTM, nn.Linear}, dtype=torch.qint8
+        )
+
+
+# --- export ----------------------------------------------------------------------------------------
+
+
+def _example_inputs(sample_rate: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Two utterances of different lengths (1.0 s and 0.7 s) of low-level noise."""
+    g = torch.Generator().manual_seed(0)
+    waves = 0.05 * torch.randn(2, sample_rate, generator=g)
+    lengths = torch.tensor([sample_rate, int(0.7 * sample_rate)])
+    waves[1, lengths[1] :] = 0
+    return waves, lengths
+
+
+def export_model(
+    model: SpeechRecognizer | str | os.PathLike,
+    out_dir: str | os.PathLike,
+    format: str = "onnx",
+    quantize: str | None = None,
+    opset: int = ONNX_OPSET,
+) -> Path:
+    """Write `model` (a recognizer or a checkpoint path) to `out_dir` as ONNX or TorchScript.
+
+    `quantize="int8"`: dynamic int8 weights for the LSTM and linear layers (onnxruntime's quantizer
+    for ONNX, torch.ao.quantization for TorchScript); the front end stays float32.
+    Returns the manifest path. Existing export files in `out_dir` are replaced.
+    """
+    if format not in FORMATS:
+        raise ExportError(f"unknown export format {format!r}; choose one of {', '.join(FORMATS)}")
+    if quantize not in QUANTIZATIONS:
+        raise ExportError(f"unknown quantization {quantize!r}; choose int8 or leave it out")
+    source = None
+    if not isinstance(model, SpeechRecognizer):
+        source = str(model)
+        model = load_model(model)
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise ExportError(f"{out}: exists and is not a directory; choose another output path")
+    out.mkdir(parents=True, exist_ok=True)
+    graph = ExportGraph(model).eval()
+    waves, lengths = _example_inputs(model.sample_rate)
+    model_file = out / _MODEL_FILES[format]
+    started = time.perf_counter()
+    if format == "onnx":
+        _export_onnx(graph, waves, lengths, model_file, quantize, opset)
+    else:
+        _export_torchscript(graph, waves, lengths, model_file, quantize)
+    seconds = time.perf_counter() - started
+
+    manifest = {
+        "format": "asr-export",
+        "format_version": EXPORT_FORMAT_VERSION,
+        "backend": format,
+        "quantize": quantize,
+        "model_file": model_file.name,
+        "opset": opset if format == "onnx" else None,
+        "inputs": {"waveforms": "float32 (batch, samples)", "lengths": "int64 (batch,) samples"},
+        "outputs": {"log_probs": "float32 (batch, frames, vocab)", "lengths": "int64 (batch,) frames"},
+        "sample_rate": model.sample_rate,
+        "frame_shift_s": model.frame_shift_s,
+        "features": model.feature_config.to_dict(),
+        "model": model.model_config.to_dict(),
+        "vocab": model.vocab.to_dict(),
+        "metadata": {**model.metadata, "source": source},
+        "torch_version": torch.__version__,
+    }
+    tmp_manifest = out / (MANIFEST_NAME + ".tmp")
+    tmp_manifest.write_text(json.dumps(manifest, indent=2) + "\n")
+    model.vocab.to_file(out / "vocab.json")
+    (out / "features.json").write_text(json.dumps(model.feature_config.to_dict(), indent=2) + "\n")
+    # Self-check on the example inputs, one utterance at a time (the way the loaders run them).
+    exported = _load(out, json.loads(tmp_manifest.read_text()))
+    diff = max_abs_diff(copy.deepcopy(model).cpu().eval(), exported, waves, lengths)
+    manifest["self_check"] = {"max_abs_diff_vs_eager": diff, "inputs": "noise, lengths 1.0 s and 0.7 s"}
+    tmp_manifest.write_text(json.dumps(manifest, indent=2) + "\n")
+    os.replace(tmp_manifest, out / MANIFEST_NAME)
+    log.info(
+        "exported %s%s to %s in %.1f s (%.1f MB); max |log-prob diff| vs eager on a self-check: %.2e",
+        format,
+        f" {quantize}" if quantize else "",
+        model_file,
+        seconds,
+        model_file.stat().st_size / 1e6,
+        diff,
+    )
+    return out / MANIFEST_NAME
+
+
+@torch.no_grad()
+def max_abs_diff(reference: Any, other: Any, waveforms: torch.Tensor, lengths: torch.Tensor) -> float:
+    """Largest |log-prob difference| over the valid frames, each utterance run on its own by both
+    models (so that padding effects of either side do not count). Raises if frame counts differ."""
+    worst = 0.0
+    for i, n in enumerate(lengths.tolist()):
+        wave, length = waveforms[i : i + 1, :n], lengths[i : i + 1]
+        a, a_len = reference(wave.to(reference.device), length.to(reference.device))
+        b, b_len = other(wave.to(other.device), length.to(other.device))
+        if int(a_len[0]) != int(b_len[0]):
+            raise ExportError(f"utterance {i}: {int(b_len[0])} output frames, expected {int(a_len[0])}")
+        t = int(a_len[0])
+        worst = max(worst, float((a[0, :t].float().cpu() - b[0, :t].float().cpu()).abs().max()))
+    return worst
+
+
+def _export_onnx(
+    graph: nn.Module, waves: torch.Tensor, lengths: torch.Tensor, path: Path, quantize: str | None, opset: int
+) -> None:
+    try:
+        import onnx  # noqa: F401  (torch.onnx.export needs it)
+    except ImportError as e:
+        raise ExportError("ONNX export needs the onnx package: pip install 'asr[export]'") from e
+    with tempfile.TemporaryDirectory(prefix="asr-export-") as tmp:
+        fp32 = Path(tmp) / "model.onnx" if quantize else path
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # TracerWarnings about the dense LSTM's batch_first layout
+            torch.onnx.export(
+                graph,
+                (waves, lengths),
+                str(fp32),
+                input_names=["waveforms", "lengths"],
+                output_names=["log_probs", "out_lengths"],
+                dynamic_axes={
+                    "waveforms": {0: "batch", 1: "samples"},
+                    "lengths": {0: "batch"},
+                    "log_probs": {0: "batch", 1: "frames"},
+                    "out_lengths": {0: "batch"},
+                },
+                opset_version=opset,
+                dynamo=False,  # DESIGN.md §8: 0.7 s and dynamic axes; dynamo took 81 s, fixed time axis
+            )
+        if quantize == "int8":
+            _quantize_onnx(fp32, path)
+
+
+def _quantize_onnx(src: Path, dst: Path) -> None:
+    import onnx
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    # The front end (DFT convolution, mel matmul) stays float32: int8 features cost accuracy and little time.
+    frontend = [n.name for n in onnx.load(str(src)).graph.node if n.name.startswith("/frontend/")]
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)  # the quantizer logs advice and per-tensor notes on the root logger
+    try:
+        quantize_dynamic(
+            str(src),
+            str(dst),
+            weight_type=QuantType.QInt8,
+            op_types_to_quantize=["LSTM", "MatMul", "Gemm"],
+            nodes_to_exclude=frontend,
+        )
+    finally:
+        root.setLevel(level)
+
+
+def _export_torchscript(
+    graph: nn.Module, waves: torch.Tensor, lengths: torch.Tensor, path: Path, quantize: str | None
+) -> None:
+    if quantize == "int8":
+        graph = quantize_int8(graph)
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # TracerWarnings; the parity tests check the traced shapes
+        traced = torch.jit.trace(graph, (waves, lengths), check_trace=False)
+        # A trace with other sizes than the example must give the same result: catch baked-in shapes.
+        w2, l2 = waves[:1, : int(0.55 * waves.shape[1])], torch.tensor([int(0.55 * waves.shape[1])])
+        a, _ = traced(w2, l2)
+        b, _ = graph(w2, l2)
+        if a.shape != b.shape:
+            raise ExportError(f"TorchScript trace fixed a shape: {tuple(a.shape)} vs {tuple(b.shape)}")
+        torch.jit.save(traced, str(path))
+
+
+# --- loading ---------------------------------------------------------------------------------------
+
+
+def is_export_dir(path: str | os.PathLike) -> bool:
+    return Path(path).is_dir() and (Path(path) / MANIFEST_NAME).is_file()
+
+
+def load_exported(
+    path: str | os.PathLike, device: str | torch.device = "cpu", threads: int = 0
+) -> ExportedModel:
+    """Load an export directory written by `export_model` (or `asr export`).
+
+    `threads`: intra-op threads for onnxruntime (0: torch's current setting, `torch.get_num_threads()`).
+    TorchScript uses torch's thread setting."""
+    path = Path(path)
+    manifest_path = path / MANIFEST_NAME
+    if not manifest_path.is_file():
+        raise ExportError(f"{path}: no {MANIFEST_NAME}; export a model with `asr export --model M -o {path}`")
+    try:
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise ExportError(f"{manifest_path}: unreadable export manifest ({e}); re-export the model") from e
+    if not isinstance(manifest, dict) or manifest.get("format") != "asr-export":
+        raise ExportError(f"{manifest_path}: not an asr export manifest")
+    if manifest.get("format_version") != EXPORT_FORMAT_VERSION:
+        raise ExportError(
+            f"{manifest_path}: export format_version {manifest.get('format_version')} is not supported "
+            f"(supports {EXPORT_FORMAT_VERSION}); re-export the model with this asr"
+        )
+    return _load(path, manifest, device, threads)
+
+
+def _load(path: Path, manifest: dict[str, Any], device: str | torch.device = "cpu", threads: int = 0):
+    backend = manifest.get("backend")
+    model_file = path / str(manifest.get("model_file", ""))
+    if not model_file.is_file():
+        raise ExportError(f"{model_file}: the exported model file is missing; re-export the model")
+    if backend == "onnx":
+        return OnnxModel(model_file, manifest, device, threads)
+    if backend == "torchscript":
+        return TorchScriptModel(model_file, manifest, device)
+    raise ExportError(f"{path / MANIFEST_NAME}: unknown backend {backend!r}")
+
+
+class ExportedModel:
+    """Shared interface of exported models: what `asr.transcribe`, `asr.evaluate` and `asr serve` use."""
+
+    training = False  # evaluate() toggles eval/train mode; an export is always in inference mode
+
+    def __init__(self, manifest: dict[str, Any], device: str | torch.device) -> None:
+        self.manifest = manifest
+        self.feature_config = FeatureConfig.from_dict(manifest["features"])
+        self.model_config = ModelConfig.from_dict(manifest["model"])
+        self.vocab = Vocabulary.from_dict(manifest["vocab"])
+        self.frame_shift_s = float(manifest["frame_shift_s"])
+        self.backend: str = manifest["backend"]
+        self.quantize: str | None = manifest.get("quantize")
+        self.metadata: dict = manifest.get("metadata") or {}
+        self._device = torch.device(device)
+
+    @property
+    def sample_rate(self) -> int:
+        return self.feature_config.sample_rate
+
+    @property
+    def device(self) -> torch.device:
+        return self._device
+
+    def eval(self) -> ExportedModel:
+        return self
+
+    def train(self, mode: bool = True) -> ExportedModel:
+        if mode:
+            raise RuntimeError("an exported model cannot be trained; train the checkpoint it came from")
+        return self
+
+    def __repr__(self) -> str:
+        q = f", {self.quantize}" if self.quantize else ""
+        return f"{type(self).__name__}({self.backend}{q}, device={self.device})"
+
+    def _run(self, waveforms: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        raise NotImplementedError
+
+    @torch.no_grad()
+    def __call__(self, waveforms: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """waveforms (B, S) float at `sample_rate`, lengths (B,) samples → log_probs (B, T', V), lengths."""
+        if waveforms.dim() != 2:
+            raise ValueError(f"waveforms must be (B, samples), got shape {tuple(waveforms.shape)}")
+        if lengths.dim() != 1 or lengths.shape[0] != waveforms.shape[0]:
+            raise ValueError(
+                f"lengths must be ({waveforms.shape[0]},) to match waveforms, got {tuple(lengths.shape)}"
+            )
+        waveforms = waveforms.float()
+        lengths = lengths.long()
+        if bool((lengths == lengths[0]).all()):
+            return self._run(waveforms[:, : int(lengths[0])], lengths)
+        # Different lengths: one utterance at a time, so padding never reaches the dense LSTM.
+        outs = [self._run(waveforms[i : i + 1, : int(n)], lengths[i : i + 1]) for i, n in enumerate(lengths)]
+        frames = max(o[0].shape[1] for o in outs)
+        log_probs = outs[0][0].new_full((len(outs), frames, len(self.vocab)), _PAD_LOGP)
+        log_probs[:, :, self.vocab.blank_id] = 0.0
+        for i, (lp, _) in enumerate(outs):
+            log_probs[i, : lp.shape[1]] = lp[0]
+        return log_probs, torch.cat([o[1] for o in outs])
+
+
+class OnnxModel(ExportedModel):
+    """An ONNX export run by onnxruntime (CUDA execution provider on a CUDA device when available)."""
+
+    def __init__(
+        self, model_file: Path, manifest: dict[str, Any], device: str | torch.device, threads: int = 0
+    ):
+        super().__init__(manifest, device)
+        try:
+            import onnxruntime as ort
+        except ImportError as e:
+            raise ExportError("running an ONNX export needs onnxruntime: pip install 'asr[export]'") from e
+        options = ort.SessionOptions()
+        # 0: follow torch's thread setting (what `--threads` sets), so every backend obeys one knob.
+        options.intra_op_num_threads = threads or torch.get_num_threads()
+        options.inter_op_num_threads = 1
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        options.log_severity_level = 3
+        providers = ["CPUExecutionProvider"]
+        if self.device.type == "cuda":
+            if "CUDAExecutionProvider" in ort.get_available_providers():
+                providers.insert(0, "CUDAExecutionProvider")
+            else:
+                log.warning("onnxruntime has no CUDA provider here; running %s on the CPU", model_file)
+                self._device = torch.device("cpu")
+        try:
+            self.session = ort.InferenceSession(str(model_file), options, providers=providers)
+        except Exception as e:  # noqa: BLE001 - onnxruntime raises its own exception types
+            raise ExportError(f"{model_file}: onnxruntime cannot load it ({e}); re-export the model") from e
+
+    def _run(self, waveforms: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        log_probs, out_lengths = self.session.run(
+            None,
+            {
+                "waveforms": waveforms.detach().cpu().numpy(),
+                "lengths": lengths.detach().cpu().numpy(),
+            },
+        )
+        return torch.from_numpy(log_probs).to(self.device), torch.from_numpy(out_lengths).to(self.device)
+
+
+class TorchScriptModel(ExportedModel):
+    """A TorchScript export (`torch.jit.load`); int8 exports run on the CPU only."""
+
+    def __init__(self, model_file: Path, manifest: dict[str, Any], device: str | torch.device):
+        super().__init__(manifest, device)
+        if self.quantize and self.device.type != "cpu":
+            log.warning("int8 TorchScript models run on the CPU only; ignoring device %s", self.device)
+            self._device = torch.device("cpu")
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", FutureWarning)  # torch.jit is deprecated, still works
+                self.module = torch.jit.load(str(model_file), map_location=self.device).eval()
+        except Exception as e:  # noqa: BLE001
+            raise ExportError(
+                f"{model_file}: torch.jit.load cannot read it ({e}); re-export the model"
+            ) from e
+
+    def _run(self, waveforms: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.module(waveforms.to(self.device), lengths.to(self.device))
+
+
+class EagerInt8Model(ExportedModel):
+    """The eager recognizer with torch dynamic int8 LSTM/Linear layers, in memory (benchmarks, tests)."""
+
+    def __init__(self, recognizer: SpeechRecognizer) -> None:
+        manifest = {
+            "features": recognizer.feature_config.to_dict(),
+            "model": recognizer.model_config.to_dict(),
+            "vocab": recognizer.vocab.to_dict(),
+            "frame_shift_s": recognizer.frame_shift_s,
+            "backend": "eager",
+            "quantize": "int8",
+            "metadata": dict(recognizer.metadata),
+        }
+        super().__init__(manifest, "cpu")
+        self.module = quantize_int8(recognizer)
+
+    @torch.no_grad()
+    def __call__(self, waveforms: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.module(waveforms.cpu(), lengths.cpu())
