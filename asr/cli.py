@@ -23,10 +23,10 @@ def _expand_inputs(inputs: list[str]) -> list[Path]:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    import os
+
     from asr.train.config import load_run_config
     from asr.train.loop import train
-
-    import os
 
     rank = int(os.environ.get("RANK", "0"))  # under torchrun only rank 0 logs progress and prints
     if rank > 0:
@@ -36,7 +36,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     if rank == 0:
         out_dir = Path(run.train.out_dir)
         print(f"best checkpoint: {best}")
-        print(f"curves: {out_dir / 'curves.png'}; metrics: {out_dir / 'metrics.csv'}; report: {out_dir / 'train_report.json'}")
+        print(f"curves: {out_dir / 'curves.png'}; metrics: {out_dir / 'metrics.csv'}")
+        print(f"report (skipped utterances, history): {out_dir / 'train_report.json'}")
     return 0
 
 
@@ -79,7 +80,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
             f"all listed in {out_dir}/summary-{name}.json)",
             file=sys.stderr,
         )
-    return 0  # skipped utterances are reported above and in the summary; the evaluation itself completed
+    return 1 if skipped else 0
 
 
 def _expand_transcribe_inputs(inputs: list[str]) -> tuple[list[Path], list[str]]:
