@@ -8,7 +8,7 @@
 #   1 prepare    synthesize the corpus and write manifests      → data/synthetic/
 #   2 lm         word 3-gram KenLM from the training text only   → data/synthetic/lm3.bin (+ .words.txt)
 #   3 train      asr train                                      → exp/synthetic/best.pt
-#   4 evaluate   test split (unseen voices): greedy, then beam + LM with weights tuned on dev
+#   4 evaluate   test split (unseen voices): greedy, beam without LM, beam + LM with weights tuned on dev
 #                                                              → exp/synthetic/summary-test*.json
 #   5 transcribe asr transcribe on one test file
 set -euo pipefail
@@ -68,6 +68,7 @@ fi
 if [ "$stage" -le 4 ] && [ "$stop_stage" -ge 4 ]; then
   log "stage 4: evaluate on the test split (voices never used in training)"
   $asr evaluate --model "$exp/best.pt" --manifest "$data/test.jsonl" --name test
+  $asr evaluate --model "$exp/best.pt" --manifest "$data/test.jsonl" --name test-beam --beam-size 32
   if [ -f "$data/lm3.bin" ]; then
     if [ ! -f "$exp/decoder-tuned.json" ] || [ "$exp/best.pt" -nt "$exp/decoder-tuned.json" ]; then
       log "stage 4: tune lm_weight / word_score on dev"
