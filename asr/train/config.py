@@ -45,12 +45,44 @@ class TrainConfig:
     max_bad_steps: int = 20  # consecutive non-finite losses before the run stops
     dev_max_utterances: int = 0  # 0: the whole dev set
     log_every: int = 10
+    # ---- optimisation extras (all off by default)
+    grad_accum: int = 1  # batches whose gradients add up before one optimizer step
+    keep_checkpoints: int = 0  # also keep the last K checkpoints as ckpt-STEP.pt (0: last.pt/best.pt only)
+    average_last: int = 0  # at the end, average the weights of the last N checkpoints into averaged.pt
+    # ---- waveform augmentation (all off by default; see asr/data/augment.py)
+    speed_perturb: bool = False
+    speed_factors: tuple[float, ...] = (0.9, 1.0, 1.1)
+    gain_prob: float = 0.0  # probability of a random gain per utterance
+    gain_db: float = 6.0  # gains drawn uniformly in +-gain_db
+    noise_prob: float = 0.0  # probability of additive noise per utterance
+    noise_snr_db: tuple[float, ...] = (5.0, 30.0)  # SNR drawn uniformly in this range
+    noise_dir: str = ""  # folder of noise recordings mixed in (half the time); empty: generated noise
+    reverb_prob: float = 0.0  # probability of simulated room reverberation per utterance
+    reverb_rt60: tuple[float, ...] = (0.2, 0.7)  # reverberation time range, seconds
+    # ---- monitoring (rank 0 only): metrics.csv always; TensorBoard events and PNG curves when enabled
+    tensorboard: bool = True
+    plots: bool = True
+    # ---- distributed (torchrun): "auto" is NCCL on CUDA, gloo on CPU
+    dist_backend: str = "auto"
 
     def __post_init__(self) -> None:
         if self.precision not in ("auto", "fp32", "bf16", "fp16"):
             raise ValueError(f"train.precision must be auto, fp32, bf16 or fp16, got {self.precision!r}")
         if self.pack_sequences not in ("auto", "true", "false"):
             raise ValueError(f"train.pack_sequences must be auto, true or false, got {self.pack_sequences!r}")
+        if self.grad_accum < 1:
+            raise ValueError(f"train.grad_accum must be >= 1, got {self.grad_accum}")
+        if self.dist_backend not in ("auto", "gloo", "nccl"):
+            raise ValueError(f"train.dist_backend must be auto, gloo or nccl, got {self.dist_backend!r}")
+        for name in ("noise_snr_db", "reverb_rt60"):
+            value = getattr(self, name)
+            if len(value) != 2 or value[0] > value[1]:
+                raise ValueError(f"train.{name} must be [low, high], got {list(value)}")
+        for name in ("gain_prob", "noise_prob", "reverb_prob"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"train.{name} must be a probability in [0, 1], got {getattr(self, name)}")
+        if self.speed_perturb and not all(0.5 <= f <= 2.0 for f in self.speed_factors):
+            raise ValueError(f"train.speed_factors must lie in [0.5, 2], got {list(self.speed_factors)}")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
@@ -13,10 +14,10 @@ from typing import Any
 
 import numpy as np
 import torch
-import torchaudio
 from tqdm import tqdm
 
 from asr.checkpoint import checkpoint_payload, load_checkpoint, save_checkpoint
+from asr.data.augment import SpecAugment, WaveformAugment, waveform_augment_from
 from asr.data.dataset import Batch, SpeechDataset, collate
 from asr.data.manifest import Utterance, read_manifest
 from asr.data.sampler import DurationBatchSampler
@@ -24,7 +25,12 @@ from asr.evaluate import evaluate
 from asr.model import subsampled_lengths
 from asr.recognizer import SpeechRecognizer
 from asr.text import Vocabulary
-from asr.train.config import RunConfig
+from asr.train import distributed
+from asr.train.config import RunConfig, TrainConfig
+from asr.train.distributed import DistContext
+from asr.train.monitor import Monitor
+
+__all__ = ["SpecAugment", "TrainingError", "average_checkpoints", "train", "train_step"]
 
 log = logging.getLogger(__name__)
 
@@ -147,34 +153,68 @@ def set_rng_state(state: dict[str, Any]) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
-class SpecAugment(torch.nn.Module):
-    """Frequency and time masks on (B, T, F) features (torchaudio's transforms, a mask per utterance)."""
+def make_waveform_augment(cfg: TrainConfig, sample_rate: int) -> WaveformAugment | None:
+    """The configured waveform augmentation, or None when every kind is off (the default)."""
+    return waveform_augment_from(
+        cfg.speed_factors if cfg.speed_perturb else (),
+        cfg.gain_prob,
+        cfg.gain_db,
+        cfg.noise_prob,
+        cfg.noise_snr_db,
+        cfg.noise_dir,
+        cfg.reverb_prob,
+        cfg.reverb_rt60,
+        sample_rate,
+    )
 
-    def __init__(self, freq_mask: int, time_mask: int, num_time_masks: int) -> None:
-        super().__init__()
-        self.freq = torchaudio.transforms.FrequencyMasking(freq_mask, iid_masks=True)
-        self.time = torchaudio.transforms.TimeMasking(time_mask, iid_masks=True)
-        self.num_time_masks = num_time_masks
 
-    def forward(self, features: torch.Tensor) -> torch.Tensor:
-        x = features.transpose(1, 2).unsqueeze(1)  # (B, 1, F, T): the layout the transforms expect
-        x = self.freq(x)
-        for _ in range(self.num_time_masks):
-            x = self.time(x)
-        return x.squeeze(1).transpose(1, 2)
+def average_checkpoints(paths: list[Path]) -> dict[str, torch.Tensor]:
+    """The element-wise mean of the floating-point weights of `paths` (other tensors from the last)."""
+    if not paths:
+        raise ValueError("no checkpoints to average")
+    states = [load_checkpoint(p)["state_dict"] for p in paths]
+    averaged = {}
+    for key, last in states[-1].items():
+        if last.is_floating_point():
+            averaged[key] = sum(s[key].double() for s in states).div(len(states)).to(last.dtype)
+        else:
+            averaged[key] = last
+    return averaged
+
+
+def _format_eta(seconds: float) -> str:
+    seconds = int(max(0, seconds))
+    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
 
 
 def train(run: RunConfig, resume: bool = False, progress: bool = True) -> Path:
-    """Train per `run`; returns the path of the best checkpoint (by dev WER, then CER)."""
+    """Train per `run`; returns the path of the best checkpoint (by dev WER, then CER).
+
+    Under torchrun (WORLD_SIZE > 1) every process calls this; they form a DistributedDataParallel job
+    (gloo on CPU, NCCL on CUDA, one GPU per process). Only rank 0 evaluates, logs and writes files.
+    """
     cfg = run.train
-    out_dir = Path(cfg.out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    ctx = DistContext.from_env()
     if cfg.num_threads:
         torch.set_num_threads(cfg.num_threads)
     device = pick_device(cfg.device)
+    if ctx.enabled and device.type == "cuda":
+        device = torch.device("cuda", ctx.local_rank)
+    distributed.init(ctx, device, cfg.dist_backend)
+    try:
+        return _train(run, ctx, device, resume, progress and ctx.is_main)
+    finally:
+        distributed.shutdown(ctx)
+
+
+def _train(run: RunConfig, ctx: DistContext, device: torch.device, resume: bool, progress: bool) -> Path:
+    cfg = run.train
+    out_dir = Path(cfg.out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(cfg.seed)
     random.seed(cfg.seed)
     np.random.seed(cfg.seed)
+    run_start = time.monotonic()
 
     # ---- data
     vocab = Vocabulary.english_characters()
@@ -187,9 +227,18 @@ def train(run: RunConfig, resume: bool = False, progress: bool = True) -> Path:
         raise TrainingError(f"{cfg.train_manifest}: no usable training utterances ({len(skipped)} skipped)")
     dataset = SpeechDataset(train_items, vocab, run.features.sample_rate)
     sampler = DurationBatchSampler(
-        [u.duration for u in train_items], cfg.max_duration, cfg.num_buckets, shuffle=True, seed=cfg.seed
+        [u.duration for u in train_items],
+        cfg.max_duration,
+        cfg.num_buckets,
+        shuffle=True,
+        seed=cfg.seed,
+        rank=ctx.rank,
+        world_size=ctx.world_size,
     )
-    steps_per_epoch = len(sampler)
+    batches_per_epoch = len(sampler)
+    if batches_per_epoch == 0:
+        raise TrainingError(f"{cfg.train_manifest}: too few utterances for {ctx.world_size} processes")
+    steps_per_epoch = -(-batches_per_epoch // cfg.grad_accum)
     total_steps = steps_per_epoch * cfg.epochs
     hours = sum(u.duration for u in train_items) / 3600
     log.info(
@@ -200,6 +249,10 @@ def train(run: RunConfig, resume: bool = False, progress: bool = True) -> Path:
         len(dev_items),
         steps_per_epoch,
     )
+    if ctx.enabled:
+        log.info(
+            "distributed: %d processes, %d batches per process per epoch", ctx.world_size, batches_per_epoch
+        )
 
     # ---- model and optimisation
     recognizer = SpeechRecognizer(run.features, run.model, vocab)
@@ -207,84 +260,190 @@ def train(run: RunConfig, resume: bool = False, progress: bool = True) -> Path:
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lr_lambda(cfg.warmup_steps, total_steps, cfg.min_lr_ratio)
     )
-    ctc = torch.nn.CTCLoss(blank=vocab.blank_id, reduction="mean", zero_infinity=True)
+    # One process: the mean over utterances of loss per target token. Several: per-utterance losses,
+    # normalised by the *global* batch size so that DDP's gradient average equals one big batch's.
+    ctc = torch.nn.CTCLoss(
+        blank=vocab.blank_id, reduction="none" if ctx.enabled else "mean", zero_infinity=True
+    )
     augment = SpecAugment(cfg.freq_mask, cfg.time_mask, cfg.num_time_masks) if cfg.spec_augment else None
-    state = {"epoch": 0, "batch_in_epoch": 0, "step": 0, "best": None, "history": []}
+    wave_augment = make_waveform_augment(cfg, run.features.sample_rate)
+    if wave_augment is not None:
+        log.info("waveform augmentation: %s", wave_augment.config)
+    amp_dtype = autocast_dtype(cfg.precision, device)
+    scaler = torch.amp.GradScaler("cuda", enabled=amp_dtype == torch.float16)
+    state: dict[str, Any] = {"epoch": 0, "batch_in_epoch": 0, "step": 0, "best": None, "history": []}
 
     last_path, best_path = out_dir / "last.pt", out_dir / "best.pt"
-    if resume and last_path.exists():
+    pending_rng: dict[str, Any] | None = None
+    resumed = resume and last_path.exists()
+    if resumed:
         payload = load_checkpoint(last_path)
         recognizer.acoustic.load_state_dict(payload["state_dict"])
         optimizer.load_state_dict(payload["optimizer"])
         scheduler.load_state_dict(payload["scheduler"])
+        if payload.get("scaler"):
+            scaler.load_state_dict(payload["scaler"])
         saved = payload["train"]
         state.update({k: saved[k] for k in ("epoch", "batch_in_epoch", "step", "best", "history")})
-        set_rng_state(saved["rng"])
+        sampler.load_state_dict(
+            saved.get("sampler")
+            or {"epoch": state["epoch"], "position": state["batch_in_epoch"], "seed": cfg.seed}
+        )
+        rngs = saved.get("rng_per_rank") or [saved["rng"]]
+        if len(rngs) != ctx.world_size:
+            log.warning(
+                "resuming a %d-process run with %d processes: the sampler continues, the RNG streams "
+                "(dropout, augmentation) do not match the original run",
+                len(rngs),
+                ctx.world_size,
+            )
+        pending_rng = rngs[min(ctx.rank, len(rngs) - 1)]
         log.info("resumed from %s at epoch %d, step %d", last_path, state["epoch"], state["step"])
     else:
         if resume:
             log.warning("--resume: no %s yet, starting a new run", last_path)
-        mean, std = estimate_feature_stats(recognizer, dataset, seed=cfg.seed)
-        recognizer.acoustic.set_feature_stats(mean, std)
+        if ctx.is_main:  # DDP copies rank 0's buffers (these statistics) to the other ranks
+            mean, std = estimate_feature_stats(recognizer, dataset, seed=cfg.seed)
+            recognizer.acoustic.set_feature_stats(mean, std)
     recognizer.to(device)
     log.info("model: %d parameters on %s", recognizer.acoustic.num_parameters(), device)
+    acoustic: torch.nn.Module = recognizer.acoustic
+    if ctx.enabled:
+        acoustic = torch.nn.parallel.DistributedDataParallel(
+            recognizer.acoustic, device_ids=[device.index] if device.type == "cuda" else None
+        )
+        if pending_rng is None and ctx.rank > 0:
+            torch.manual_seed(cfg.seed + 7919 * ctx.rank)  # own dropout masks and augmentation per rank
+    monitor = Monitor(out_dir, enabled=ctx.is_main, tensorboard=cfg.tensorboard, append=resumed)
 
-    def save(path: Path) -> None:
+    keep = max(cfg.keep_checkpoints, cfg.average_last)
+
+    def save(paths: list[Path]) -> None:
+        """Collective: every rank hands in its RNG state; rank 0 writes each path atomically."""
+        state["batch_in_epoch"] = sampler.position
+        rngs = distributed.gather_objects(ctx, rng_state())
+        if not ctx.is_main:
+            return
         train_state = {
             **state,
             "config": run.to_dict(),
-            "rng": rng_state(),
+            "rng": rngs[0],
+            "rng_per_rank": rngs,
+            "sampler": sampler.state_dict(),
+            "world_size": ctx.world_size,
             "git_rev": git_revision(),
             "metrics": state["history"][-1] if state["history"] else {},
         }
-        save_checkpoint(
-            checkpoint_payload(recognizer, train_state, optimizer.state_dict(), scheduler.state_dict()), path
-        )
+        payload = checkpoint_payload(recognizer, train_state, optimizer.state_dict(), scheduler.state_dict())
+        payload["scaler"] = scaler.state_dict()
+        if keep:
+            paths = [*paths, out_dir / f"ckpt-{state['step']:08d}.pt"]
+        for path in paths:
+            save_checkpoint(payload, path)
+        if keep:
+            for old in sorted(out_dir.glob("ckpt-*.pt"))[:-keep]:
+                old.unlink(missing_ok=True)
 
     # ---- epochs
     # Packed LSTMs skip padding but their CPU backward pass is ~4x slower than the dense oneDNN kernel
     # (measured: 80 x 2.4 s batch, 3 x 256: 3.3 s vs 0.47 s); tight duration buckets keep padding small.
     pack = {"auto": device.type == "cuda", "true": True, "false": False}[cfg.pack_sequences]
-    amp_dtype = autocast_dtype(cfg.precision, device)
-    scaler = torch.amp.GradScaler("cuda", enabled=amp_dtype == torch.float16)
     log.info("precision: %s", amp_dtype or torch.float32)
     bad_steps = 0
+    session_start_step, session_start = state["step"], time.monotonic()
+    if pending_rng is not None and sampler.position == 0:
+        set_rng_state(pending_rng)  # saved at an epoch end: before the next epoch's loader draws its seed
+        pending_rng = None
     while state["epoch"] < cfg.epochs:
         epoch = state["epoch"]
         sampler.set_epoch(epoch)
-        batches = list(sampler)[state["batch_in_epoch"] :]
+        first = sampler.position
         loader = torch.utils.data.DataLoader(
-            dataset, batch_sampler=batches, collate_fn=collate, num_workers=cfg.num_workers
+            dataset, batch_sampler=list(sampler), collate_fn=collate, num_workers=cfg.num_workers
         )
         recognizer.train()
+        batches = iter(loader)  # draws a seed from torch's RNG, as it did before the checkpoint
+        if pending_rng is not None:
+            set_rng_state(pending_rng)  # saved mid-epoch: after this epoch's loader drew its seed
+            pending_rng = None
         bar = tqdm(
-            loader,
+            batches,
             desc=f"epoch {epoch + 1}/{cfg.epochs}",
-            total=len(batches),
-            initial=0,
+            total=batches_per_epoch,
+            initial=first,
             unit="batch",
             disable=not progress,
             dynamic_ncols=True,
         )
         t0, audio_seconds, loss_sum, loss_count = time.monotonic(), 0.0, 0.0, 0
+        window_loss, window_count = 0.0, 0
+        group_left, group_size, group_backwards = 0, 1, 0
         for batch in bar:
-            state["batch_in_epoch"] += 1
-            if batch is None:
-                continue
-            loss = train_step(recognizer, batch, ctc, augment, device, pack, amp_dtype)
-            if not torch.isfinite(loss):
-                bad_steps += 1
-                log.warning("non-finite loss, step skipped; utterances: %s", ", ".join(batch.ids))
-                optimizer.zero_grad(set_to_none=True)
-                if bad_steps >= cfg.max_bad_steps:
-                    save(out_dir / "diverged.pt")
-                    raise TrainingError(
-                        f"{bad_steps} non-finite losses in a row; lower train.lr or train.grad_clip "
-                        f"(state saved to {out_dir / 'diverged.pt'})"
+            if group_left == 0:
+                group_size = group_left = min(cfg.grad_accum, batches_per_epoch - sampler.position)
+                group_backwards = 0
+            sampler.advance()
+            group_left -= 1
+            group_end = group_left == 0
+            sync = contextlib.nullcontext()
+            if ctx.enabled and not group_end:
+                sync = acoustic.no_sync()  # type: ignore[operator]
+            with sync:
+                loss = backward_loss = None
+                if batch is not None:
+                    out = train_step(
+                        recognizer, batch, ctc, augment, device, pack, amp_dtype, acoustic, wave_augment
                     )
+                    if ctx.enabled:
+                        per_utt = out / batch.target_lengths.to(device).clamp(min=1)
+                        loss = per_utt.detach().mean()
+                        backward_loss = per_utt.sum()
+                    else:
+                        loss = backward_loss = out
+                diverged = loss is not None and not bool(torch.isfinite(loss))
+                ok = loss is not None and not diverged
+                if ctx.enabled:  # every rank steps, or none does
+                    flags = distributed.all_sum(
+                        ctx,
+                        torch.tensor(
+                            [float(diverged), float(batch is None), len(batch) if ok else 0.0], device=device
+                        ),
+                    )
+                    diverged, ok, global_count = (
+                        bool(flags[0] > 0),
+                        bool(flags[:2].sum() == 0),
+                        float(flags[2]),
+                    )
+                if not ok:
+                    if diverged:
+                        bad_steps += 1
+                        if batch is not None:
+                            log.warning("non-finite loss, step skipped; utterances: %s", ", ".join(batch.ids))
+                    if bad_steps >= cfg.max_bad_steps:
+                        optimizer.zero_grad(set_to_none=True)
+                        save([out_dir / "diverged.pt"])
+                        raise TrainingError(
+                            f"{bad_steps} non-finite losses in a row; lower train.lr or train.grad_clip "
+                            f"(state saved to {out_dir / 'diverged.pt'})"
+                        )
+                else:
+                    bad_steps = 0
+                    assert backward_loss is not None and loss is not None and batch is not None
+                    if ctx.enabled:
+                        backward_loss = backward_loss * (ctx.world_size / global_count)
+                    if group_size > 1:
+                        backward_loss = backward_loss / group_size
+                    scaler.scale(backward_loss).backward()
+                    group_backwards += 1
+                    audio_seconds += float(batch.lengths.sum()) / run.features.sample_rate
+                    loss_value = loss.item()
+                    loss_sum, loss_count = loss_sum + loss_value, loss_count + 1
+                    window_loss, window_count = window_loss + loss_value, window_count + 1
+            if not group_end:
                 continue
-            bad_steps = 0
-            scaler.scale(loss).backward()
+            if group_backwards == 0:
+                optimizer.zero_grad(set_to_none=True)
+                continue
             scaler.unscale_(optimizer)
             torch.nn.utils.clip_grad_norm_(recognizer.parameters(), cfg.grad_clip)
             scaler.step(optimizer)
@@ -292,53 +451,106 @@ def train(run: RunConfig, resume: bool = False, progress: bool = True) -> Path:
             optimizer.zero_grad(set_to_none=True)
             scheduler.step()
             state["step"] += 1
-            audio_seconds += float(batch.lengths.sum()) / run.features.sample_rate
-            loss_sum, loss_count = loss_sum + loss.item(), loss_count + 1
-            if state["step"] % cfg.log_every == 0:
+            if state["step"] % cfg.log_every == 0 and window_count:
+                speed = audio_seconds / (time.monotonic() - t0)
+                rate = (time.monotonic() - session_start) / max(1, state["step"] - session_start_step)
+                lr = scheduler.get_last_lr()[0]
                 bar.set_postfix(
                     loss=f"{loss_sum / loss_count:.3f}",
-                    lr=f"{scheduler.get_last_lr()[0]:.2e}",
-                    audio_s_per_s=f"{audio_seconds / (time.monotonic() - t0):.0f}",
+                    lr=f"{lr:.2e}",
+                    audio_s_per_s=f"{speed * ctx.world_size:.0f}",
+                    eta=_format_eta(rate * (total_steps - state["step"])),
                 )
+                monitor.log(
+                    state["step"],
+                    {
+                        "train/loss": window_loss / window_count,
+                        "train/lr": lr,
+                        "train/audio_s_per_s": speed * ctx.world_size,
+                    },
+                )
+                window_loss, window_count = 0.0, 0
             if cfg.checkpoint_every and state["step"] % cfg.checkpoint_every == 0:
-                save(last_path)
+                save([last_path])
         bar.close()
 
-        # ---- end of epoch: dev, bookkeeping, checkpoints
+        # ---- end of epoch: dev (rank 0), bookkeeping, checkpoints
         elapsed = time.monotonic() - t0
-        dev = evaluate(recognizer, dev_items, progress=progress)
+        dev_scores = None
+        if ctx.is_main:
+            dev = evaluate(recognizer, dev_items, progress=progress)
+            dev_scores = (dev.wer, dev.cer)
+        dev_wer, dev_cer = distributed.broadcast_object(ctx, dev_scores)
+        for part in distributed.gather_objects(ctx, dict(dataset.skipped)):
+            skipped.update(part)
         metrics = {
             "epoch": epoch + 1,
             "step": state["step"],
             "train_loss": loss_sum / max(1, loss_count),
-            "dev_wer": dev.wer,
-            "dev_cer": dev.cer,
-            "audio_seconds_per_second": audio_seconds / max(elapsed, 1e-9),
+            "dev_wer": dev_wer,
+            "dev_cer": dev_cer,
+            "audio_seconds_per_second": audio_seconds * ctx.world_size / max(elapsed, 1e-9),
             "epoch_seconds": elapsed,
         }
         state["history"].append(metrics)
         log.info(
-            "epoch %d: loss %.3f, dev WER %.2f%%, CER %.2f%%, %.0f audio-s/s",
+            "epoch %d: loss %.3f, dev WER %.2f%%, CER %.2f%%, %.0f audio-s/s, %d utterances skipped so far",
             epoch + 1,
             metrics["train_loss"],
-            100 * dev.wer,
-            100 * dev.cer,
+            100 * dev_wer,
+            100 * dev_cer,
             metrics["audio_seconds_per_second"],
+            len(skipped),
         )
         state["epoch"] += 1
-        state["batch_in_epoch"] = 0
-        improved = state["best"] is None or (dev.wer, dev.cer) < tuple(state["best"])
+        sampler.set_epoch(state["epoch"])
+        improved = state["best"] is None or (dev_wer, dev_cer) < tuple(state["best"])
         if improved:
-            state["best"] = [dev.wer, dev.cer]
-        save(last_path)
-        if improved:
-            save(best_path)
+            state["best"] = [dev_wer, dev_cer]
+        save([last_path, best_path] if improved else [last_path])
+        if ctx.is_main:
+            monitor.log(
+                state["step"],
+                {"train/epoch_loss": metrics["train_loss"], "dev/wer": dev_wer, "dev/cer": dev_cer},
+            )
+            if cfg.plots:
+                monitor.plot()
+            _write_report(out_dir, skipped, state)
 
-    report = {"skipped": skipped | dataset.skipped, "history": state["history"], "best": state["best"]}
-    (out_dir / "train_report.json").write_text(json.dumps(report, indent=2) + "\n")
-    if skipped or dataset.skipped:
-        log.warning("%d utterances skipped; see %s", len(report["skipped"]), out_dir / "train_report.json")
+    # ---- end of run
+    if ctx.is_main and cfg.average_last > 1:
+        recent = sorted(out_dir.glob("ckpt-*.pt"))[-cfg.average_last :]
+        if len(recent) > 1:
+            payload = load_checkpoint(recent[-1])
+            payload["state_dict"] = average_checkpoints(recent)
+            for key in ("optimizer", "scheduler", "scaler"):
+                payload.pop(key, None)
+            save_checkpoint(payload, out_dir / "averaged.pt")
+            log.info("averaged the weights of %d checkpoints into %s", len(recent), out_dir / "averaged.pt")
+    if ctx.is_main:
+        report = _write_report(out_dir, skipped, state)
+        monitor.close()
+        best = state["best"] or [float("nan"), float("nan")]
+        log.info(
+            "done: %d epochs, %d steps in %s; best dev WER %.2f%%, CER %.2f%% (%s); %d utterances skipped%s",
+            state["epoch"],
+            state["step"],
+            _format_eta(time.monotonic() - run_start),
+            100 * best[0],
+            100 * best[1],
+            best_path,
+            len(report["skipped"]),
+            f" (see {out_dir / 'train_report.json'})" if report["skipped"] else "",
+        )
     return best_path
+
+
+def _write_report(out_dir: Path, skipped: dict[str, str], state: dict[str, Any]) -> dict[str, Any]:
+    report = {"skipped": skipped, "history": state["history"], "best": state["best"]}
+    tmp = out_dir / "train_report.json.tmp"
+    tmp.write_text(json.dumps(report, indent=2) + "\n")
+    tmp.replace(out_dir / "train_report.json")
+    return report
 
 
 def train_step(
@@ -349,15 +561,21 @@ def train_step(
     device: torch.device,
     pack: bool = False,
     amp_dtype: torch.dtype | None = None,
+    acoustic: torch.nn.Module | None = None,
+    wave_augment: WaveformAugment | None = None,
 ) -> torch.Tensor:
-    """Forward one batch and return its CTC loss (mean over utterances of loss per target token)."""
+    """Forward one batch and return its CTC loss as `ctc` reduces it (by default the mean over
+    utterances of loss per target token). `acoustic` replaces `recognizer.acoustic` (a DDP wrapper)."""
     waveforms, lengths = batch.waveforms.to(device), batch.lengths.to(device)
     with torch.no_grad():
+        if wave_augment is not None:
+            waveforms, lengths = wave_augment(waveforms, lengths)
         features, frame_lengths = recognizer.frontend(waveforms, lengths)
         if augment is not None:
             features = augment(features)
+    model = acoustic if acoustic is not None else recognizer.acoustic
     with torch.autocast(device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None):
-        log_probs, out_lengths = recognizer.acoustic(features, frame_lengths, packed=pack)
+        log_probs, out_lengths = model(features, frame_lengths, packed=pack)
     # cuDNN's CTC is non-deterministic and picky; the native kernel takes (T, B, V) in float32.
     return ctc(
         log_probs.transpose(0, 1).float(),

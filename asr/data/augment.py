@@ -1,0 +1,237 @@
+"""On-the-fly augmentation of padded batches, vectorised over the batch, on CPU or GPU.
+
+`WaveformAugment` works on (B, samples) waveforms before the feature front end: speed perturbation,
+random gain, additive noise at a random SNR (generated coloured noise, or clips from a noise folder)
+and simulated room reverberation. `SpecAugment` masks the (B, T, F) features. Both draw from torch's
+global RNG, which the training loop saves in its checkpoints, so a resumed run draws the same masks.
+Neither is applied at evaluation: the training loop calls them in its training step only.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import torchaudio
+
+log = logging.getLogger(__name__)
+
+NOISE_SUFFIXES = {".wav", ".flac", ".ogg", ".mp3", ".opus"}
+
+
+class SpecAugment(torch.nn.Module):
+    """Frequency and time masks on (B, T, F) features (torchaudio's transforms, a mask per utterance)."""
+
+    def __init__(self, freq_mask: int, time_mask: int, num_time_masks: int) -> None:
+        super().__init__()
+        self.freq = torchaudio.transforms.FrequencyMasking(freq_mask, iid_masks=True)
+        self.time = torchaudio.transforms.TimeMasking(time_mask, iid_masks=True)
+        self.num_time_masks = num_time_masks
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        x = features.transpose(1, 2).unsqueeze(1)  # (B, 1, F, T): the layout the transforms expect
+        x = self.freq(x)
+        for _ in range(self.num_time_masks):
+            x = self.time(x)
+        return x.squeeze(1).transpose(1, 2)
+
+
+@dataclass(frozen=True)
+class WaveformAugmentConfig:
+    """Which waveform augmentations run and how strongly. Probabilities are per utterance."""
+
+    speed_factors: tuple[float, ...] = ()  # e.g. (0.9, 1.0, 1.1); empty: no speed perturbation
+    gain_prob: float = 0.0
+    gain_db: float = 6.0  # gain drawn uniformly in ±gain_db
+    noise_prob: float = 0.0
+    noise_snr_db: tuple[float, float] = (5.0, 30.0)
+    noise_dir: str = ""  # folder of noise recordings; empty: generated coloured noise only
+    reverb_prob: float = 0.0
+    reverb_rt60: tuple[float, float] = (0.2, 0.7)  # seconds
+
+    @property
+    def active(self) -> bool:
+        speed = any(f != 1.0 for f in self.speed_factors)
+        return speed or self.gain_prob > 0 or self.noise_prob > 0 or self.reverb_prob > 0
+
+
+def _valid_mask(lengths: torch.Tensor, samples: int) -> torch.Tensor:
+    return torch.arange(samples, device=lengths.device)[None, :] < lengths[:, None]
+
+
+def coloured_noise(batch: int, samples: int, exponents: torch.Tensor) -> torch.Tensor:
+    """(batch, samples) unit-power noise with a 1/f^exponent power spectrum (0 white, 1 pink, 2 brown)."""
+    white = torch.randn(batch, samples, device=exponents.device)
+    spectrum = torch.fft.rfft(white, dim=1)
+    freqs = torch.arange(spectrum.shape[1], device=white.device).clamp(min=1).float()
+    spectrum = spectrum * freqs[None, :].pow(-exponents[:, None] / 2)
+    noise = torch.fft.irfft(spectrum, n=samples, dim=1)
+    return noise / noise.pow(2).mean(1, keepdim=True).clamp(min=1e-12).sqrt()
+
+
+def synthetic_rir(batch: int, rt60: torch.Tensor, sample_rate: int, max_seconds: float = 0.6) -> torch.Tensor:
+    """(batch, L) room impulse responses: a direct path then exponentially decaying noise (RT60 each)."""
+    length = int(max_seconds * sample_rate)
+    t = torch.arange(length, device=rt60.device).float() / sample_rate
+    decay = torch.exp(-6.9078 * t[None, :] / rt60[:, None])  # -60 dB at t = rt60
+    rir = torch.randn(batch, length, device=rt60.device) * decay
+    rir[:, 0] = 1.0  # direct path
+    return rir / rir.norm(dim=1, keepdim=True)
+
+
+class WaveformAugment(torch.nn.Module):
+    """forward(waveforms (B, S), lengths (B,)) → augmented (B, S'), new lengths (B,).
+
+    Each utterance independently gets a speed factor, a gain, noise and reverberation with the
+    configured probabilities. Work is batched: one resampling call per distinct speed factor, one FFT
+    convolution for all reverberated utterances, noise for the whole batch at once.
+    """
+
+    def __init__(self, config: WaveformAugmentConfig, sample_rate: int = 16000, max_noise_files: int = 200):
+        super().__init__()
+        self.config = config
+        self.sample_rate = sample_rate
+        self.noises: list[torch.Tensor] = []
+        if config.noise_dir:
+            self.noises = load_noise_folder(config.noise_dir, sample_rate, max_noise_files)
+
+    def forward(self, waveforms: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        cfg = self.config
+        x, lengths = waveforms, lengths
+        if any(f != 1.0 for f in cfg.speed_factors):
+            x, lengths = self.speed(x, lengths)
+        b, s = x.shape
+        device = x.device
+        mask = _valid_mask(lengths, s)
+        if cfg.reverb_prob > 0:
+            chosen = torch.rand(b, device=device) < cfg.reverb_prob
+            if chosen.any():
+                x = self.reverb(x, chosen)
+        if cfg.noise_prob > 0:
+            chosen = torch.rand(b, device=device) < cfg.noise_prob
+            if chosen.any():
+                x = self.add_noise(x, lengths, chosen)
+        if cfg.gain_prob > 0:
+            chosen = torch.rand(b, device=device) < cfg.gain_prob
+            gain_db = (torch.rand(b, device=device) * 2 - 1) * cfg.gain_db
+            x = x * torch.where(chosen, 10 ** (gain_db / 20), torch.ones_like(gain_db))[:, None]
+        return x * mask, lengths
+
+    def speed(self, x: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Resample each utterance by a factor drawn from `speed_factors` (faster = shorter)."""
+        factors = torch.tensor(self.config.speed_factors, device=x.device)
+        picks = torch.randint(len(factors), (x.shape[0],), device=x.device)
+        pieces: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = []
+        for k, factor in enumerate(self.config.speed_factors):
+            rows = (picks == k).nonzero().squeeze(1)
+            if rows.numel() == 0:
+                continue
+            sub = x[rows, : int(lengths[rows].max())]
+            if factor == 1.0:
+                new_lengths = lengths[rows]
+            else:
+                orig = int(round(self.sample_rate * factor))
+                g = math.gcd(orig, self.sample_rate)
+                sub = torchaudio.functional.resample(sub, orig // g, self.sample_rate // g)
+                new_lengths = torch.div(
+                    lengths[rows] * self.sample_rate + orig - 1, orig, rounding_mode="floor"
+                )
+                new_lengths = new_lengths.clamp(max=sub.shape[1])
+            pieces.append((rows, sub, new_lengths))
+        out_len = max(int(p[2].max()) for p in pieces)
+        out = x.new_zeros(x.shape[0], out_len)
+        new = lengths.clone()
+        for rows, sub, new_lengths in pieces:
+            width = min(out_len, sub.shape[1])
+            out[rows, :width] = sub[:, :width]
+            new[rows] = new_lengths
+        return out * _valid_mask(new, out_len), new
+
+    def reverb(self, x: torch.Tensor, chosen: torch.Tensor) -> torch.Tensor:
+        rows = chosen.nonzero().squeeze(1)
+        lo, hi = self.config.reverb_rt60
+        rt60 = lo + (hi - lo) * torch.rand(rows.numel(), device=x.device)
+        rir = synthetic_rir(rows.numel(), rt60, self.sample_rate)
+        dry = x[rows]
+        wet = torchaudio.functional.fftconvolve(dry, rir)[:, : x.shape[1]]
+        # Keep the utterance's level: reverberation should not act as a gain change too.
+        scale = dry.norm(dim=1, keepdim=True) / wet.norm(dim=1, keepdim=True).clamp(min=1e-8)
+        out = x.clone()
+        out[rows] = wet * scale
+        return out
+
+    def add_noise(self, x: torch.Tensor, lengths: torch.Tensor, chosen: torch.Tensor) -> torch.Tensor:
+        b, s = x.shape
+        lo, hi = self.config.noise_snr_db
+        snr_db = lo + (hi - lo) * torch.rand(b, device=x.device)
+        exponents = torch.rand(b, device=x.device) * 2  # white … brown
+        noise = coloured_noise(b, s, exponents)
+        if self.noises:
+            use_file = torch.rand(b, device=x.device) < 0.5
+            for i in use_file.nonzero().squeeze(1).tolist():
+                noise[i] = self._noise_clip(s, x.device)
+        mask = _valid_mask(lengths, s)
+        power = (x.pow(2) * mask).sum(1) / lengths.clamp(min=1)
+        noise_power = (noise.pow(2) * mask).sum(1) / lengths.clamp(min=1)
+        scale = (power / noise_power.clamp(min=1e-12) / 10 ** (snr_db / 10)).sqrt()
+        scale = torch.where(chosen, scale, torch.zeros_like(scale))
+        return x + noise * scale[:, None]
+
+    def _noise_clip(self, samples: int, device: torch.device) -> torch.Tensor:
+        clip = self.noises[int(torch.randint(len(self.noises), ()))]
+        if clip.numel() < samples:
+            clip = clip.repeat(samples // clip.numel() + 1)
+        start = int(torch.randint(clip.numel() - samples + 1, ()))
+        return clip[start : start + samples].to(device)
+
+
+def load_noise_folder(folder: str | Path, sample_rate: int, max_files: int = 200) -> list[torch.Tensor]:
+    """Noise recordings under `folder` (recursively), resampled to `sample_rate`; unreadable ones skipped."""
+    from asr.audio import AudioError, load_audio
+
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"{folder}: noise folder not found (train.noise_dir)")
+    paths = sorted(p for p in folder.rglob("*") if p.suffix.lower() in NOISE_SUFFIXES)[:max_files]
+    clips = []
+    for path in paths:
+        try:
+            audio = torch.from_numpy(load_audio(path, sample_rate))
+        except AudioError as e:
+            log.warning("skipping noise file %s: %s", path, e)
+            continue
+        if audio.numel() >= sample_rate // 10 and float(audio.abs().max()) > 0:
+            clips.append(audio)
+    if not clips:
+        raise FileNotFoundError(f"{folder}: no usable noise recordings ({', '.join(sorted(NOISE_SUFFIXES))})")
+    log.info("noise augmentation: %d recordings from %s", len(clips), folder)
+    return clips
+
+
+def waveform_augment_from(
+    speed_factors: Sequence[float],
+    gain_prob: float,
+    gain_db: float,
+    noise_prob: float,
+    noise_snr_db: Sequence[float],
+    noise_dir: str,
+    reverb_prob: float,
+    reverb_rt60: Sequence[float],
+    sample_rate: int,
+) -> WaveformAugment | None:
+    """A WaveformAugment for these settings, or None when they switch everything off."""
+    config = WaveformAugmentConfig(
+        tuple(speed_factors),
+        gain_prob,
+        gain_db,
+        noise_prob,
+        (float(noise_snr_db[0]), float(noise_snr_db[1])),
+        noise_dir,
+        reverb_prob,
+        (float(reverb_rt60[0]), float(reverb_rt60[1])),
+    )
+    return WaveformAugment(config, sample_rate) if config.active else None

@@ -1,0 +1,93 @@
+"""Waveform augmentation: each kind does what it says, keeps padding silent, and is seeded."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+from asr.data.augment import WaveformAugment, WaveformAugmentConfig, waveform_augment_from
+from asr.train.config import TrainConfig, load_run_config
+from asr.train.loop import make_waveform_augment
+
+
+def batch(lengths=(16000, 12000, 8000)) -> tuple[torch.Tensor, torch.Tensor]:
+    t = torch.arange(max(lengths)) / 16000
+    x = torch.stack([0.3 * torch.sin(2 * torch.pi * (300 + 100 * i) * t) for i in range(len(lengths))])
+    lengths_t = torch.tensor(lengths)
+    return x * (torch.arange(x.shape[1])[None] < lengths_t[:, None]), lengths_t
+
+
+def test_everything_off_by_default():
+    assert make_waveform_augment(TrainConfig(), 16000) is None
+    assert waveform_augment_from((1.0,), 0, 6, 0, (5, 30), "", 0, (0.2, 0.7), 16000) is None
+
+
+def test_speed_perturbation_changes_lengths_by_the_factor():
+    torch.manual_seed(0)
+    aug = WaveformAugment(WaveformAugmentConfig(speed_factors=(0.9, 1.1)))
+    x, lengths = batch()
+    y, new = aug(x, lengths)
+    ratios = (lengths / new).tolist()
+    assert all(min(abs(r - 0.9), abs(r - 1.1)) < 0.01 for r in ratios), ratios
+    assert y.shape[1] == int(new.max())
+    for row, n in zip(y, new.tolist()):
+        assert row[:n].abs().max() > 0.1 and (row[n:] == 0).all()
+
+
+def test_noise_is_added_at_the_requested_snr():
+    torch.manual_seed(0)
+    aug = WaveformAugment(WaveformAugmentConfig(noise_prob=1.0, noise_snr_db=(10.0, 10.0)))
+    x, lengths = batch()
+    y, _ = aug(x, lengths)
+    for i, n in enumerate(lengths.tolist()):
+        noise = y[i, :n] - x[i, :n]
+        snr = 10 * torch.log10(x[i, :n].pow(2).mean() / noise.pow(2).mean())
+        assert abs(float(snr) - 10.0) < 0.01
+        assert (y[i, n:] == 0).all()
+
+
+def test_noise_folder_recordings_are_mixed_in(tmp_path):
+    sf.write(tmp_path / "hum.wav", 0.2 * np.sin(np.arange(4000) / 3.0).astype(np.float32), 16000)
+    (tmp_path / "broken.wav").write_bytes(b"not audio")
+    aug = WaveformAugment(WaveformAugmentConfig(noise_prob=1.0, noise_dir=str(tmp_path)))
+    assert len(aug.noises) == 1
+    torch.manual_seed(1)
+    y, _ = aug(*batch())
+    assert torch.isfinite(y).all()
+    with pytest.raises(FileNotFoundError, match="noise folder"):
+        WaveformAugment(WaveformAugmentConfig(noise_prob=1.0, noise_dir=str(tmp_path / "nope")))
+
+
+def test_gain_and_reverb_keep_shape_and_silence_padding():
+    torch.manual_seed(0)
+    x, lengths = batch()
+    gain = WaveformAugment(WaveformAugmentConfig(gain_prob=1.0, gain_db=6.0))
+    y, _ = gain(x, lengths)
+    ratio_db = 20 * torch.log10(y.abs().amax(1) / x.abs().amax(1))
+    assert (ratio_db.abs() <= 6.0 + 1e-4).all() and not torch.allclose(y, x)
+    reverb = WaveformAugment(WaveformAugmentConfig(reverb_prob=1.0))
+    y, new = reverb(x, lengths)
+    assert y.shape == x.shape and torch.equal(new, lengths)
+    for i, n in enumerate(lengths.tolist()):
+        assert torch.allclose(y[i, :n].norm(), x[i, :n].norm(), rtol=0.2)
+        assert (y[i, n:] == 0).all()
+    assert not torch.allclose(y, x, atol=1e-3)
+
+
+def test_seeded_and_configurable_from_toml_overrides():
+    run = load_run_config(
+        None,
+        ["train.speed_perturb=true", "train.noise_prob=0.5", "train.reverb_prob=0.3", "train.gain_prob=0.5"],
+    )
+    aug = make_waveform_augment(run.train, 16000)
+    assert aug is not None and aug.config.speed_factors == (0.9, 1.0, 1.1)
+    x, lengths = batch()
+    torch.manual_seed(3)
+    a = aug(x, lengths)
+    torch.manual_seed(3)
+    b = aug(x, lengths)
+    assert torch.equal(a[0], b[0]) and torch.equal(a[1], b[1])
+    with pytest.raises(ValueError, match="noise_snr_db"):
+        TrainConfig(noise_snr_db=(30.0, 5.0))

@@ -1,0 +1,84 @@
+"""In-process training-loop features: gradient accumulation, kept and averaged checkpoints, monitoring
+files, resume of a finished run, and the non-finite-loss guard."""
+
+from __future__ import annotations
+
+import csv
+
+import pytest
+import torch
+from tiny_corpus import make_corpus, training_state
+
+import asr.train.loop as loop
+from asr.checkpoint import load_checkpoint, load_model
+from asr.train.config import load_run_config
+
+
+def tiny_run(corpus, out, *extra: str):
+    return load_run_config(
+        None,
+        [
+            f"train.train_manifest={corpus / 'train.jsonl'}",
+            f"train.dev_manifest={corpus / 'dev.jsonl'}",
+            f"train.out_dir={out}",
+            "model.hidden_size=16",
+            "model.num_layers=1",
+            "train.epochs=2",
+            "train.max_duration=4",
+            "train.num_buckets=2",
+            "train.precision=fp32",
+            "train.warmup_steps=2",
+            "train.log_every=1",
+            *extra,
+        ],
+    )
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    return make_corpus(tmp_path_factory.mktemp("tiny") / "corpus", count=12)
+
+
+@pytest.mark.slow
+def test_accumulation_checkpoints_averaging_and_monitoring(corpus, tmp_path):
+    out = tmp_path / "exp"
+    run = tiny_run(corpus, out, "train.grad_accum=2", "train.keep_checkpoints=2", "train.average_last=2")
+    best = loop.train(run, progress=False)
+    # 12 utterances of 1 s, 4 per batch: 3 batches per epoch -> 2 optimizer steps (2 + 1 batches).
+    assert training_state(out / "last.pt")["step"] == 4
+    assert sorted(p.name for p in out.glob("ckpt-*.pt")) == ["ckpt-00000002.pt", "ckpt-00000004.pt"]
+    averaged = load_checkpoint(out / "averaged.pt")
+    assert "optimizer" not in averaged
+    a = load_checkpoint(out / "ckpt-00000002.pt")["state_dict"]
+    b = load_checkpoint(out / "ckpt-00000004.pt")["state_dict"]
+    key = "output.weight"
+    torch.testing.assert_close(averaged["state_dict"][key], (a[key] + b[key]) / 2)
+    load_model(out / "averaged.pt")
+    assert best.exists()
+    with (out / "metrics.csv").open() as f:
+        names = {row["name"] for row in csv.DictReader(f)}
+    assert {"train/loss", "train/lr", "train/audio_s_per_s", "dev/wer", "dev/cer"} <= names
+    assert (out / "curves.png").stat().st_size > 1000
+    assert list((out / "tensorboard").glob("events.out.tfevents.*"))
+    # Resuming a finished run trains no further and keeps its state.
+    loop.train(run, resume=True, progress=False)
+    assert training_state(out / "last.pt")["step"] == 4
+
+
+def test_non_finite_losses_skip_steps_then_stop_the_run(corpus, tmp_path, monkeypatch, caplog):
+    real_step = loop.train_step
+    calls = {"n": 0}
+
+    def flaky_step(*args, **kwargs):
+        calls["n"] += 1
+        loss = real_step(*args, **kwargs)
+        return loss * float("nan") if calls["n"] == 2 or calls["n"] >= 4 else loss
+
+    monkeypatch.setattr(loop, "train_step", flaky_step)
+    out = tmp_path / "exp"
+    run = tiny_run(corpus, out, "train.max_bad_steps=3", "train.epochs=3", "train.tensorboard=false")
+    with pytest.raises(loop.TrainingError, match="3 non-finite losses in a row"):
+        loop.train(run, progress=False)
+    assert "non-finite loss, step skipped; utterances: u" in caplog.text
+    # Steps 1 and 3 trained; 2, 4, 5, 6 were skipped (the third in a row stopped the run).
+    assert training_state(out / "diverged.pt")["step"] == 2
