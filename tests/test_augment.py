@@ -76,6 +76,26 @@ def test_gain_and_reverb_keep_shape_and_silence_padding():
     assert not torch.allclose(y, x, atol=1e-3)
 
 
+def test_telephone_band_removes_energy_above_4khz_and_below_300hz():
+    t = torch.arange(16000) / 16000
+    tones = {hz: 0.2 * torch.sin(2 * torch.pi * hz * t) for hz in (100, 1000, 6000)}
+    x = torch.stack([sum(tones.values()), sum(tones.values())])
+    lengths = torch.tensor([16000, 16000])
+    aug = WaveformAugment(WaveformAugmentConfig(telephone_prob=1.0))
+    y, new = aug(x, lengths)
+    assert y.shape == x.shape and torch.equal(new, lengths)
+
+    def level(signal, hz):  # amplitude of one tone, from the spectrum (1 Hz bins)
+        return float(torch.fft.rfft(signal[4000:12000]).abs()[hz // 2] / 4000)
+
+    for row in y:
+        assert level(row, 1000) > 0.15  # the speech band passes
+        assert level(row, 6000) < 0.002  # nothing above the 4 kHz Nyquist of 8 kHz audio
+        assert level(row, 100) < 0.1  # the 300 Hz high-pass takes most of the hum
+    off = WaveformAugment(WaveformAugmentConfig(telephone_prob=1e-9, gain_prob=1.0, gain_db=0.0))
+    assert torch.allclose(off(x, lengths)[0], x)  # not chosen: untouched
+
+
 def test_seeded_and_configurable_from_toml_overrides():
     run = load_run_config(
         None,

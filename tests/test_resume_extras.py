@@ -82,3 +82,25 @@ def test_non_finite_losses_skip_steps_then_stop_the_run(corpus, tmp_path, monkey
     assert "non-finite loss, step skipped; utterances: u" in caplog.text
     # Steps 1 and 3 trained; 2, 4, 5, 6 were skipped (the third in a row stopped the run).
     assert training_state(out / "diverged.pt")["step"] == 2
+
+
+@pytest.mark.slow
+def test_unreadable_audio_in_worker_processes_is_skipped_and_reported(tmp_path):
+    """With DataLoader workers the dataset's own record lives in other processes: the report must not."""
+    import json
+
+    import numpy as np
+    import soundfile as sf
+
+    corpus = make_corpus(tmp_path / "corpus", count=10)
+    (corpus / "3.wav").write_bytes(b"RIFF\x00\x00\x00\x00WAVEjunk")  # corrupt header
+    nan = np.zeros(16000, dtype=np.float32)
+    nan[100] = np.nan
+    sf.write(corpus / "5.wav", nan, 16000, subtype="FLOAT")
+    (corpus / "7.wav").unlink()  # listed but missing
+    out = tmp_path / "exp"
+    loop.train(tiny_run(corpus, out, "train.num_workers=2", "train.epochs=1"), progress=False)
+    skipped = json.loads((out / "train_report.json").read_text())["skipped"]
+    assert set(skipped) == {"u3", "u5", "u7"}, skipped
+    assert "NaN" in skipped["u5"] or "nan" in skipped["u5"].lower()
+    assert all(reason for reason in skipped.values())

@@ -232,7 +232,7 @@ def test_plan_splits_share_no_sentence_and_test_voices_are_unseen():
     cfg = _cfg(num_train=50, num_dev=10, num_test=10, train_repeats=2)
     plan, pool, held = P.plan_corpus(_sentences(100), cfg, "tag")
     texts = {split: {u.text for u in utts} for split, utts in plan.items()}
-    assert [len(plan[s]) for s in P.SPLITS] == [50, 10, 10]
+    assert [len(plan[s]) for s in P.SPLITS] == [50, 10, 10, 0]
     assert len(texts["train"]) == 25 and len(texts["dev"]) == 10 and len(texts["test"]) == 10
     assert not texts["train"] & texts["dev"] and not texts["train"] & texts["test"]
     assert not texts["dev"] & texts["test"]
@@ -248,6 +248,36 @@ def test_plan_splits_share_no_sentence_and_test_voices_are_unseen():
     assert len(set(ids)) == len(ids)
     for u in plan["train"]:
         assert cfg.rate[0] <= u.rate <= cfg.rate[1] and cfg.pitch[0] <= u.pitch <= cfg.pitch[1]
+
+
+def test_plan_holds_out_whole_accents_and_variants_and_reads_unseen_text_with_training_voices():
+    cfg = _cfg(
+        num_train=60,
+        num_dev=5,
+        num_test=20,
+        num_test_text=8,
+        test_heldout_pairs=0,
+        heldout_accents=("en-gb-scotland",),
+        heldout_variants=("f2", "klatt"),
+    )
+    plan, pool, held = P.plan_corpus(_sentences(120), cfg, "tag")
+    assert [len(plan[s]) for s in P.SPLITS] == [60, 5, 20, 8]
+    seen = plan["train"] + plan["dev"] + plan["test_text"]
+    assert not {u.accent for u in seen} & {"en-gb-scotland"}
+    assert not {u.variant for u in seen} & {"f2", "klatt"}
+    assert all(u.accent == "en-gb-scotland" or u.variant in ("f2", "klatt") for u in plan["test"])
+    assert {f"{a}+{v}" for a, v in held} >= {u.speaker for u in plan["test"]}
+    texts = {split: {u.text for u in utts} for split, utts in plan.items()}
+    assert not texts["test_text"] & (texts["train"] | texts["dev"] | texts["test"])
+    assert not texts["test_text"] & {s.text for s in pool}  # nor in the LM text
+    # test_text voices are training voices; a held-out variant outside `variants` is an error
+    assert {u.speaker for u in plan["test_text"]} <= {u.speaker for u in plan["train"]} | {
+        f"{a}+{v}" for a in cfg.accents for v in cfg.variants if (a, v) not in set(held)
+    }
+    with pytest.raises(ValueError, match="heldout_variants"):
+        _cfg(heldout_variants=("nosuchvariant",))
+    with pytest.raises(ValueError, match="at least one"):
+        _cfg(heldout_accents=tuple(P.DEFAULT_ACCENTS))
 
 
 def test_plan_is_deterministic_and_stable_when_train_grows():
@@ -338,7 +368,7 @@ def test_tiny_corpus_end_to_end(tmp_path):
     _run(config, out, "--jobs", "2")
 
     m = _manifests(out)
-    assert [len(m[s]) for s in P.SPLITS] == [12, 3, 3]
+    assert [len(m[s]) for s in P.SPLITS] == [12, 3, 3, 0]
     for split, rows in m.items():
         for row in rows:
             assert set(row) == {"id", "audio", "duration", "text", "speaker", "rate", "pitch"}
@@ -375,6 +405,17 @@ def test_tiny_corpus_end_to_end(tmp_path):
     digest = {p.name: hashlib.md5(p.read_bytes()).hexdigest() for p in (out / "wav").rglob("*.wav")}
     digest2 = {p.name: hashlib.md5(p.read_bytes()).hexdigest() for p in (out2 / "wav").rglob("*.wav")}
     assert digest == digest2
+
+    # Only the evaluation splits (how a shipped model is scored): the same utterances, no training audio.
+    out3 = tmp_path / "corpus3"
+    _run(config, out3, "--jobs", "2", "--splits", "dev,test")
+    assert sorted(p.name for p in out3.glob("*.jsonl")) == ["dev.jsonl", "test.jsonl"]
+    assert not (out3 / "wav" / "train").exists()
+    for name in ("dev.jsonl", "test.jsonl", "train_text.txt"):
+        assert (out / name).read_text() == (out3 / name).read_text(), name
+    before3 = _snapshot(out3)
+    _run(config, out3, "--jobs", "2", "--splits", "dev,test")  # up to date: touches nothing
+    assert _snapshot(out3) == before3
 
     # A deleted wav is regenerated, and only it.
     victim = out / m["train"][4]["audio"]

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import torch
 import torchaudio
+import torchaudio.functional as AF
 
 log = logging.getLogger(__name__)
 
@@ -52,11 +53,13 @@ class WaveformAugmentConfig:
     noise_dir: str = ""  # folder of noise recordings; empty: generated coloured noise only
     reverb_prob: float = 0.0
     reverb_rt60: tuple[float, float] = (0.2, 0.7)  # seconds
+    telephone_prob: float = 0.0  # band-limit to 8 kHz sampling (300-3400 Hz speech band), then back
 
     @property
     def active(self) -> bool:
         speed = any(f != 1.0 for f in self.speed_factors)
-        return speed or self.gain_prob > 0 or self.noise_prob > 0 or self.reverb_prob > 0
+        probs = (self.gain_prob, self.noise_prob, self.reverb_prob, self.telephone_prob)
+        return speed or any(p > 0 for p in probs)
 
 
 def _valid_mask(lengths: torch.Tensor, samples: int) -> torch.Tensor:
@@ -115,11 +118,25 @@ class WaveformAugment(torch.nn.Module):
             chosen = torch.rand(b, device=device) < cfg.noise_prob
             if chosen.any():
                 x = self.add_noise(x, lengths, chosen)
+        if cfg.telephone_prob > 0:
+            chosen = torch.rand(b, device=device) < cfg.telephone_prob
+            if chosen.any():
+                x = self.telephone(x, chosen)
         if cfg.gain_prob > 0:
             chosen = torch.rand(b, device=device) < cfg.gain_prob
             gain_db = (torch.rand(b, device=device) * 2 - 1) * cfg.gain_db
             x = x * torch.where(chosen, 10 ** (gain_db / 20), torch.ones_like(gain_db))[:, None]
         return x * mask, lengths
+
+    def telephone(self, x: torch.Tensor, chosen: torch.Tensor) -> torch.Tensor:
+        """Telephone band: down to 8 kHz and back (nothing above 4 kHz survives), then a 300 Hz high-pass."""
+        rows = chosen.nonzero().squeeze(1)
+        narrow = AF.resample(x[rows], self.sample_rate, 8000)
+        wide = AF.resample(narrow, 8000, self.sample_rate)[:, : x.shape[1]]
+        wide = AF.highpass_biquad(wide, self.sample_rate, 300.0)
+        out = x.clone()
+        out[rows, : wide.shape[1]] = wide
+        return out
 
     def speed(self, x: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Resample each utterance by a factor drawn from `speed_factors` (faster = shorter)."""
@@ -222,6 +239,7 @@ def waveform_augment_from(
     reverb_prob: float,
     reverb_rt60: Sequence[float],
     sample_rate: int,
+    telephone_prob: float = 0.0,
 ) -> WaveformAugment | None:
     """A WaveformAugment for these settings, or None when they switch everything off."""
     config = WaveformAugmentConfig(
@@ -233,5 +251,6 @@ def waveform_augment_from(
         noise_dir,
         reverb_prob,
         (float(reverb_rt60[0]), float(reverb_rt60[1])),
+        telephone_prob,
     )
     return WaveformAugment(config, sample_rate) if config.active else None

@@ -23,8 +23,23 @@ class Example:
     text: str
 
 
+@dataclass(frozen=True)
+class Skipped:
+    """A bad item: what `SpeechDataset` returns instead of an Example (falsy, like None)."""
+
+    id: str
+    reason: str
+
+    def __bool__(self) -> bool:
+        return False
+
+
 class SpeechDataset(torch.utils.data.Dataset):
-    """Loads audio on demand. A bad item returns None with the reason kept in `skipped`."""
+    """Loads audio on demand. A bad item returns a falsy `Skipped` (reason also kept in `skipped`).
+
+    In DataLoader worker processes `skipped` fills up in the workers' copies, so the reasons also travel
+    with the batch: see `collate_with_skips`.
+    """
 
     def __init__(self, items: list[Utterance], vocab: Vocabulary, sample_rate: int = 16000) -> None:
         self.items = items
@@ -35,7 +50,7 @@ class SpeechDataset(torch.utils.data.Dataset):
     def __len__(self) -> int:
         return len(self.items)
 
-    def __getitem__(self, index: int) -> Example | None:
+    def __getitem__(self, index: int) -> Example | Skipped:
         item = self.items[index]
         try:
             tokens = self.vocab.encode(item.text)
@@ -48,7 +63,7 @@ class SpeechDataset(torch.utils.data.Dataset):
         except (AudioError, ValueError) as e:
             self.skipped[item.id] = str(e)
             log.warning("skipping %s: %s", item.id, e)
-            return None
+            return Skipped(item.id, str(e))
         return Example(item.id, audio, tokens, item.text)
 
 
@@ -65,8 +80,9 @@ class Batch:
         return len(self.ids)
 
 
-def collate(examples: list[Example | None]) -> Batch | None:
-    examples = [e for e in examples if e is not None]
+def collate(examples: list[Example | Skipped | None]) -> Batch | None:
+    """Pad the good examples into a Batch; None when there are none."""
+    examples = [e for e in examples if isinstance(e, Example)]
     if not examples:
         return None
     lengths = torch.tensor([len(e.audio) for e in examples])
@@ -80,3 +96,8 @@ def collate(examples: list[Example | None]) -> Batch | None:
     return Batch(
         [e.id for e in examples], [e.text for e in examples], waveforms, lengths, targets, target_lengths
     )
+
+
+def collate_with_skips(examples: list[Example | Skipped | None]) -> tuple[Batch | None, dict[str, str]]:
+    """`collate`, plus {id: reason} of the bad items: how worker processes report them to the trainer."""
+    return collate(examples), {e.id: e.reason for e in examples if isinstance(e, Skipped)}

@@ -59,6 +59,7 @@ class TrainConfig:
     noise_dir: str = ""  # folder of noise recordings mixed in (half the time); empty: generated noise
     reverb_prob: float = 0.0  # probability of simulated room reverberation per utterance
     reverb_rt60: tuple[float, ...] = (0.2, 0.7)  # reverberation time range, seconds
+    telephone_prob: float = 0.0  # probability of the 8 kHz telephone band (300-3400 Hz) per utterance
     # ---- monitoring (rank 0 only): metrics.csv always; TensorBoard events and PNG curves when enabled
     tensorboard: bool = True
     plots: bool = True
@@ -78,7 +79,7 @@ class TrainConfig:
             value = getattr(self, name)
             if len(value) != 2 or value[0] > value[1]:
                 raise ValueError(f"train.{name} must be [low, high], got {list(value)}")
-        for name in ("gain_prob", "noise_prob", "reverb_prob"):
+        for name in ("gain_prob", "noise_prob", "reverb_prob", "telephone_prob"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"train.{name} must be a probability in [0, 1], got {getattr(self, name)}")
         if self.speed_perturb and not all(0.5 <= f <= 2.0 for f in self.speed_factors):

@@ -18,7 +18,7 @@ from tqdm import tqdm
 
 from asr.checkpoint import checkpoint_payload, load_checkpoint, save_checkpoint
 from asr.data.augment import SpecAugment, WaveformAugment, waveform_augment_from
-from asr.data.dataset import Batch, SpeechDataset, collate
+from asr.data.dataset import Batch, SpeechDataset, collate_with_skips
 from asr.data.manifest import Utterance, read_manifest
 from asr.data.sampler import DurationBatchSampler
 from asr.evaluate import evaluate
@@ -119,7 +119,7 @@ def estimate_feature_stats(
     frames = 0
     for i in indices:
         example = dataset[i]
-        if example is None:
+        if not example:  # a Skipped item
             continue
         wave = torch.from_numpy(example.audio)[None]
         feats, _ = recognizer.frontend(wave, torch.tensor([wave.shape[1]]))
@@ -165,6 +165,7 @@ def make_waveform_augment(cfg: TrainConfig, sample_rate: int) -> WaveformAugment
         cfg.reverb_prob,
         cfg.reverb_rt60,
         sample_rate,
+        cfg.telephone_prob,
     )
 
 
@@ -226,6 +227,7 @@ def _train(run: RunConfig, ctx: DistContext, device: torch.device, resume: bool,
     if not train_items:
         raise TrainingError(f"{cfg.train_manifest}: no usable training utterances ({len(skipped)} skipped)")
     dataset = SpeechDataset(train_items, vocab, run.features.sample_rate)
+    loader_skipped: dict[str, str] = {}  # unreadable audio found while loading, from every epoch
     sampler = DurationBatchSampler(
         [u.duration for u in train_items],
         cfg.max_duration,
@@ -359,7 +361,7 @@ def _train(run: RunConfig, ctx: DistContext, device: torch.device, resume: bool,
         sampler.set_epoch(epoch)
         first = sampler.position
         loader = torch.utils.data.DataLoader(
-            dataset, batch_sampler=list(sampler), collate_fn=collate, num_workers=cfg.num_workers
+            dataset, batch_sampler=list(sampler), collate_fn=collate_with_skips, num_workers=cfg.num_workers
         )
         recognizer.train()
         batches = iter(loader)  # draws a seed from torch's RNG, as it did before the checkpoint
@@ -378,7 +380,8 @@ def _train(run: RunConfig, ctx: DistContext, device: torch.device, resume: bool,
         t0, audio_seconds, loss_sum, loss_count = time.monotonic(), 0.0, 0.0, 0
         window_loss, window_count = 0.0, 0
         group_left, group_size, group_backwards = 0, 1, 0
-        for batch in bar:
+        for batch, bad_items in bar:
+            loader_skipped.update(bad_items)  # reasons come with the batch: workers' datasets are copies
             if group_left == 0:
                 group_size = group_left = min(cfg.grad_accum, batches_per_epoch - sampler.position)
                 group_backwards = 0
@@ -481,7 +484,7 @@ def _train(run: RunConfig, ctx: DistContext, device: torch.device, resume: bool,
             dev = evaluate(recognizer, dev_items, progress=progress)
             dev_scores = (dev.wer, dev.cer)
         dev_wer, dev_cer = distributed.broadcast_object(ctx, dev_scores)
-        for part in distributed.gather_objects(ctx, dict(dataset.skipped)):
+        for part in distributed.gather_objects(ctx, dict(loader_skipped)):
             skipped.update(part)
         metrics = {
             "epoch": epoch + 1,

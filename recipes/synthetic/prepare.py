@@ -1,7 +1,8 @@
 """Build an offline synthetic English speech corpus with espeak-ng.
 
     python recipes/synthetic/prepare.py --config recipes/synthetic/config.toml --out data/synthetic \
-        [--jobs 2] [--seed N] [--num-train N] [--num-dev N] [--num-test N] [--no-progress]
+        [--jobs 2] [--seed N] [--num-train N] [--num-dev N] [--num-test N] [--splits dev,test]
+        [--no-progress]
 
 Text comes from freely licensed English installed by Debian packages (fortune cookies, WordNet example
 sentences); speech from espeak-ng's native English accents combined with its voice variants, each
@@ -35,13 +36,16 @@ The defaults (see ``CorpusConfig``)::
                 "klatt", "klatt2", "klatt3", "klatt4", "Storm", "Annie", "Andy", "Michael",
                 "steph", "linda", "john", "travis"]
     test_heldout_pairs = 0.15    # (accent, variant) pairs kept for test only: a fraction (< 1) or a count
+    heldout_accents = []         # accents never in train/dev: test voices use them (with any variant)
+    heldout_variants = []        # variants never in train/dev: test voices use them (with any accent)
+    num_test_text = 0            # "test_text" split: unseen sentences read by *training* voices
     rate = [130, 200]            # espeak-ng -s, words per minute, drawn uniformly per utterance
     pitch = [30, 70]             # espeak-ng -p, 0..99, drawn uniformly per utterance
     sample_rate = 16000
     max_silence = 0.15           # seconds of leading/trailing silence kept
 
 Output (under ``--out``): ``wav/<split>/<id>.wav`` (16-bit mono), ``train.jsonl``, ``dev.jsonl``,
-``test.jsonl`` (``{"id", "audio", "duration", "text", "speaker", "rate", "pitch"}``, audio relative to the
+``test.jsonl``, ``test_text.jsonl`` (empty unless ``num_test_text``) (``{"id", "audio", "duration", "text", "speaker", "rate", "pitch"}``, audio relative to the
 manifest's folder), ``train_text.txt`` (LM text), ``corpus_info.json`` and a ``.done`` marker.
 
 Every choice (sentence, voice, rate, pitch) is made up front from the seed, so a run is deterministic
@@ -86,7 +90,7 @@ log = logging.getLogger("asr.recipes.synthetic")
 
 # Bump when the text selection or the audio processing changes in a way a config hash cannot see.
 RECIPE_VERSION = 1
-SPLITS = ("train", "dev", "test")
+SPLITS = ("train", "dev", "test", "test_text")
 
 DEFAULT_ACCENTS = (
     "en-us",
@@ -152,6 +156,9 @@ class CorpusConfig:
     accents: tuple[str, ...] = DEFAULT_ACCENTS
     variants: tuple[str, ...] = DEFAULT_VARIANTS
     test_heldout_pairs: float = 0.15
+    heldout_accents: tuple[str, ...] = ()
+    heldout_variants: tuple[str, ...] = ()
+    num_test_text: int = 0
     rate: tuple[int, int] = (130, 200)
     pitch: tuple[int, int] = (30, 70)
     sample_rate: int = 16000
@@ -161,7 +168,7 @@ class CorpusConfig:
         def bad(msg: str) -> None:
             raise ValueError(f"[corpus] {msg}")
 
-        for name in ("num_train", "num_dev", "num_test"):
+        for name in ("num_train", "num_dev", "num_test", "num_test_text"):
             if getattr(self, name) < 0:
                 bad(f"{name} must be >= 0, got {getattr(self, name)}")
         if self.train_repeats < 1:
@@ -181,6 +188,12 @@ class CorpusConfig:
                 bad(f"{name} must be unique espeak-ng names ([A-Za-z0-9_-]), got {list(values)}")
         if any(v.startswith("mb-") or v.startswith("mb/") for v in self.accents):
             bad("mbrola voices (mb-*) are not supported: mbrola is not installed")
+        for name, pool in (("heldout_accents", self.accents), ("heldout_variants", self.variants)):
+            stray = sorted(set(getattr(self, name)) - set(pool))
+            if stray:
+                bad(f"{name} {stray} are not in {name.split('_')[1]} {list(pool)}")
+        if set(self.heldout_accents) == set(self.accents) or set(self.heldout_variants) == set(self.variants):
+            bad("heldout_accents / heldout_variants must leave at least one accent and variant for training")
         if self.test_heldout_pairs < 0:
             bad(f"test_heldout_pairs must be >= 0, got {self.test_heldout_pairs}")
         for name, lo_limit, hi_limit in (("rate", 80, 450), ("pitch", 0, 99)):
@@ -201,7 +214,7 @@ class CorpusConfig:
             raise ValueError(f"{where}: unknown keys {unknown}; known keys: {sorted(fields)}")
         kwargs: dict[str, Any] = {}
         for name, value in table.items():
-            default = getattr(cls, name) if name != "exclude_text_file" else ()
+            default = getattr(cls, name) if name not in ("exclude_text_file",) else ()
             kwargs[name] = _coerce(name, value, default, where)
         return cls(**kwargs)
 
@@ -608,6 +621,20 @@ def heldout_pairs(
     return sorted(held)
 
 
+def heldout_voices(cfg: CorpusConfig) -> list[tuple[str, str]]:
+    """Every (accent, variant) pair test may use and train/dev may not.
+
+    The union of ``test_heldout_pairs`` (unseen *combinations* of seen accents and variants) and every
+    pair that involves a held-out accent or variant (voices whose accent or variant training never saw).
+    """
+    held_acc, held_var = set(cfg.heldout_accents), set(cfg.heldout_variants)
+    unseen = [(a, v) for a in cfg.accents for v in cfg.variants if a in held_acc or v in held_var]
+    seen_accents = [a for a in cfg.accents if a not in held_acc]
+    seen_variants = [v for v in cfg.variants if v not in held_var]
+    combos = heldout_pairs(seen_accents, seen_variants, cfg.test_heldout_pairs, cfg.seed)
+    return sorted(set(unseen) | set(combos))
+
+
 @dataclass(frozen=True)
 class Utterance:
     id: str
@@ -646,20 +673,26 @@ def plan_corpus(
     voice_files = voice_files or {}
     ordered = sorted(sentences, key=lambda s: _sentence_order_key(cfg.seed, s.text))
     n_train_sentences = math.ceil(cfg.num_train / cfg.train_repeats)
-    need = cfg.num_test + cfg.num_dev + n_train_sentences
+    need = cfg.num_test + cfg.num_dev + cfg.num_test_text + n_train_sentences
     if need > len(ordered):
         raise ValueError(
-            f"the corpus needs {need} distinct sentences (num_test + num_dev + num_train / train_repeats) "
+            f"the corpus needs {need} distinct sentences (num_test + num_dev + num_test_text + "
+            f"num_train / train_repeats) "
             f"but only {len(ordered)} are usable: lower the counts or raise train_repeats"
         )
     test_s = ordered[: cfg.num_test]
     dev_s = ordered[cfg.num_test : cfg.num_test + cfg.num_dev]
-    pool = ordered[cfg.num_test + cfg.num_dev :]
-    held = heldout_pairs(cfg.accents, cfg.variants, cfg.test_heldout_pairs, cfg.seed)
+    text_end = cfg.num_test + cfg.num_dev + cfg.num_test_text
+    test_text_s = ordered[cfg.num_test + cfg.num_dev : text_end]
+    pool = ordered[text_end:]
+    held = heldout_voices(cfg)
     held_set = set(held)
     train_pairs = [(a, v) for a in cfg.accents for v in cfg.variants if (a, v) not in held_set]
     if cfg.num_test and not held:
-        raise ValueError("num_test > 0 needs test_heldout_pairs > 0 (test voices must be unseen in training)")
+        raise ValueError(
+            "num_test > 0 needs test_heldout_pairs > 0 or heldout_accents / heldout_variants "
+            "(test voices must be unseen in training)"
+        )
 
     plan: dict[str, list[Utterance]] = {}
     for split_index, (split, split_sentences_, pairs, repeats, total) in enumerate(
@@ -667,6 +700,7 @@ def plan_corpus(
             ("train", pool[:n_train_sentences], train_pairs, cfg.train_repeats, cfg.num_train),
             ("dev", dev_s, train_pairs, 1, cfg.num_dev),
             ("test", test_s, held, 1, cfg.num_test),
+            ("test_text", test_text_s, train_pairs, 1, cfg.num_test_text),
         )
     ):
         utts: list[Utterance] = []
@@ -912,15 +946,15 @@ def config_hash(cfg: CorpusConfig, espeak: str) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
-def is_up_to_date(out: Path, digest: str) -> bool:
-    """True when ``.done`` holds ``digest`` and every manifest and wav it lists still exists."""
+def is_up_to_date(out: Path, digest: str, splits: Sequence[str] = SPLITS) -> bool:
+    """True when ``.done`` holds ``digest`` and every manifest and wav of ``splits`` still exists."""
     try:
         done = json.loads((out / ".done").read_text())
     except (FileNotFoundError, ValueError):
         return False
     if done.get("config_hash") != digest:
         return False
-    for split in SPLITS:
+    for split in splits:
         try:
             lines = (out / f"{split}.jsonl").read_text(encoding="utf-8").splitlines()
         except FileNotFoundError:
@@ -946,14 +980,25 @@ def _asr_text():
 
 
 def prepare(
-    cfg: CorpusConfig, out: str | os.PathLike, jobs: int | None = None, progress: bool = True
+    cfg: CorpusConfig,
+    out: str | os.PathLike,
+    jobs: int | None = None,
+    progress: bool = True,
+    splits: Sequence[str] = SPLITS,
 ) -> dict[str, Any]:
-    """Build (or finish, or check) the corpus in ``out``; returns the corpus_info dict."""
+    """Build (or finish, or check) the corpus in ``out``; returns the corpus_info dict.
+
+    ``splits`` limits the work to some splits (e.g. only the evaluation splits, to score a shipped model
+    without synthesizing its training set); the plan, and so every utterance, is the same either way.
+    """
     out = Path(out)
+    splits = tuple(s for s in SPLITS if s in set(splits))
     jobs = jobs or os.cpu_count() or 1
     espeak = espeak_version()
     digest = config_hash(cfg, espeak)
-    if is_up_to_date(out, digest):
+    if splits != SPLITS:
+        digest += ":" + ",".join(splits)
+    if is_up_to_date(out, digest, splits):
         log.info("%s is complete and its config unchanged: nothing to do", out)
         return json.loads((out / "corpus_info.json").read_text())
 
@@ -973,7 +1018,7 @@ def prepare(
     todo: list[tuple[Utterance, Path]] = []
     durations: dict[str, float] = {}
     removed = 0
-    for split in SPLITS:
+    for split in splits:
         folder = out / "wav" / split
         folder.mkdir(parents=True, exist_ok=True)
         wanted = {f"{u.id}.wav" for u in plan[split]}
@@ -1012,7 +1057,7 @@ def prepare(
         )
 
     info: dict[str, Any] = {"splits": {}, "sources": source_report}
-    for split in SPLITS:
+    for split in splits:
         lines = [manifest_line(u, durations[u.id]) for u in plan[split] if u.id in durations]
         write_if_changed(out / f"{split}.jsonl", "".join(line + "\n" for line in lines))
         done = [u for u in plan[split] if u.id in durations]
@@ -1049,7 +1094,7 @@ def prepare(
 
 def summary(info: dict[str, Any]) -> str:
     rows = [
-        f"{split:5s} {s['utterances']:6d} utt {s['hours']:7.2f} h {len(s['speakers']):4d} voices"
+        f"{split:9s} {s['utterances']:6d} utt {s['hours']:7.2f} h {len(s['speakers']):4d} voices"
         + (f"  ({len(s['failed'])} failed)" if s["failed"] else "")
         for split, s in info["splits"].items()
     ]
@@ -1068,6 +1113,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--num-train", type=int, help="override [corpus] num_train")
     parser.add_argument("--num-dev", type=int, help="override [corpus] num_dev")
     parser.add_argument("--num-test", type=int, help="override [corpus] num_test")
+    parser.add_argument(
+        "--splits",
+        default=",".join(SPLITS),
+        help=f"comma-separated splits to synthesize (default: all of {','.join(SPLITS)})",
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     args = parser.parse_args(argv)
@@ -1090,7 +1140,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             cfg = dataclasses.replace(cfg, **overrides)
         if args.jobs is not None and args.jobs < 1:
             raise ValueError(f"--jobs must be >= 1, got {args.jobs}")
-        info = prepare(cfg, args.out, jobs=args.jobs, progress=not args.no_progress)
+        splits = [x.strip() for x in args.splits.split(",") if x.strip()]
+        unknown = sorted(set(splits) - set(SPLITS))
+        if unknown or not splits:
+            raise ValueError(f"--splits must name some of {', '.join(SPLITS)}, got {args.splits!r}")
+        info = prepare(cfg, args.out, jobs=args.jobs, progress=not args.no_progress, splits=splits)
     except ValueError as e:
         print(f"prepare.py: error: {e}", file=sys.stderr)
         return 2
