@@ -59,6 +59,9 @@ def save_checkpoint(payload: dict[str, Any], path: str | os.PathLike) -> None:
             torch.save(payload, f)
             f.flush()
             os.fsync(f.fileno())
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; a checkpoint is an ordinary file
         os.replace(tmp, path)
         dir_fd = os.open(path.parent, os.O_RDONLY)
         try:
@@ -91,6 +94,25 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
         if key not in payload:
             raise CheckpointError(f"{path}: checkpoint is missing '{key}'")
     return payload
+
+
+TRAINING_STATE_KEYS = ("optimizer", "scheduler", "scaler")
+
+
+def slim_checkpoint(src: str | os.PathLike, dst: str | os.PathLike, half: bool = False) -> Path:
+    """Copy a checkpoint without its optimizer/scheduler state (a third of the size), optionally with
+    float16 weights (half again; they load back as float32). Configs, vocabulary and the training config
+    stay: the copy still describes itself. Feature statistics and other small tensors keep float32."""
+    payload = load_checkpoint(src)
+    slim = {k: v for k, v in payload.items() if k not in TRAINING_STATE_KEYS}
+    if half:
+        slim["state_dict"] = {
+            k: v.half() if v.is_floating_point() and v.numel() > 1024 else v
+            for k, v in payload["state_dict"].items()
+        }
+    recognizer_from_payload(slim)  # refuse to write something that does not load
+    save_checkpoint(slim, dst)
+    return Path(dst)
 
 
 def recognizer_from_payload(payload: dict[str, Any]) -> SpeechRecognizer:

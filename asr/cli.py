@@ -46,20 +46,26 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
     from asr.checkpoint import load_model
     from asr.data.manifest import read_manifest
+    from asr.default_model import resolve_model
     from asr.evaluate import evaluate_decoders
     from asr.lm import decoder_from_args
 
     if args.threads:
         torch.set_num_threads(args.threads)
     items = read_manifest(args.manifest)
-    model = load_model(args.model, device=args.device)
+    model_path, is_default = resolve_model(args.model)
+    args.model = str(model_path)
+    model = load_model(model_path, device=args.device)
     decoder = decoder_from_args(args, model.vocab, model.frame_shift_s)
     name = args.name or Path(args.manifest).stem
     decoders = {name: decoder}
     if decoder is not None and args.also_greedy:
         decoders[f"{name}-greedy"] = None
     results = evaluate_decoders(model, items, decoders, progress=sys.stderr.isatty())
-    out_dir = Path(args.output_dir) if args.output_dir else Path(args.model).parent
+    if args.output_dir:
+        out_dir = Path(args.output_dir)
+    else:  # beside the model, but never inside the shipped model's folder
+        out_dir = Path("exp") / "default-model" if is_default else model_path.parent
     for report, result in results.items():
         summary = result.write_reports(out_dir, report)
         kind = "greedy" if decoders[report] is None else "beam"
@@ -105,6 +111,7 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
 
     from asr.audio import AudioError
     from asr.checkpoint import load_model
+    from asr.default_model import resolve_model
     from asr.formats import format_transcript
     from asr.lm import decoder_from_args
     from asr.transcribe import transcribe_many
@@ -122,7 +129,9 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
         return 2
     if args.threads:
         torch.set_num_threads(args.threads)
-    model = load_model(args.model, device=args.device)
+    model_path, _ = resolve_model(args.model)
+    args.model = str(model_path)
+    model = load_model(model_path, device=args.device)
     decoder = decoder_from_args(args, model.vocab, model.frame_shift_s)
     out_dir = Path(args.output_dir) if args.output_dir else None
     if out_dir is not None:
@@ -168,6 +177,19 @@ def cmd_export(args: argparse.Namespace) -> int:
     from asr.export import export_model
 
     model = Path(args.model)
+    if args.format == "checkpoint":
+        from asr.checkpoint import slim_checkpoint
+
+        if args.quantize:
+            print("asr export: error: --quantize applies to onnx/torchscript; use --half", file=sys.stderr)
+            return 2
+        out = Path(args.output or model.with_name(f"{model.stem}-slim{'-fp16' if args.half else ''}.pt"))
+        slim_checkpoint(model, out, half=args.half)
+        print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB): weights and configs, no optimizer state")
+        return 0
+    if args.half:
+        print("asr export: error: --half applies to --format checkpoint", file=sys.stderr)
+        return 2
     suffix = f"-{args.quantize}" if args.quantize else ""
     out = args.output or str(model.with_name(f"{model.stem}-{args.format}{suffix}"))
     manifest = export_model(args.model, out, format=args.format, quantize=args.quantize)
@@ -200,6 +222,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         torch_threads=args.threads,
         vad=args.vad,
     )
+    from asr.default_model import resolve_model
+
+    args.model = str(resolve_model(args.model)[0])
     model = load_model(args.model, device=args.device)
     app = create_app(model, config, decoder_from_args(args, model.vocab, model.frame_shift_s))
     print(f"serving {args.model} on http://{args.host}:{args.port}/  (API docs: /docs)", file=sys.stderr)
@@ -222,7 +247,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("evaluate", help="WER/CER of a model on a manifest")
-    p.add_argument("--model", required=True)
+    p.add_argument(
+        "--model",
+        help="checkpoint, export directory or model folder (default: $ASR_MODEL, else the shipped "
+        "data/models/synthetic-en)",
+    )
     p.add_argument("--manifest", required=True)
     p.add_argument("--output-dir", help="where recogs/errs/summary files go (default: beside the model)")
     p.add_argument("--name", help="report name (default: the manifest's file name)")
@@ -238,7 +267,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("transcribe", help="transcribe audio files or folders")
     p.add_argument("inputs", nargs="+", help="audio files, directories or glob patterns ('rec/*.mp3')")
-    p.add_argument("--model", required=True)
+    p.add_argument(
+        "--model",
+        help="checkpoint, export directory or model folder (default: $ASR_MODEL, else the shipped "
+        "data/models/synthetic-en)",
+    )
     p.add_argument(
         "--format",
         choices=["txt", "json", "srt", "vtt", "tsv"],
@@ -260,15 +293,27 @@ def build_parser() -> argparse.ArgumentParser:
     add_decoder_arguments(p)
     p.set_defaults(func=cmd_transcribe)
 
-    p = sub.add_parser("export", help="export a checkpoint to ONNX or TorchScript (optionally int8)")
+    p = sub.add_parser(
+        "export", help="export a checkpoint to ONNX or TorchScript (optionally int8), or a slim checkpoint"
+    )
     p.add_argument("--model", required=True, help="checkpoint to export")
-    p.add_argument("--format", choices=["onnx", "torchscript"], default="onnx")
+    p.add_argument(
+        "--format",
+        choices=["onnx", "torchscript", "checkpoint"],
+        default="onnx",
+        help="checkpoint: a slim .pt for sharing (no optimizer state; with --half, float16 weights)",
+    )
+    p.add_argument("--half", action="store_true", help="checkpoint format: store weights as float16")
     p.add_argument("--quantize", choices=["int8"], help="dynamic int8 weights for the LSTM and linear layers")
     p.add_argument("-o", "--output", help="output directory (default: beside the model, MODEL-FORMAT[-int8])")
     p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("serve", help="HTTP API and upload/record page for a model (checkpoint or export)")
-    p.add_argument("--model", required=True, help="checkpoint or export directory")
+    p.add_argument(
+        "--model",
+        help="checkpoint, export directory or model folder (default: $ASR_MODEL, else the shipped "
+        "data/models/synthetic-en)",
+    )
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0: all interfaces)")
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--device", default="cpu", help="cpu or cuda")

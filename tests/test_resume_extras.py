@@ -104,3 +104,28 @@ def test_unreadable_audio_in_worker_processes_is_skipped_and_reported(tmp_path):
     assert set(skipped) == {"u3", "u5", "u7"}, skipped
     assert "NaN" in skipped["u5"] or "nan" in skipped["u5"].lower()
     assert all(reason for reason in skipped.values())
+
+
+@pytest.mark.slow
+def test_init_from_starts_at_the_given_weights_and_refuses_another_shape(corpus, tmp_path):
+    first = tmp_path / "first"
+    loop.train(tiny_run(corpus, first, "train.epochs=1"), progress=False)
+    start = load_checkpoint(first / "best.pt")["state_dict"]
+    second = tmp_path / "second"
+    run = tiny_run(
+        corpus,
+        second,
+        "train.epochs=1",
+        "train.lr=0",
+        "train.warmup_steps=1",
+        f"train.init_from={first / 'best.pt'}",
+    )
+    loop.train(run, progress=False)  # lr 0: the weights stay exactly where they were loaded
+    after = load_checkpoint(second / "best.pt")["state_dict"]
+    for key, value in start.items():
+        torch.testing.assert_close(after[key], value, rtol=0, atol=0)
+    wider = tiny_run(
+        corpus, tmp_path / "third", "model.hidden_size=24", f"train.init_from={first / 'best.pt'}"
+    )
+    with pytest.raises(loop.TrainingError, match="hidden_size"):
+        loop.train(wider, progress=False)

@@ -143,6 +143,14 @@ class DecoderConfig:
             raise FileNotFoundError(f"{path}: no such decoder config file") from None
         except (json.JSONDecodeError, UnicodeDecodeError) as e:
             raise ValueError(f"{path}: not a JSON decoder config ({e})") from None
+        # A relative lm/lexicon path is relative to the config file when it exists there (a model folder
+        # carries its decoder.json, LM and word list together), else to the working directory.
+        for key in ("lm", "lexicon"):
+            value = d.get(key) if isinstance(d, dict) else None
+            if isinstance(value, str) and value and not Path(value).is_absolute():
+                beside = Path(path).parent / value
+                if beside.exists():
+                    d[key] = str(beside)
         try:
             return cls.from_dict(d)
         except ValueError as e:

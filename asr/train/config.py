@@ -38,6 +38,9 @@ class TrainConfig:
     time_mask: int = 20  # widest time mask, in frames
     num_time_masks: int = 2
     seed: int = 0
+    # Start from these weights (a checkpoint with the same [model] and [features]) instead of a random
+    # init: fine-tuning, or a second learning-rate cycle. --resume, when it finds last.pt, wins over this.
+    init_from: str = ""
     device: str = "auto"  # "auto" picks CUDA when present
     num_threads: int = 0  # torch intra-op threads; 0 leaves torch's default
     num_workers: int = 0  # DataLoader worker processes

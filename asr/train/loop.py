@@ -9,6 +9,7 @@ import math
 import random
 import subprocess
 import time
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -105,6 +106,18 @@ def lr_lambda(warmup: int, total: int, min_ratio: float):
         return min_ratio + (1 - min_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
 
     return factor
+
+
+def init_weights(recognizer: SpeechRecognizer, run: RunConfig, path: str) -> None:
+    """Load `path`'s weights (feature statistics included) into a fresh recognizer of the same shape."""
+    payload = load_checkpoint(path)
+    for table, mine in (("model", asdict(run.model)), ("features", asdict(run.features))):
+        theirs = payload.get(table, {})
+        differ = {k: (theirs.get(k), v) for k, v in mine.items() if k != "dropout" and theirs.get(k) != v}
+        if differ:
+            raise TrainingError(f"train.init_from={path}: its [{table}] differs from this run's: {differ}")
+    recognizer.acoustic.load_state_dict(payload["state_dict"])  # float16 weights are upcast on copy
+    log.info("initialised from %s", path)
 
 
 @torch.no_grad()
@@ -304,7 +317,9 @@ def _train(run: RunConfig, ctx: DistContext, device: torch.device, resume: bool,
     else:
         if resume:
             log.warning("--resume: no %s yet, starting a new run", last_path)
-        if ctx.is_main:  # DDP copies rank 0's buffers (these statistics) to the other ranks
+        if cfg.init_from:
+            init_weights(recognizer, run, cfg.init_from)
+        elif ctx.is_main:  # DDP copies rank 0's buffers (these statistics) to the other ranks
             mean, std = estimate_feature_stats(recognizer, dataset, seed=cfg.seed)
             recognizer.acoustic.set_feature_stats(mean, std)
     recognizer.to(device)
