@@ -165,3 +165,46 @@ def test_decoder_from_args():
     assert isinstance(decoder, BeamSearchDecoder)
     assert decoder.config.beam_size == 8 and decoder.config.frame_shift_s == 0.04
     assert decoder.config.hotwords == (("cat", 1.5), ("new york", lm_module.DEFAULT_HOTWORD_BONUS))
+
+
+@needs_lmplz
+def test_quantized_trie_is_smaller_and_decodes_the_same(tmp_path, corpus, capsys):
+    rng = np.random.default_rng(0)
+    words = [f"w{i}" for i in range(400)] + ["the", "cat", "sat", "cut", "hurt"]
+    big = tmp_path / "big.txt"  # enough n-grams that the stored probabilities dominate the file size
+    big.write_text(corpus.read_text() + "".join(" ".join(rng.choice(words, 8)) + "\n" for _ in range(3000)))
+    plain = build_lm(big, tmp_path / "plain.bin", order=3)
+    out = tmp_path / "q.bin"
+    assert main(["lm", "build", "--text", str(big), "-o", str(out), "--quantize", "8"]) == 0
+    assert out.stat().st_size < 0.6 * plain.path.stat().st_size
+    from test_beam import cut_emission
+
+    for path in (plain.path, out):
+        decoder = BeamSearchDecoder(VOCAB, lm=path, lexicon=plain.words_path, lm_weight=1.0)
+        assert decoder.decode(cut_emission()[None])[0][0].text == "the cat sat"
+    with pytest.raises(ValueError, match="quantize_bits"):
+        build_lm(corpus, tmp_path / "x.bin", quantize_bits=8)  # probing cannot be quantized
+
+
+def test_decoder_json_beside_the_model_is_used_unless_options_or_greedy(tmp_path):
+    from asr.cli import build_parser
+    from asr.config import ConfigError
+    from asr.lm import decoder_from_args
+
+    model = tmp_path / "model.pt"
+    model.write_bytes(b"weights")
+    words = tmp_path / "words.txt"
+    words.write_text("the\ncat\nsat\n")
+    # relative paths in the file resolve beside it, whatever the working directory
+    (tmp_path / "decoder.json").write_text(json.dumps({"beam_size": 7, "lexicon": "words.txt"}))
+
+    def parse(*flags):
+        return build_parser().parse_args(["transcribe", "a.wav", "--model", str(model), *flags])
+
+    bundled = decoder_from_args(parse(), VOCAB, 0.03)
+    assert isinstance(bundled, BeamSearchDecoder) and bundled.config.beam_size == 7
+    assert bundled.config.lexicon == str(words)
+    assert decoder_from_args(parse("--greedy"), VOCAB, 0.03) is None
+    assert decoder_from_args(parse("--beam-size", "3"), VOCAB, 0.03).config.beam_size == 3
+    with pytest.raises(ConfigError, match="--greedy"):
+        decoder_from_args(parse("--greedy", "--beam-size", "3"), VOCAB, 0.03)
