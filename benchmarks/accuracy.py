@@ -43,6 +43,7 @@ from asr.checkpoint import load_model  # noqa: E402
 from asr.data.manifest import Utterance, read_manifest  # noqa: E402
 from asr.default_model import bundled_decoder_config, shipped_model_dir  # noqa: E402
 from asr.evaluate import evaluate_decoders  # noqa: E402
+from asr.metrics import error_stats  # noqa: E402
 
 log = logging.getLogger("benchmarks.accuracy")
 
@@ -51,6 +52,10 @@ SPLITS = {
     "test": "(b) unseen voices: held-out accent or variant",
     "test_text": "(a) unseen text, training voices",
     "dev": "dev: unseen text, training voices (decoder weights tuned here)",
+}
+GROUPS = {
+    "test/accent": "(b) part: the held-out accent, any variant",
+    "test/variant": "(b) part: a training accent with a held-out variant",
 }
 DEGRADATIONS = {
     "noise20": "(c) babble noise, 20 dB SNR",
@@ -120,6 +125,23 @@ def degraded_set(
     return [replace(u, audio=p) for u, p in zip(items, paths)]
 
 
+def heldout_groups() -> dict[str, object]:
+    """Test-split subsets by what was held out, from the full preset's [corpus] table."""
+    import tomllib
+
+    corpus = tomllib.loads(CONFIG.read_text())["corpus"]
+    accents, variants = set(corpus["heldout_accents"]), set(corpus["heldout_variants"])
+
+    def accent_held(speaker: str) -> bool:
+        return speaker.split("+")[0] in accents
+
+    def variant_only(speaker: str) -> bool:
+        accent, _, variant = speaker.partition("+")
+        return accent not in accents and variant in variants
+
+    return {"test/accent": accent_held, "test/variant": variant_only}
+
+
 def ensure_splits(data: Path) -> None:
     """Synthesize the evaluation splits of the full preset (prepare.py skips what is up to date)."""
     cmd = [sys.executable, str(ROOT / "recipes/synthetic/prepare.py"), "--config", str(CONFIG)]
@@ -183,15 +205,24 @@ def main(argv: list[str] | None = None) -> int:
         else:
             items = degraded_set(name, test, noise_pool, out)
         results = evaluate_decoders(model, items, decoders, progress=sys.stderr.isatty())
-        row = {"set": name, "what": {**SPLITS, **DEGRADATIONS}[name], "utterances": len(items)}
-        for dec, result in results.items():
+        for result in results.values():
             if result.skipped:
                 raise SystemExit(f"{name}: {len(result.skipped)} utterances could not be read")
-            row[f"{dec} WER"] = round(100 * result.wer, 2)
-            row[f"{dec} CER"] = round(100 * result.cer, 2)
-        row["seconds"] = round(time.perf_counter() - started, 1)
-        rows.append(row)
-        log.info("%s", row)
+        groups = {name: None}
+        if name == "test":  # which part of "unseen voice" is hard: the accent or the variant
+            groups.update(heldout_groups())
+        for group, keep in groups.items():
+            row: dict[str, object] = {"set": group, "what": {**SPLITS, **GROUPS, **DEGRADATIONS}[group]}
+            for dec, result in results.items():
+                chosen = [i for i, spk in enumerate(result.speakers) if keep is None or keep(spk or "")]
+                refs = [result.references[i] for i in chosen]
+                hyps = [result.hypotheses[i] for i in chosen]
+                row["utterances"] = len(chosen)
+                row[f"{dec} WER"] = round(100 * error_stats(refs, hyps, unit="word").wer, 2)
+                row[f"{dec} CER"] = round(100 * error_stats(refs, hyps, unit="char").wer, 2)
+            row["seconds"] = round(time.perf_counter() - started, 1)
+            rows.append(row)
+            log.info("%s", row)
 
     columns = ["set", "what", "utterances"] + [f"{d} {m}" for d in decoders for m in ("WER", "CER")]
     lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
