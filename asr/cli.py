@@ -356,6 +356,9 @@ def main(argv: list[str] | None = None) -> int:
         expected += (ManifestError, TrainingError)
     except ImportError:  # pragma: no cover - a decode-only install
         pass
+    import torch
+
+    torch.set_flush_denormal(True)  # padded batches drive LSTM states into slow denormals (see train())
     try:
         return args.func(args)
     except expected as e:

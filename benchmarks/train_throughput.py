@@ -106,6 +106,9 @@ def main() -> int:
     args = parser.parse_args()
 
     torch.set_num_threads(args.threads)
+    torch.set_flush_denormal(
+        True
+    )  # as `asr train` does, for both methods (without it, (b) fp32 is 3.5x slower)
     torch.manual_seed(0)
     device = torch.device(args.device)
     vocab = Vocabulary.english_characters()

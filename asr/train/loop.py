@@ -211,6 +211,9 @@ def train(run: RunConfig, resume: bool = False, progress: bool = True) -> Path:
     ctx = DistContext.from_env()
     if cfg.num_threads:
         torch.set_num_threads(cfg.num_threads)
+    # Over the padded frames of a batch the LSTM state decays into denormal floats, which x86 CPUs
+    # compute 10-100x slower: measured 3.5x slower fp32 steps on a 32-utterance 2-16 s batch without this.
+    torch.set_flush_denormal(True)
     device = pick_device(cfg.device)
     if ctx.enabled and device.type == "cuda":
         device = torch.device("cuda", ctx.local_rank)
