@@ -5,7 +5,9 @@
   (a) pipeline: DurationBatchSampler (max_duration seconds of padded audio per batch, duration buckets),
                 the training loop's own `train_step` (dense oneDNN LSTM on CPU / packed on CUDA, bf16
                 autocast where the loop would pick it), AdamW + clipping;
-  (b) plain:    a fixed batch of 32 in random order, padded to the longest, no packing, same step.
+  (b) plain:    a fixed batch of 32 in random order, padded to the longest, no packing, same step, in
+                fp32 as a plain PyTorch loop runs (--plain-precision same: (a)'s precision, to isolate
+                what batching alone buys).
 
 Both see the same utterances (audio held in memory, so disk reads do not count) and the same model.
 The rounds alternate (a) and (b) so that background load hits both alike; each figure is audio seconds
@@ -102,7 +104,18 @@ def main() -> int:
     parser.add_argument("--round-seconds", type=float, default=30.0, help="wall seconds per method per round")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16", "fp16"])
+    parser.add_argument(
+        "--precision",
+        default="auto",
+        choices=["auto", "fp32", "bf16", "fp16"],
+        help="(a): as train.precision (auto: bf16 on AMX CPUs and CUDA, else fp32)",
+    )
+    parser.add_argument(
+        "--plain-precision",
+        default="fp32",
+        choices=["same", "fp32", "bf16", "fp16"],
+        help="(b): fp32 (a plain PyTorch loop, the default) or 'same' as (a) to isolate batching",
+    )
     args = parser.parse_args()
 
     torch.set_num_threads(args.threads)
@@ -119,13 +132,15 @@ def main() -> int:
     optimizer = torch.optim.AdamW(recognizer.parameters(), lr=1e-4)
     ctc = torch.nn.CTCLoss(blank=vocab.blank_id, reduction="mean", zero_infinity=True)
     amp_dtype = autocast_dtype(args.precision, device)
+    plain_precision = args.precision if args.plain_precision == "same" else args.plain_precision
+    plain_amp_dtype = autocast_dtype(plain_precision, device)
     pack = device.type == "cuda"
     max_duration = args.max_duration or args.batch_size * sum(durations) / len(durations)
     print(
         f"{len(utterances)} utterances, {sum(durations):.0f} s of audio; model {args.num_layers} x "
         f"{args.hidden_size} ({recognizer.acoustic.num_parameters() / 1e6:.1f} M parameters); device {device}, "
-        f"{args.threads} threads, precision {amp_dtype or torch.float32}; (a) max_duration {max_duration:.0f} s, "
-        f"(b) batch {args.batch_size}"
+        f"{args.threads} threads; (a) max_duration {max_duration:.0f} s, {amp_dtype or torch.float32}; "
+        f"(b) batch {args.batch_size}, {plain_amp_dtype or torch.float32}"
     )
 
     sampler = DurationBatchSampler(durations, max_duration, args.num_buckets, seed=0)
@@ -148,22 +163,24 @@ def main() -> int:
     methods = {"(a) pipeline": pipeline_batches(), "(b) plain": plain_batches()}
     totals = {name: [0.0, 0.0, 0, 0.0] for name in methods}  # audio s, wall s, steps, padded s
 
-    def step(indices: list[int]) -> tuple[float, float]:
+    precisions = {"(a) pipeline": amp_dtype, "(b) plain": plain_amp_dtype}
+
+    def step(indices: list[int], dtype: torch.dtype | None) -> tuple[float, float]:
         batch = make_batch(utterances, indices, vocab)
-        loss = train_step(recognizer, batch, ctc, None, device, pack, amp_dtype)
+        loss = train_step(recognizer, batch, ctc, None, device, pack, dtype)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(recognizer.parameters(), 5.0)
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
         return float(batch.lengths.sum()) / 16000, float(batch.waveforms.numel()) / 16000
 
-    step(next(methods["(a) pipeline"]))  # warm up kernels (not timed)
-    step(next(methods["(b) plain"]))
+    for name, batches in methods.items():  # warm up kernels (not timed)
+        step(next(batches), precisions[name])
     for round_ in range(args.rounds):
         for name, batches in methods.items():
             start = time.perf_counter()
             while time.perf_counter() - start < args.round_seconds:
-                audio, padded = step(next(batches))
+                audio, padded = step(next(batches), precisions[name])
                 totals[name][0] += audio
                 totals[name][2] += 1
                 totals[name][3] += padded
