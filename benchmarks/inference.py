@@ -41,8 +41,9 @@ from asr.export import EagerInt8Model, export_model, load_exported  # noqa: E402
 from asr.metrics import error_stats  # noqa: E402
 from asr.text import normalize_text  # noqa: E402
 
-MODEL_CANDIDATES = [ROOT / "exp/synthetic/best.pt", Path("/tmp/exp/a3/best.pt")]
-MANIFEST_CANDIDATES = [ROOT / "data/synthetic/test.jsonl", Path("/tmp/syn8k/test.jsonl")]
+# The shipped default model first (what `asr transcribe` runs), then the demo's; test audio likewise.
+MODEL_CANDIDATES = [ROOT / "data/models/synthetic-en/model.pt", ROOT / "exp/synthetic/best.pt"]
+MANIFEST_CANDIDATES = [ROOT / "data/synthetic-full/test.jsonl", ROOT / "data/synthetic/test.jsonl"]
 
 
 @dataclass
@@ -104,9 +105,15 @@ def main() -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument(
-        "--model", type=Path, help="checkpoint (default: exp/synthetic/best.pt, else /tmp/exp/a3)"
+        "--model",
+        type=Path,
+        help="checkpoint (default: the shipped data/models/synthetic-en, else exp/synthetic/best.pt)",
     )
-    parser.add_argument("--manifest", type=Path, help="test manifest (default: data/synthetic/test.jsonl)")
+    parser.add_argument(
+        "--manifest",
+        type=Path,
+        help="test manifest (default: data/synthetic-full/test.jsonl, else data/synthetic/)",
+    )
     parser.add_argument("--limit", type=int, default=100, help="first N utterances (0: all)")
     parser.add_argument("--threads", default="1,2", help="comma-separated thread counts")
     parser.add_argument("--repeats", type=int, default=1, help="passes per variant; the fastest counts")
