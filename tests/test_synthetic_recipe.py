@@ -444,3 +444,18 @@ def test_bad_config_is_a_clear_error(tmp_path):
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert proc.returncode == 2
     assert "unknown keys ['num_trian']" in proc.stderr and "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize(
+    "config",
+    sorted((ROOT / "recipes" / "synthetic").glob("config*.toml"))
+    + sorted((ROOT / "recipes" / "synthetic" / "studies").glob("*.toml")),
+    ids=lambda p: p.name,
+)
+def test_every_shipped_config_is_valid_for_prepare_and_train(config):
+    from asr.train.config import load_run_config
+
+    corpus = P.load_config(config)
+    run = load_run_config(config)
+    assert run.model.input_size == run.features.n_mels
+    assert not set(corpus.heldout_accents) - set(corpus.accents)
