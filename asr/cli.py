@@ -6,6 +6,7 @@ import argparse
 import logging
 import sys
 from pathlib import Path
+from typing import Any
 
 AUDIO_SUFFIXES = {".wav", ".flac", ".ogg", ".opus", ".mp3", ".m4a", ".webm", ".aac", ".wma", ".sph"}
 
@@ -20,6 +21,18 @@ def _expand_inputs(inputs: list[str]) -> list[Path]:
         else:
             paths.append(path)
     return paths
+
+
+def _load_model_arg(args: argparse.Namespace) -> tuple[Any, bool]:
+    """Load --model (the default model when absent) on --device; returns (model, whether it is the
+    default). The resolved path is written back to args.model: the decoder options look beside it for
+    the model's decoder.json."""
+    from asr.checkpoint import load_model
+    from asr.default_model import resolve_model
+
+    path, is_default = resolve_model(args.model)
+    args.model = str(path)
+    return load_model(path, device=args.device), is_default
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -44,18 +57,14 @@ def cmd_train(args: argparse.Namespace) -> int:
 def cmd_evaluate(args: argparse.Namespace) -> int:
     import torch
 
-    from asr.checkpoint import load_model
     from asr.data.manifest import read_manifest
-    from asr.default_model import resolve_model
     from asr.evaluate import evaluate_decoders
     from asr.lm import decoder_from_args
 
     if args.threads:
         torch.set_num_threads(args.threads)
     items = read_manifest(args.manifest)
-    model_path, is_default = resolve_model(args.model)
-    args.model = str(model_path)
-    model = load_model(model_path, device=args.device)
+    model, is_default = _load_model_arg(args)
     decoder = decoder_from_args(args, model.vocab, model.frame_shift_s)
     name = args.name or Path(args.manifest).stem
     decoders = {name: decoder}
@@ -65,7 +74,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     if args.output_dir:
         out_dir = Path(args.output_dir)
     else:  # beside the model, but never inside the shipped model's folder
-        out_dir = Path("exp") / "default-model" if is_default else model_path.parent
+        out_dir = Path("exp") / "default-model" if is_default else Path(args.model).parent
     for report, result in results.items():
         summary = result.write_reports(out_dir, report)
         kind = "greedy" if decoders[report] is None else "beam"
@@ -110,8 +119,6 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
     import torch
 
     from asr.audio import AudioError
-    from asr.checkpoint import load_model
-    from asr.default_model import resolve_model
     from asr.formats import format_transcript
     from asr.lm import decoder_from_args
     from asr.transcribe import transcribe_many
@@ -129,9 +136,7 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
         return 2
     if args.threads:
         torch.set_num_threads(args.threads)
-    model_path, _ = resolve_model(args.model)
-    args.model = str(model_path)
-    model = load_model(model_path, device=args.device)
+    model, _ = _load_model_arg(args)
     decoder = decoder_from_args(args, model.vocab, model.frame_shift_s)
     out_dir = Path(args.output_dir) if args.output_dir else None
     if out_dir is not None:
@@ -202,7 +207,6 @@ def cmd_export(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     import torch
 
-    from asr.checkpoint import load_model
     from asr.lm import decoder_from_args
     from asr.serve import ServeConfig, create_app
 
@@ -222,10 +226,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         torch_threads=args.threads,
         vad=args.vad,
     )
-    from asr.default_model import resolve_model
-
-    args.model = str(resolve_model(args.model)[0])
-    model = load_model(args.model, device=args.device)
+    model, _ = _load_model_arg(args)
     app = create_app(model, config, decoder_from_args(args, model.vocab, model.frame_shift_s))
     print(f"serving {args.model} on http://{args.host}:{args.port}/  (API docs: /docs)", file=sys.stderr)
     uvicorn.run(app, host=args.host, port=args.port, log_level="info", timeout_keep_alive=5)
