@@ -13,37 +13,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-stage=0
-stop_stage=5
-config=recipes/an4/config.toml
-corpus_dir=
-mirror=
-jobs=2
-while [ $# -gt 0 ]; do
-  case "$1" in
-    --stage) stage=$2; shift 2 ;;
-    --stop-stage) stop_stage=$2; shift 2 ;;
-    --config) config=$2; shift 2 ;;
-    --corpus-dir) corpus_dir=$2; shift 2 ;;
-    --mirror) mirror=$2; shift 2 ;;
-    --jobs) jobs=$2; shift 2 ;;
-    *) echo "unknown option: $1" >&2; exit 2 ;;
-  esac
-done
-
-py=${PYTHON:-.venv/bin/python}
-asr=${ASR:-.venv/bin/asr}
-read -r data exp order < <($py -c "
-import sys, pathlib
-from asr.config import load_toml
-from asr.train.config import load_run_config
-train = load_run_config(sys.argv[1]).train
-print(pathlib.Path(train.train_manifest).parent, train.out_dir, load_toml(sys.argv[1]).get('lm', {}).get('order', 3))" "$config")
-corpus_dir=${corpus_dir:-$data/an4}
-config_hash=$(sha256sum "$config" | cut -c1-16)
-mkdir -p "$exp"
-log() { echo "[$(date +%H:%M:%S)] $*"; }
-start=$(date +%s)
+recipe=an4 corpus_subdir=an4
+source recipes/common/corpus_recipe_setup.sh "$@"
 
 if [ "$stage" -le 0 ] && [ "$stop_stage" -ge 0 ]; then
   if [ -f "$corpus_dir/etc/an4_train.transcription" ]; then
