@@ -22,7 +22,7 @@ import soundfile as sf
 import torch
 from tqdm import tqdm
 
-from asr.audio import AudioError, _check_file, load_audio
+from asr.audio import AudioError, _check_file, check_block, load_audio
 from asr.decoding import GreedyDecoder, Hypothesis, Word
 from asr.recognizer import SpeechRecognizer
 from asr.vad import Vad, get_vad, segment_stream
@@ -352,10 +352,7 @@ def _stream_soundfile(handle: sf.SoundFile, target: int, name: str, bar: tqdm) -
             if len(data) == 0:
                 return
             block = data[:, 0] if data.shape[1] == 1 else data.mean(axis=1)
-            if not np.all(np.isfinite(block)):
-                raise AudioError(
-                    f"{name}: contains NaN or infinite samples; the source is corrupt, re-create it"
-                )
+            check_block(block, name)  # NaN/inf, or far beyond full scale
             if rate != target:
                 block = load_audio(block, target, source_rate=rate)
             yield np.ascontiguousarray(block, dtype=np.float32)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import struct
 import subprocess
 import sys
 from pathlib import Path
@@ -271,3 +272,119 @@ def test_save_wav_rejects_bad_audio(tmp_path: Path) -> None:
 def test_import_does_not_load_librosa() -> None:
     code = "import sys, asr.audio; assert 'librosa' not in sys.modules, 'librosa imported eagerly'"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+# --- hostile input: measured before decoding, capped while decoding ------------------------------------
+
+
+def long_silence_flac(path: Path, seconds: int, rate: int = SR) -> Path:
+    with sf.SoundFile(str(path), "w", rate, 1, format="FLAC") as f:
+        block = np.zeros(rate * 60, np.float32)
+        for _ in range(seconds // 60):
+            f.write(block)
+    return path
+
+
+def test_too_long_file_is_refused_from_its_header_before_decoding(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    flac = long_silence_flac(tmp_path / "long.flac", 20 * 60)
+    assert asr.audio.probe_audio(flac).duration_s == pytest.approx(1200)
+
+    def no_decoding(*args, **kwargs):
+        raise AssertionError("decoded samples of a file whose header is already too long")
+
+    monkeypatch.setattr(sf.SoundFile, "read", no_decoding)
+    with pytest.raises(asr.audio.AudioTooLong, match=r"long.flac.*lasts 1200.0 s.*at most 60 s"):
+        load_audio(flac, max_seconds=60)
+    with pytest.raises(asr.audio.AudioTooLong, match=r"<bytes>.*lasts 1200.0 s"):
+        load_audio(flac.read_bytes(), max_seconds=60)
+    monkeypatch.undo()
+    assert_length(load_audio(flac, max_seconds=1300), 1200)
+
+
+@needs_ffmpeg
+def test_ffmpeg_formats_are_measured_by_ffprobe_before_decoding(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    m4a = tmp_path / "long.m4a"
+    subprocess.run(
+        ["ffmpeg", "-nostdin", "-v", "error", "-f", "lavfi", "-i", "anullsrc=r=8000:cl=mono", "-t", "600",
+         "-c:a", "aac", "-b:a", "16k", str(m4a)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    info = asr.audio.probe_audio(m4a)
+    assert (info.reader, info.channels) == ("ffprobe", 1) and info.duration_s == pytest.approx(600, abs=1)
+
+    def no_decoder(*args, **kwargs):
+        raise AssertionError("started a decoder for a file whose header is already too long")
+
+    monkeypatch.setattr(asr.audio, "_decode_ffmpeg", no_decoder)
+    with pytest.raises(asr.audio.AudioTooLong, match=r"lasts 600.0 s"):
+        load_audio(m4a, max_seconds=30)
+    assert audio_duration(m4a) == pytest.approx(600, abs=1)  # from the header, no decoding
+
+
+def _webm_with_lying_duration(tmp_path: Path, seconds: int, claimed_s: float) -> Path:
+    webm = tmp_path / "lies.webm"
+    subprocess.run(
+        ["ffmpeg", "-nostdin", "-v", "error", "-f", "lavfi", "-i", f"sine=f=440:r=48000:d={seconds}",
+         "-c:a", "libopus", "-b:a", "12k", str(webm)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    data = bytearray(webm.read_bytes())
+    at = data.find(b"\x44\x89\x88")  # Matroska Duration element, an 8-byte float (milliseconds)
+    assert at > 0
+    data[at + 3 : at + 11] = struct.pack(">d", claimed_s * 1000)
+    webm.write_bytes(bytes(data))
+    return webm
+
+
+@needs_ffmpeg
+def test_a_header_that_lies_cannot_get_past_the_cap(tmp_path: Path) -> None:
+    webm = _webm_with_lying_duration(tmp_path, 120, 2.0)
+    assert asr.audio.probe_audio(webm).duration_s == pytest.approx(2.0, abs=0.1)  # the lie
+    assert_length(load_audio(webm), 120, rel=0.02)  # the truth, without a cap
+    with pytest.raises(asr.audio.AudioTooLong, match=r"lies.webm.*more than 10 s"):
+        load_audio(webm, max_seconds=10)
+
+
+@needs_ffmpeg
+def test_ffmpeg_reads_no_other_file_than_the_one_given(tmp_path: Path) -> None:
+    """A concat list (or playlist) naming other local files is not decoded: demuxer whitelist."""
+    write(tmp_path / "secret.wav", chirp(SR), SR)
+    playlist = tmp_path / "upload.wav"
+    playlist.write_text("ffconcat version 1.0\nfile 'secret.wav'\n")
+    with pytest.raises(AudioError, match="cannot decode audio"):
+        load_audio(playlist)
+
+
+@needs_ffmpeg
+def test_ffmpeg_decode_has_a_timeout(tmp_path: Path) -> None:
+    m4a = ffmpeg_encode(write(tmp_path / "a.wav", chirp(SR, 30.0), SR), tmp_path / "a.m4a")
+    with pytest.raises(AudioError, match="longer than 0.001 s"):
+        load_audio(m4a, timeout_s=0.001)
+
+
+def test_huge_finite_samples_are_refused(tmp_path: Path) -> None:
+    x = chirp(SR)
+    x[1000:1100] = 3e30  # finite, but squared in the features it overflows to inf
+    path = write(tmp_path / "loud.wav", x, SR, subtype="FLOAT")
+    with pytest.raises(AudioError, match=r"loud.wav: samples reach 3e\+30.*normalise"):
+        load_audio(path)
+    with pytest.raises(AudioError, match="far beyond full scale"):
+        load_audio(x, source_rate=SR)
+    x[1000:1100] = 1.5  # a little over full scale is still audio
+    assert np.abs(load_audio(x, source_rate=SR)).max() == pytest.approx(1.5)
+
+
+def test_too_many_channels_in_the_header_are_refused(tmp_path: Path) -> None:
+    path = write(tmp_path / "many.wav", np.zeros((160, 40), np.float32), SR)
+    with pytest.raises(AudioError, match="many.wav.*40 channels"):
+        load_audio(path)
+
+
+def test_error_messages_carry_no_object_reprs() -> None:
+    with pytest.raises(AudioError) as e:
+        load_audio(b"not audio at all" * 20)
+    assert " at 0x" not in str(e.value) and "/tmp" not in str(e.value), str(e.value)
