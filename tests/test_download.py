@@ -254,3 +254,136 @@ def test_extract_zip_and_tar(tmp_path):
     assert extract(archive, tmp_path / "out") == ["top"]
     (tmp_path / "c.tar.gz").write_bytes(ARCHIVE)
     assert extract(tmp_path / "c.tar.gz", tmp_path / "out2") == ["corpus"]
+
+
+# --- links, the extraction filter, disk space -----------------------------------------------------
+
+
+def _link(name: str, target: str, kind: bytes = tarfile.SYMTYPE) -> tarfile.TarInfo:
+    info = tarfile.TarInfo(name)
+    info.type = kind
+    info.linkname = target
+    return info
+
+
+def _tar_of(path: Path, members: list[tuple[tarfile.TarInfo, bytes]]) -> Path:
+    with tarfile.open(path, "w") as tar:
+        for info, data in members:
+            if info.isfile():
+                info.size = len(data)
+            tar.addfile(info, io.BytesIO(data) if info.isfile() else None)
+    return path
+
+
+def _written(folder: Path) -> list[str]:
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*")) if folder.exists() else []
+
+
+def test_extract_refuses_the_symlink_chain_with_nothing_written(tmp_path):
+    """``a -> .``, ``a/b -> ..``, ``a/b/x``: each link alone stays inside, together x lands outside."""
+    outside = tmp_path / "box"
+    dest = outside / "out"
+    dest.mkdir(parents=True)
+    archive = _tar_of(
+        tmp_path / "chain.tar",
+        [
+            (tarfile.TarInfo("fine.txt"), b"ok"),
+            (_link("a", "."), b""),
+            (_link("a/b", ".."), b""),
+            (tarfile.TarInfo("a/b/x"), b"escaped"),
+        ],
+    )
+    with pytest.raises(UnsafeArchiveError, match="passes through the link 'a'"):
+        extract(archive, dest)
+    assert _written(outside) == ["out"]  # not even fine.txt, and no x beside out/
+
+
+def test_extract_refuses_a_path_through_a_symlink_already_on_disk(tmp_path):
+    dest, elsewhere = tmp_path / "out", tmp_path / "elsewhere"
+    dest.mkdir()
+    elsewhere.mkdir()
+    (dest / "corpus").symlink_to(elsewhere)
+    archive = _tar_of(tmp_path / "t.tar", [(tarfile.TarInfo("corpus/x.txt"), b"x")])
+    with pytest.raises(UnsafeArchiveError, match="passes through the link 'corpus'"):
+        extract(archive, dest)
+    assert _written(elsewhere) == []
+
+
+@pytest.mark.parametrize(
+    "members",
+    [
+        [("l1", "."), ("l2", "l1/..")],  # resolves inside lexically, outside through l1
+        [("d/l1", ".."), ("d/l2", "l1/../..")],
+    ],
+    ids=["link-through-link", "nested"],
+)
+def test_extract_refuses_links_that_go_through_other_links(tmp_path, members):
+    archive = _tar_of(tmp_path / "t.tar", [(_link(n, t), b"") for n, t in members])
+    with pytest.raises(UnsafeArchiveError, match="goes through the link"):
+        extract(archive, tmp_path / "out")
+    assert _written(tmp_path / "out") == []
+
+
+def test_extract_hardlink_out_and_inner_links_ok(tmp_path):
+    archive = _tar_of(tmp_path / "h.tar", [(_link("h", "../x", tarfile.LNKTYPE), b"")])
+    with pytest.raises(UnsafeArchiveError, match="points outside"):
+        extract(archive, tmp_path / "out")
+    fine = _tar_of(
+        tmp_path / "ok.tar",
+        [
+            (tarfile.TarInfo("c/a.txt"), b"a"),
+            (_link("c/b.txt", "a.txt"), b""),
+            (_link("c/h", "c/a.txt", tarfile.LNKTYPE), b""),
+        ],
+    )
+    assert extract(fine, tmp_path / "out2") == ["c"]
+    assert (tmp_path / "out2/c/b.txt").read_text() == "a" and (tmp_path / "out2/c/h").read_text() == "a"
+
+
+def test_extract_never_runs_without_the_data_filter(tmp_path, monkeypatch):
+    monkeypatch.delattr(tarfile, "data_filter")
+    (tmp_path / "c.tar.gz").write_bytes(ARCHIVE)
+    with pytest.raises(UnsafeArchiveError, match="no extraction filter"):
+        extract(tmp_path / "c.tar.gz", tmp_path / "out")
+    assert _written(tmp_path / "out") == []
+
+
+def test_extract_checks_the_unpacked_size_against_free_space(tmp_path, monkeypatch):
+    import asr.datasets.download as dl
+
+    monkeypatch.setattr(dl, "disk_free_gb", lambda path: 50_000 / 1e9)  # 50 kB free, 60 kB inside
+    (tmp_path / "c.tar.gz").write_bytes(ARCHIVE)
+    with pytest.raises(dl.DiskSpaceError, match=r"extracting c.tar.gz needs 0.00 GB"):
+        extract(tmp_path / "c.tar.gz", tmp_path / "out")
+    assert _written(tmp_path / "out") == []
+
+
+def test_fetch_refuses_a_download_that_cannot_fit(server, tmp_path, monkeypatch):
+    import asr.datasets.download as dl
+
+    monkeypatch.setattr(dl, "disk_free_gb", lambda path: 1.0)
+    res = Resource("corpus.tar.gz", f"{server.base}/corpus.tar.gz", approx_size=3_000_000_000)
+    with pytest.raises(dl.DiskSpaceError, match=r"downloading corpus.tar.gz \(about 3.00 GB\) needs"):
+        fetch([res], tmp_path, progress=False)
+    assert server.requests == []  # refused before the first byte
+
+
+def test_every_recipe_archive_has_a_size_for_the_disk_check():
+    import importlib.util
+
+    root = Path(__file__).resolve().parents[1]
+    resources = []
+    for name in ("an4", "librispeech", "ljspeech", "tedlium3"):
+        spec = importlib.util.spec_from_file_location(
+            f"recipe_{name}_sizes", root / "recipes" / name / "prepare.py"
+        )
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        resources += list(getattr(module, "RESOURCES", []))
+        resources += [r for rs in getattr(module, "VARIANTS", {}).values() for r in rs]
+        if name == "librispeech":
+            resources += [module.split_resource(s) for s in module.SPLITS]
+            resources += [module.lm_resource(f) for f in module.LM_FILES]
+    assert len(resources) >= 4 + 7 + 7
+    unknown = [r.name for r in resources if not r.expected_bytes]
+    assert unknown == []

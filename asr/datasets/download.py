@@ -5,10 +5,14 @@
   retried with exponential backoff, a permanent one (404, 403, ...) fails at once with the URL in the
   message. The finished file is checked against the published size and checksum (sha256 or md5); a
   mismatch deletes the part file and raises :class:`ChecksumError`.
-* :func:`extract` unpacks ``.tar``/``.tar.gz``/``.tgz``/``.tar.bz2``/``.zip`` refusing any member that
-  would land outside the target folder (absolute paths, ``..``, links pointing out, device files).
+* :func:`extract` unpacks ``.tar``/``.tar.gz``/``.tgz``/``.tar.bz2``/``.zip``. Every member is checked
+  before anything is written: absolute paths, ``..``, a path that passes through a link (one earlier in
+  the archive or one already on disk), links leaving the target or pointing at other links, device files
+  are all refused (:class:`UnsafeArchiveError`); tar members are then written only through tarfile's
+  ``data`` filter (a Python without it refuses to extract); the unpacked size must fit the free space.
 * :func:`fetch` does both for a list of :class:`Resource` s with a ``.done`` marker per resource, so a
-  second run costs nothing; ``mirror`` replaces the base URL (everything before the file name).
+  second run costs nothing; ``mirror`` replaces the base URL (everything before the file name). Each
+  resource's size (exact, or approximate) is checked against the free disk space before downloading.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from pathlib import Path, PurePosixPath
 
 __all__ = [
     "ChecksumError",
+    "DiskSpaceError",
     "DownloadError",
     "Resource",
     "UnsafeArchiveError",
@@ -55,8 +60,12 @@ class ChecksumError(DownloadError):
     """The downloaded bytes do not match the published checksum or size (the part file is deleted)."""
 
 
+class DiskSpaceError(DownloadError):
+    """Not enough free disk space for a download or an extraction (checked before any byte is written)."""
+
+
 class UnsafeArchiveError(RuntimeError):
-    """An archive member would be written outside the extraction folder (or is a device file)."""
+    """An archive member would be written outside the extraction folder, through a link, or is a device."""
 
 
 @dataclass(frozen=True)
@@ -67,8 +76,14 @@ class Resource:
     url: str  # the published URL
     sha256: str | None = None
     md5: str | None = None
-    size: int | None = None  # bytes, when published
+    size: int | None = None  # bytes, exact (verified) when published
     extract: bool = True  # unpack after download (archives only)
+    approx_size: int | None = None  # bytes, approximate: only for the disk-space check, never verified
+
+    @property
+    def expected_bytes(self) -> int | None:
+        """The exact size when known, else the approximate one (None: unknown)."""
+        return self.size if self.size is not None else self.approx_size
 
     def url_for(self, mirror: str | None = None) -> str:
         """The URL to fetch: ``mirror`` (a base URL) + the file name, or the published URL."""
@@ -267,57 +282,120 @@ def is_archive(path: str | os.PathLike) -> bool:
     return str(path).lower().endswith(_ARCHIVE_SUFFIXES)
 
 
-def _safe_target(root: Path, name: str, archive: Path) -> Path:
+def _member_parts(root: Path, name: str, archive: Path) -> tuple[str, ...]:
+    """The path components of member ``name`` (``.`` dropped); refuses absolute paths, ``..``, drives."""
     pure = PurePosixPath(name.replace("\\", "/"))
     if pure.is_absolute() or ".." in pure.parts or (pure.parts and ":" in pure.parts[0]):
         raise UnsafeArchiveError(
             f"{archive}: member {name!r} would be written outside {root}; refusing to extract this archive "
             "(it is corrupt or malicious: delete it and download it again)"
         )
-    target = (root / pure).resolve()
-    if target != root and root not in target.parents:
-        raise UnsafeArchiveError(f"{archive}: member {name!r} resolves outside {root}; refusing to extract")
-    return target
+    return tuple(part for part in pure.parts if part not in ("", "."))
+
+
+class _MemberChecker:
+    """Checks members in archive order, remembering the links declared so far (nothing is written).
+
+    A member may not pass through a link: neither one declared earlier in the archive nor a symlink
+    already on disk under the target. With that rule ``..`` in a link target can be resolved
+    lexically, so a link is refused when its target leaves the target folder or reaches another link.
+    """
+
+    def __init__(self, root: Path, archive: Path) -> None:
+        self.root, self.archive = root, archive
+        self.links: set[tuple[str, ...]] = set()
+
+    def _is_link(self, parts: tuple[str, ...]) -> bool:
+        return parts in self.links or self.root.joinpath(*parts).is_symlink()
+
+    def check_path(self, name: str) -> tuple[str, ...]:
+        parts = _member_parts(self.root, name, self.archive)
+        for i in range(1, len(parts) + 1):
+            if self._is_link(parts[:i]):
+                raise UnsafeArchiveError(
+                    f"{self.archive}: member {name!r} passes through the link {'/'.join(parts[:i])!r}; "
+                    "refusing to extract this archive (it is corrupt or malicious)"
+                )
+        return parts
+
+    def check_link(self, name: str, parts: tuple[str, ...], linkname: str, symbolic: bool) -> None:
+        link = PurePosixPath(linkname.replace("\\", "/"))
+        where = f"{self.archive}: link {name!r} -> {linkname!r}"
+        if link.is_absolute() or (link.parts and ":" in link.parts[0]):
+            raise UnsafeArchiveError(f"{where} points outside {self.root}; refusing to extract")
+        # a symlink's target is relative to its folder, a hard link's to the archive root
+        current = list(parts[:-1]) if symbolic else []
+        for part in link.parts:
+            if part in ("", "."):
+                continue
+            if part == "..":
+                if not current:
+                    raise UnsafeArchiveError(f"{where} points outside {self.root}; refusing to extract")
+                current.pop()
+                continue
+            current.append(part)
+            if self._is_link(tuple(current)):
+                raise UnsafeArchiveError(
+                    f"{where} goes through the link {'/'.join(current)!r}; refusing to extract"
+                )
+        self.links.add(parts)
+
+
+def _require_space(folder: Path, need: int, what: str) -> None:
+    """Raise DiskSpaceError when ``folder`` has less than ``need`` bytes free."""
+    free = disk_free_gb(folder) * 1e9
+    if free < need:
+        raise DiskSpaceError(
+            f"{what} needs {need / 1e9:.2f} GB but {folder} has {free / 1e9:.2f} GB free; "
+            "free some space or choose another folder"
+        )
 
 
 def extract(archive: str | os.PathLike, dest: str | os.PathLike) -> list[str]:
     """Unpack ``archive`` into ``dest`` safely; returns the top-level names it created.
 
-    Every member is checked before anything is written: no absolute paths, no ``..``, no link whose
-    target leaves ``dest``, no device or FIFO files (:class:`UnsafeArchiveError` otherwise).
+    Every member is checked before anything is written: no absolute paths, no ``..``, no path through
+    a link, no link whose target leaves ``dest`` or is another link, no device or FIFO files
+    (:class:`UnsafeArchiveError` otherwise); the unpacked size must fit the free space
+    (:class:`DiskSpaceError`). Tar members are written through tarfile's ``data`` filter, and a Python
+    without that filter refuses to extract at all.
     """
     archive, root = Path(archive), Path(dest)
     root.mkdir(parents=True, exist_ok=True)
     root = root.resolve()
+    checker = _MemberChecker(root, archive)
     tops: set[str] = set()
     if str(archive).lower().endswith(".zip"):
         with zipfile.ZipFile(archive) as z:
-            for info in z.infolist():
-                _safe_target(root, info.filename, archive)
-                tops.add(PurePosixPath(info.filename).parts[0])
+            infos = z.infolist()
+            for info in infos:
+                parts = checker.check_path(info.filename)
+                if parts:
+                    tops.add(parts[0])
+            _require_space(root, sum(i.file_size for i in infos), f"extracting {archive.name}")
             z.extractall(root)
         return sorted(tops)
+    data_filter = getattr(tarfile, "data_filter", None)
+    if data_filter is None:
+        raise UnsafeArchiveError(
+            f"{archive}: this Python's tarfile has no extraction filter (Python >= 3.11.4 has one); "
+            "refusing to extract without it"
+        )
     with tarfile.open(archive) as tar:
         members = tar.getmembers()
         for m in members:
-            target = _safe_target(root, m.name, archive)
+            parts = checker.check_path(m.name)
             if m.isdev() or m.isfifo():
                 raise UnsafeArchiveError(
                     f"{archive}: member {m.name!r} is a device/FIFO; refusing to extract"
                 )
             if m.issym() or m.islnk():
-                link = PurePosixPath(m.linkname)
-                base = target.parent if m.issym() else root
-                resolved = (base / link).resolve() if not link.is_absolute() else Path(link)
-                if link.is_absolute() or (resolved != root and root not in resolved.parents):
-                    raise UnsafeArchiveError(
-                        f"{archive}: link {m.name!r} -> {m.linkname!r} points outside {root}; refusing to extract"
-                    )
-            if m.name.strip("/"):
-                tops.add(PurePosixPath(m.name).parts[0])
-        kwargs = {"filter": "data"} if hasattr(tarfile, "data_filter") else {}
-        tar.extractall(root, members=members, **kwargs)  # noqa: S202 - members checked above
-    return sorted(t for t in tops if t not in (".", ""))
+                checker.check_link(m.name, parts, m.linkname, symbolic=m.issym())
+            if parts:
+                tops.add(parts[0])
+        _require_space(root, sum(m.size for m in members if m.isfile()), f"extracting {archive.name}")
+        tar.extractall(root, members=members, filter=data_filter)  # noqa: S202 - members checked above
+    return sorted(tops)
 
 
 # --- download + extract with markers --------------------------------------------------------------
@@ -355,20 +433,20 @@ def fetch(
                 continue
             log.warning("%s: %s is gone from %s; fetching again", res.name, ", ".join(missing), extract_to)
             marker.unlink()
-        if res.size and disk_free_gb(download_dir) * 1e9 < res.size * (2.1 if res.extract else 1.05):
-            log.warning(
-                "%s needs about %.1f GB (download%s) but %s has %.1f GB free",
-                res.name, res.size * (2.1 if res.extract else 1.05) / 1e9, " + extraction" if res.extract else "",
-                download_dir, disk_free_gb(download_dir),
-            )  # fmt: skip
+        _check_space_for(res, path, extract_to)
         if not (res.sha256 or res.md5):
-            log.warning("%s: no published checksum known; only the size (if known) is checked", res.name)
+            log.warning(
+                "%s: no published checksum known: the download is NOT verified (only its size, if known)",
+                res.name,
+            )
         url = res.url_for(mirror)
         log.info("fetching %s", url)
         download(
             url, path, sha256=res.sha256, md5=res.md5, size=res.size,
             retries=retries, backoff=backoff, progress=progress,
         )  # fmt: skip
+        if not (res.sha256 or res.md5):
+            log.info("%s: sha256 %s (compare it with a trusted copy)", res.name, file_digest(path))
         tops: list[str] = []
         if res.extract and is_archive(path):
             log.info("extracting %s into %s", path, extract_to)
@@ -378,6 +456,28 @@ def fetch(
         # the marker lists what the archive created, so a deleted corpus is noticed on the next run
         marker.write_text("\n".join([url, *tops]) + "\n")
     return paths
+
+
+def _check_space_for(res: Resource, path: Path, extract_to: Path) -> None:
+    """Refuse a download that cannot fit; warn when download + extraction may not (or size is unknown)."""
+    expected = res.expected_bytes
+    if expected is None:
+        log.warning("%s: size unknown, so free disk space is not checked before downloading", res.name)
+        return
+    have = 0
+    for candidate in (path, path.with_name(path.name + ".part")):
+        if candidate.exists():
+            have = max(have, candidate.stat().st_size)
+    left = max(0, expected - have) if not path.exists() else 0
+    kind = "" if res.size is not None else "about "
+    _require_space(path.parent, int(left * 1.02), f"downloading {res.name} ({kind}{expected / 1e9:.2f} GB)")
+    if res.extract and is_archive(res.name):
+        free = disk_free_gb(extract_to) * 1e9
+        if free < left + expected:  # the unpacked size is checked exactly before extracting
+            log.warning(
+                "%s: download + extraction need about %.1f GB but %s has %.1f GB free",
+                res.name, (left + expected) / 1e9, extract_to, free / 1e9,
+            )  # fmt: skip
 
 
 def add_download_arguments(parser) -> None:  # noqa: ANN001 - argparse parser

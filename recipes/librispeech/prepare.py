@@ -43,6 +43,11 @@ SPLITS = {
     "train-other-500": "ddb22f27f96ec163645d53215559df6aa36515f26e01dd70798188350adcb6d2",
 }
 SIZES = {"dev-clean": 337_926_286}
+# Approximate archive sizes (rounded, as the OpenSLR pages list them): for the disk-space check only.
+APPROX_SIZES = {
+    "dev-clean": 337_926_286, "dev-other": 314_000_000, "test-clean": 346_000_000, "test-other": 328_000_000,
+    "train-clean-100": 6_300_000_000, "train-clean-360": 23_000_000_000, "train-other-500": 30_000_000_000,
+}  # fmt: skip
 # SLR11: no checksums we could confirm; downloads are checked for completeness only.
 LM_FILES = (
     "3-gram.arpa.gz",
@@ -60,12 +65,26 @@ DEFAULTS = {
     "max_duration": 35.0,
 }
 LM_DEFAULTS = {"arpa": "3-gram.pruned.1e-7.arpa.gz"}
+LM_APPROX_SIZES = {  # rounded, as https://www.openslr.org/11/ lists them: for the disk-space check only
+    "3-gram.arpa.gz": 759_000_000, "3-gram.pruned.1e-7.arpa.gz": 34_000_000,
+    "3-gram.pruned.3e-7.arpa.gz": 13_000_000, "4-gram.arpa.gz": 1_300_000_000,
+    "librispeech-vocab.txt": 1_700_000, "librispeech-lexicon.txt": 5_300_000,
+    "librispeech-lm-norm.txt.gz": 1_400_000_000,
+}  # fmt: skip
 
 
 def split_resource(split: str) -> Resource:
     if split not in SPLITS:
         raise ValueError(f"unknown LibriSpeech split {split!r}; known: {', '.join(SPLITS)}")
-    return Resource(f"{split}.tar.gz", BASE + f"{split}.tar.gz", sha256=SPLITS[split], size=SIZES.get(split))
+    return Resource(
+        f"{split}.tar.gz", BASE + f"{split}.tar.gz", sha256=SPLITS[split], size=SIZES.get(split),
+        approx_size=APPROX_SIZES[split],
+    )  # fmt: skip
+
+
+def lm_resource(name: str) -> Resource:
+    """One SLR11 file (no checksum we could confirm: checked for completeness only)."""
+    return Resource(name, LM_BASE + name, extract=False, approx_size=LM_APPROX_SIZES[name])
 
 
 def list_split(corpus: Path, split: str) -> list[Item]:
@@ -154,7 +173,7 @@ def cmd_lm(args) -> int:  # noqa: ANN001
     wanted = [arpa_gz, "librispeech-vocab.txt", "librispeech-lexicon.txt"]
     lm_dir = Path(args.dir) / "lm"
     fetch(
-        [Resource(name, LM_BASE + name, extract=False) for name in wanted], lm_dir, mirror=args.mirror,
+        [lm_resource(name) for name in wanted], lm_dir, mirror=args.mirror,
         retries=args.retries, progress=not args.no_progress,
     )  # fmt: skip
     stem = arpa_gz.removesuffix(".arpa.gz")

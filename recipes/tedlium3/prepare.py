@@ -37,6 +37,7 @@ RESOURCES = [
         url="https://www.openslr.org/resources/51/TEDLIUM_release-3.tgz",
         # as verified by torchaudio.datasets.TEDLIUM (release3); ~51 GB
         sha256="ad1e454d14d1ad550bc2564c462d87c7a7ec83d4dc2b9210f22ab4973b9eccdb",
+        approx_size=51_000_000_000,  # "51G" on https://www.openslr.org/51/: the disk-space check only
     )
 ]
 DEFAULTS = {
