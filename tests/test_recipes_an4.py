@@ -1,4 +1,5 @@
-"""AN4 recipe: prepare on a fixture tree laid out like an4_raw.bigendian.tar.gz; run.sh end to end."""
+"""AN4 recipe: prepare on fixture trees laid out like an4_raw.bigendian.tar.gz and an4_sphere.tar.gz;
+run.sh end to end."""
 
 from __future__ import annotations
 
@@ -38,17 +39,22 @@ TRAIN = {  # speaker -> [(utterance id, transcript line text)]
 TEST = {"fcaw": [("an406-fcaw-b", "<s> YES </s>"), ("an407-fcaw-b", "<s> ENTER FOUR FIVE </s>")]}
 
 
-def _raw(path: Path, seconds: float, seed: int) -> None:
-    """Headerless big-endian 16-bit PCM at 16 kHz, like AN4's .raw files."""
+def _raw(path: Path, seconds: float, seed: int, sphere: bool = False) -> None:
+    """Headerless big-endian 16-bit PCM at 16 kHz, like AN4's .raw files (or NIST SPHERE, like its .sph)."""
     rng = np.random.default_rng(seed)
     t = np.arange(int(seconds * 16000)) / 16000
     audio = 0.3 * np.sin(2 * np.pi * (200 + 50 * seed) * t) + 0.05 * rng.standard_normal(t.size)
     path.parent.mkdir(parents=True, exist_ok=True)
+    if sphere:
+        sf.write(
+            path.with_suffix(".sph"), (audio * 20000).astype(np.int16), 16000, format="NIST", subtype="PCM_16"
+        )
+        return
     path.write_bytes((audio * 20000).astype(">i2").tobytes())
 
 
-def make_an4_tree(root: Path, *, broken: bool = False) -> Path:
-    """An ``an4/`` folder with etc/ listings and wav/*.raw files; returns it."""
+def make_an4_tree(root: Path, *, broken: bool = False, sphere: bool = False) -> Path:
+    """An ``an4/`` folder with etc/ listings and wav/*.raw (or, like an4_sphere.tar.gz, *.sph) files."""
     corpus = root / "an4"
     etc = corpus / "etc"
     etc.mkdir(parents=True)
@@ -61,7 +67,7 @@ def make_an4_tree(root: Path, *, broken: bool = False) -> Path:
                 # the real lists name the folder too; the second test speaker omits it (older copies)
                 fileids.append(f"{wav}/{speaker}/{utt}" if speaker != "fbbh" else f"{speaker}/{utt}")
                 trans.append(f"{text} ({utt})")
-                _raw(corpus / "wav" / wav / speaker / f"{utt}.raw", 1.5 + 0.1 * seed, seed)
+                _raw(corpus / "wav" / wav / speaker / f"{utt}.raw", 1.5 + 0.1 * seed, seed, sphere)
         if broken and official == "train":
             fileids.append("an4_clstk/fash/an78-fash-b")  # listed, no audio file
             trans.append("<s> GO </s> (an78-fash-b)")
@@ -134,6 +140,49 @@ def test_prepare_missing_corpus_is_a_clear_error(tmp_path, capsys):
     assert "an4_train.fileids: missing" in capsys.readouterr().err
 
 
+def test_prepare_reads_the_sphere_variant(tmp_path):
+    """an4_sphere.tar.gz has the same listings with NIST SPHERE .sph files: read them, convert to wav."""
+    corpus = make_an4_tree(tmp_path / "src", sphere=True)
+    assert sorted(p.suffix for p in (corpus / "wav").rglob("*.*")) == [".sph"] * 8
+    out = tmp_path / "data"
+    config = tmp_path / "c.toml"
+    config.write_text("[corpus]\ndev_speakers = 1\n")
+    argv = [
+        "--config",
+        str(config),
+        "prepare",
+        "--corpus-dir",
+        str(corpus),
+        "--out",
+        str(out),
+        "--no-progress",
+    ]
+    assert an4.main_wrapper(an4.build_parser(), [*argv, "--jobs", "1"]) == 0
+    train = _lines(out / "train.jsonl")
+    assert [r["id"] for r in train] == ["an251-fash-b", "an253-fash-b", "cen1-fbbh-b", "cen2-fbbh-b"]
+    assert [r["id"] for r in _lines(out / "test.jsonl")] == ["an406-fcaw-b", "an407-fcaw-b"]
+    row = train[1]
+    assert row["audio"] == "wav/train/fash/an253-fash-b.wav" and abs(row["duration"] - 1.7) < 1e-3
+    audio, rate = sf.read(str(out / row["audio"]))
+    assert rate == 16000 and 0.2 < np.abs(audio).max() < 0.45  # the signal, not a misread header
+    assert json.loads((out / "train.report.json").read_text())["skipped"] == 0
+
+
+def test_prepare_with_no_audio_at_all_fails_loudly(tmp_path, capsys):
+    """Listings but no wav/ folder (an unknown layout, an unfinished extraction): an error, no manifest."""
+    import shutil
+
+    corpus = make_an4_tree(tmp_path / "src")
+    shutil.rmtree(corpus / "wav")
+    out = tmp_path / "data"
+    argv = ["prepare", "--corpus-dir", str(corpus), "--out", str(out), "--no-progress", "--jobs", "1"]
+    assert an4.main_wrapper(an4.build_parser(), argv) == 2
+    err = capsys.readouterr().err
+    assert "train: none of the 4 listed utterances is usable" in err and "missing audio" in err
+    assert not (out / "train.jsonl").exists() and not (out / ".train.done").exists()
+    assert json.loads((out / "train.report.json").read_text())["skipped_by_reason"] == {"missing audio": 4}
+
+
 @pytest.mark.slow
 def test_run_sh_end_to_end_on_fixture(tmp_path):
     """prepare → train one short epoch → evaluate → transcribe, on the AN4 fixture tree; re-run skips."""
@@ -174,11 +223,12 @@ def test_download_stage_from_a_local_mirror(tmp_path):
     import threading
     from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 
-    make_an4_tree(tmp_path / "src")
     site = tmp_path / "site"
     site.mkdir()
-    with tarfile.open(site / "an4_raw.bigendian.tar.gz", "w:gz") as tar:
-        tar.add(tmp_path / "src" / "an4", arcname="an4")
+    for variant, name in (("raw", "an4_raw.bigendian.tar.gz"), ("sphere", "an4_sphere.tar.gz")):
+        make_an4_tree(tmp_path / variant, sphere=variant == "sphere")
+        with tarfile.open(site / name, "w:gz") as tar:
+            tar.add(tmp_path / variant / "an4", arcname="an4")
 
     class Quiet(SimpleHTTPRequestHandler):
         def log_message(self, *args):
@@ -191,7 +241,32 @@ def test_download_stage_from_a_local_mirror(tmp_path):
         argv = ["download", "--dir", str(tmp_path / "data"), "--mirror", mirror, "--no-progress"]
         assert an4.main_wrapper(an4.build_parser(), argv) == 0
         assert (tmp_path / "data/an4/etc/an4_train.transcription").is_file()
-        assert (tmp_path / "data/download/.an4_raw.bigendian.tar.gz.done").is_file()
+        assert (tmp_path / "data/download/.an4_sphere.tar.gz.done").is_file()  # the https variant by default
+        assert list((tmp_path / "data/an4/wav").rglob("*.sph"))
+        raw = [
+            "download",
+            "--dir",
+            str(tmp_path / "r"),
+            "--mirror",
+            mirror,
+            "--no-progress",
+            "--variant",
+            "raw",
+        ]
+        assert an4.main_wrapper(an4.build_parser(), raw) == 0
+        assert (tmp_path / "r/download/.an4_raw.bigendian.tar.gz.done").is_file()
+        # a checksum the user pins is enforced
+        pinned = [
+            "download",
+            "--dir",
+            str(tmp_path / "p"),
+            "--mirror",
+            mirror,
+            "--no-progress",
+            "--sha256",
+            "0" * 64,
+        ]
+        assert an4.main_wrapper(an4.build_parser(), pinned) == 2
         # a wrong mirror is a clear error (404), not a traceback
         argv = ["download", "--dir", str(tmp_path / "d2"), "--mirror", mirror + "nope", "--no-progress"]
         assert an4.main_wrapper(an4.build_parser(), argv) == 2

@@ -217,10 +217,30 @@ def test_commonvoice_prepare(tmp_path, with_durations):
         assert train[1]["duration"] == pytest.approx(1.5, abs=0.1)
     skipped = json.loads((out / "train.report.json").read_text())["skipped_items"]
     assert skipped["common_voice_en_3"].startswith("empty text")
-    if not with_durations:
-        assert skipped["common_voice_en_4"].startswith("unreadable audio")
+    # found at prepare time even when clip_durations.tsv lists it (no header read needed for a duration)
+    assert skipped["common_voice_en_4"].startswith("unreadable audio")
     assert [r["text"] for r in _lines(out / "dev.jsonl")] == ["it's a dev sentence"]
     assert [r["id"] for r in _lines(out / "test.jsonl")] == ["common_voice_en_6"]
+
+
+def test_commonvoice_prepare_finds_a_truncated_clip(tmp_path):
+    """A clip whose header is fine but whose audio stops early decodes to far less than listed: reported."""
+    cv_mod = load_recipe("commonvoice")
+    cv = make_commonvoice(tmp_path, with_durations=True)
+    clip = cv / "clips" / "common_voice_en_2.mp3"
+    sf.write(clip, _tone(6.0, 48000), 48000, format="MP3")
+    clip.write_bytes(clip.read_bytes()[:3000])  # cut a 6 s mp3 after a few frames
+    durations = (
+        (cv / "clip_durations.tsv")
+        .read_text()
+        .replace("common_voice_en_2.mp3\t1524", "common_voice_en_2.mp3\t6000")
+    )
+    (cv / "clip_durations.tsv").write_text(durations)
+    out = tmp_path / "data"
+    assert _run(cv_mod, ["prepare", "--cv-dir", str(cv), "--out", str(out), "--jobs", "2"]) == 0
+    assert [r["id"] for r in _lines(out / "train.jsonl")] == ["common_voice_en_1"]
+    reason = json.loads((out / "train.report.json").read_text())["skipped_items"]["common_voice_en_2"]
+    assert reason.startswith("unreadable audio") and "truncated" in reason, reason
 
 
 def test_commonvoice_download_extracts_a_given_archive(tmp_path, capsys):

@@ -9,12 +9,15 @@ a progress bar,
   unless the target exists already,
 * reads each duration from the file header (no decoding for wav/flac/sph; mp3 is scanned by libsndfile
   or taken from the corpus's own duration list when the recipe passes it),
+* with ``Item.verify``, decodes the whole file (so a corrupt clip whose duration came from the corpus's
+  own list is found now, not in the middle of training),
 * skips missing audio, empty or untranscribable text and unreadable files, counting each reason,
 
 and writes ``<split>.jsonl`` (sorted by id, audio paths relative to the manifest's folder) plus
 ``<split>.report.json`` (counts, hours, skipped ids with reasons). Everything is deterministic, so a
 re-run rewrites identical files; :func:`split_done` / :func:`mark_done` let a recipe skip the work
-entirely when its inputs are unchanged.
+entirely when its inputs are unchanged. A split whose listed items have no usable audio at all raises
+:class:`PrepareError` (a wrong folder, an unknown audio layout) instead of writing an empty manifest.
 """
 
 from __future__ import annotations
@@ -33,9 +36,13 @@ from typing import Any
 from asr.audio import AudioError, audio_duration
 from asr.text import normalize_text
 
-__all__ = ["Item", "PrepareResult", "RawFormat", "mark_done", "prepare_split", "split_done"]
+__all__ = ["Item", "PrepareError", "PrepareResult", "RawFormat", "mark_done", "prepare_split", "split_done"]
 
 log = logging.getLogger(__name__)
+
+
+class PrepareError(ValueError):
+    """A split cannot be prepared (e.g. none of its listed audio was found or readable)."""
 
 
 @dataclass(frozen=True)
@@ -61,6 +68,7 @@ class Item:
     end: float | None = None
     raw: RawFormat | None = None  # ``audio`` is headerless PCM in this format
     duration: float | None = None  # known from the corpus's metadata: no header read needed
+    verify: bool = False  # decode the whole file now: corrupt audio is reported here, not in training
     extra: dict[str, Any] = field(default_factory=dict)  # more manifest fields (e.g. gender, accent)
 
 
@@ -123,6 +131,45 @@ def _materialize(item: Item) -> Path:
     return target
 
 
+def decode_check(path: Path, block_frames: int = 1 << 16) -> float:
+    """Decode all of ``path`` in blocks (memory stays small); return its seconds, or raise AudioError.
+
+    Non-finite samples and files that stop decoding part way are errors. Files libsndfile cannot open at
+    all go through :func:`asr.audio.load_audio`, the loader training uses (ffmpeg for m4a and friends).
+    """
+    import numpy as np
+    import soundfile as sf
+
+    try:
+        f = sf.SoundFile(str(path))
+    except (sf.SoundFileError, RuntimeError):
+        from asr.audio import load_audio
+
+        try:
+            audio = load_audio(path)
+        except AudioError:
+            raise
+        except Exception as e:  # noqa: BLE001 - any decoder failure is a bad file
+            raise AudioError(f"{path}: does not decode ({type(e).__name__}: {e})") from None
+        return len(audio) / 16000
+    frames = 0
+    try:
+        with f:
+            rate = f.samplerate
+            while True:
+                block = f.read(block_frames, dtype="float32", always_2d=True)
+                if not len(block):
+                    break
+                if not np.isfinite(block).all():
+                    raise AudioError(f"{path}: NaN or infinite samples at {frames / rate:.2f} s")
+                frames += len(block)
+    except (sf.SoundFileError, RuntimeError) as e:
+        raise AudioError(f"{path}: decoding failed after {frames} frames ({e})") from None
+    if frames == 0:
+        raise AudioError(f"{path}: no samples decode")
+    return frames / rate
+
+
 def _probe(job: tuple[Item, str]) -> tuple[dict | None, str | None]:
     """(manifest row, None) for a usable item, (None, reason) for a bad one."""
     item, manifest_dir = job
@@ -145,6 +192,16 @@ def _probe(job: tuple[Item, str]) -> tuple[dict | None, str | None]:
         )
     if not duration or duration <= 0:
         return None, f"unreadable audio: {path} has no samples"
+    if item.verify:
+        try:
+            decoded = decode_check(path)
+        except AudioError as e:
+            return None, f"unreadable audio: {e}"
+        if decoded < 0.5 * duration:
+            return None, (
+                f"unreadable audio: {path}: only {decoded:.2f} s decode of the {duration:.2f} s listed "
+                "(truncated or corrupt)"
+            )
     row: dict[str, Any] = {
         "id": item.id,
         "audio": os.path.relpath(path, manifest_dir),
@@ -208,8 +265,10 @@ def prepare_split(
     from asr.data.manifest import write_manifest
 
     manifest = out_dir / f"{split}.jsonl"
-    write_manifest(manifest, rows)
     result = PrepareResult(split, manifest, rows, skipped)
+    no_audio = bool(unique) and not rows and not any(_audio_found(r) for r in skipped.values())
+    if not no_audio:
+        write_manifest(manifest, rows)
     report = {
         "split": split,
         "utterances": len(rows),
@@ -223,12 +282,25 @@ def prepare_split(
         log.warning("%s: skipped %s: %s", split, item_id, reason)
     if len(skipped) > 20:
         log.warning("%s: ... and %d more skipped (see %s.report.json)", split, len(skipped) - 20, split)
+    if no_audio:
+        manifest.unlink(missing_ok=True)  # a stale manifest from an earlier run would look like success
+        first = next(iter(sorted(skipped.items())))
+        raise PrepareError(
+            f"{split}: none of the {len(unique)} listed utterances is usable, no audio was found or read "
+            f"(first: {first[0]}: {first[1]}); is the corpus folder right and complete? "
+            f"No manifest written; reasons in {out_dir / f'{split}.report.json'}"
+        )
     log.info("%s", result.summary())
     if not rows:
         log.warning(
             "%s: no usable utterance: %s is empty (check the corpus folder and the config)", split, manifest
         )
     return result
+
+
+def _audio_found(reason: str) -> bool:
+    """Whether a skip reason means the audio was there and read (only its length was wrong)."""
+    return reason.startswith(("too short", "too long"))
 
 
 def write_text_corpus(rows: Sequence[dict], path: str | os.PathLike) -> None:

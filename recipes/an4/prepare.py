@@ -1,19 +1,25 @@
 """AN4 (CMU Census database): download and prepare manifests.
 
-    python recipes/an4/prepare.py download --dir data/an4 [--mirror BASE_URL]
+    python recipes/an4/prepare.py download --dir data/an4 [--variant sphere|raw] [--mirror BASE_URL]
     python recipes/an4/prepare.py --config recipes/an4/config.toml prepare \
         --corpus-dir data/an4/an4 --out data/an4 [--jobs 2]
 
-The corpus (``an4_raw.bigendian.tar.gz``, the archive deepspeech.pytorch uses) unpacks to::
+AN4 comes in two archives with the same listings; ``prepare`` reads either (file by file: ``.raw`` is
+looked for first, then ``.sph``)::
 
     an4/etc/an4_{train,test}.fileids         audio paths under wav/, no suffix ("an4_clstk/fash/an251-fash-b")
     an4/etc/an4_{train,test}.transcription   "<s> RUBOUT G M E F THREE NINE </s> (an251-fash-b)"
-    an4/wav/an4_clstk/<speaker>/<utt>.raw    train: headerless 16 kHz 16-bit big-endian mono PCM
-    an4/wav/an4test_clstk/<speaker>/<utt>.raw
+    an4/wav/an4_clstk/<speaker>/<utt>.raw    an4_raw.bigendian.tar.gz: headerless 16 kHz 16-bit big-endian PCM
+    an4/wav/an4_clstk/<speaker>/<utt>.sph    an4_sphere.tar.gz: NIST SPHERE (16 kHz 16-bit PCM, with a header)
+    an4/wav/an4test_clstk/<speaker>/<utt>.{raw,sph}
 
-``prepare`` converts each ``.raw`` to ``<out>/wav/<split>/<speaker>/<utt>.wav`` and writes
+``prepare`` converts each file to ``<out>/wav/<split>/<speaker>/<utt>.wav`` and writes
 ``train.jsonl``, ``dev.jsonl`` (the last ``dev_speakers`` training speakers, held out), ``test.jsonl``
-(the official test set), ``<split>.report.json`` and ``train_text.txt`` (LM text).
+(the official test set), ``<split>.report.json`` and ``train_text.txt`` (LM text). A listing whose
+audio is nowhere to be found is an error, not an empty manifest.
+
+Neither archive has a published checksum, and none could be confirmed for this recipe: downloads are
+**not verified** (the log prints the sha256 of what arrived; ``--sha256 HEX`` enforces a value you trust).
 """
 
 from __future__ import annotations
@@ -30,15 +36,28 @@ from asr.datasets.recipe import add_prepare_arguments, corpus_table, main_wrappe
 
 log = logging.getLogger("asr.recipes.an4")
 
-RECIPE_VERSION = 1
-# No checksum is published for this archive; only its presence and a clean extraction are checked.
-RESOURCES = [
-    Resource(
-        name="an4_raw.bigendian.tar.gz",
-        url="http://www.speech.cs.cmu.edu/databases/an4/an4_raw.bigendian.tar.gz",
-    )
-]
-DEFAULTS = {"dev_speakers": 4, "min_duration": 0.1, "max_duration": 30.0}
+RECIPE_VERSION = 2  # 2: .sph files are read too
+# No checksum is published for either archive, and we could not confirm one: downloads are NOT verified
+# (only complete). The sizes are approximate ("64M" on the CMU page): they feed the disk-space check only.
+# "sphere" comes over https from the S3 copy NeMo's tutorials use; "raw" from CMU itself, over plain http.
+VARIANTS = {
+    "sphere": [
+        Resource(
+            name="an4_sphere.tar.gz",
+            url="https://dldata-public.s3.us-east-2.amazonaws.com/an4_sphere.tar.gz",
+            approx_size=64_000_000,
+        )
+    ],
+    "raw": [
+        Resource(
+            name="an4_raw.bigendian.tar.gz",
+            url="http://www.speech.cs.cmu.edu/databases/an4/an4_raw.bigendian.tar.gz",
+            approx_size=64_000_000,
+        )
+    ],
+}
+RESOURCES = VARIANTS["sphere"]
+DEFAULTS = {"dev_speakers": 4, "min_duration": 0.1, "max_duration": 30.0, "variant": "sphere"}
 _TRANSCRIPT = re.compile(r"^(?P<text>.*?)\s*\((?P<id>[^()\s]+)\)\s*$")
 _MARKUP = re.compile(r"</?s>|<sil>|\+\+[^+]*\+\+")
 
@@ -72,25 +91,31 @@ def list_split(corpus: Path, official: str, out: Path, split: str) -> list[Item]
         parts = line.strip().split("/")
         speaker, utt = parts[-2:]
         # lines are "an4_clstk/fash/an251-fash-b" (relative to wav/); tolerate "fash/an251-fash-b" too
-        audio = (
-            corpus / "wav" / f"{line.strip()}.raw" if len(parts) >= 3 else wav_dir / speaker / f"{utt}.raw"
-        )
+        stem = corpus / "wav" / line.strip() if len(parts) >= 3 else wav_dir / speaker / utt
+        raw, sph = stem.with_name(f"{utt}.raw"), stem.with_name(f"{utt}.sph")
+        is_sphere = not raw.exists() and sph.exists()
         items.append(
             Item(
                 id=utt,
-                audio=audio,
+                audio=sph if is_sphere else raw,
                 text=texts.get(utt, ""),
                 speaker=speaker,
                 target=out / "wav" / split / speaker / f"{utt}.wav",
-                raw=RawFormat(sample_rate=16000, endian="BIG"),
+                raw=None if is_sphere else RawFormat(sample_rate=16000, endian="BIG"),
             )
         )
     return items
 
 
 def cmd_download(args) -> int:  # noqa: ANN001
+    variant = args.variant or corpus_table(args.config, DEFAULTS)["variant"]
+    if variant not in VARIANTS:
+        raise ValueError(f"AN4 variant {variant!r}: expected one of {', '.join(VARIANTS)}")
+    resources = VARIANTS[variant]
+    if args.sha256:
+        resources = [replace(r, sha256=None if args.sha256 == "none" else args.sha256) for r in resources]
     fetch(
-        RESOURCES, Path(args.dir) / "download", Path(args.dir), mirror=args.mirror,
+        resources, Path(args.dir) / "download", Path(args.dir), mirror=args.mirror,
         remove_archive=args.remove_archive, retries=args.retries, progress=not args.no_progress,
     )  # fmt: skip
     print(f"AN4 is in {Path(args.dir) / 'an4'}")
@@ -133,10 +158,14 @@ def cmd_prepare(args) -> int:  # noqa: ANN001
 
 def build_parser():  # noqa: ANN201
     parser, sub = recipe_parser("AN4 recipe: download and prepare manifests")
-    p = sub.add_parser("download", help="download and extract an4_raw.bigendian.tar.gz")
+    p = sub.add_parser("download", help="download and extract an4_sphere.tar.gz (or the raw variant)")
     p.add_argument(
         "--dir", default="data/an4", help="the archive goes to DIR/download, the corpus to DIR/an4"
     )
+    p.add_argument(
+        "--variant", choices=sorted(VARIANTS), help="sphere (https, default) or raw (CMU, http); or [corpus]"
+    )
+    p.add_argument("--sha256", help="verify the archive against this sha256 (none: no check, the default)")
     add_download_arguments(p)
     p.set_defaults(func=cmd_download)
     p = sub.add_parser("prepare", help="convert audio and write manifests")

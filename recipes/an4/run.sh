@@ -3,7 +3,7 @@
 #
 #   recipes/an4/run.sh [--stage N] [--stop-stage M] [--config FILE] [--corpus-dir DIR] [--mirror URL] [--jobs N]
 #
-#   0 download   an4_raw.bigendian.tar.gz (64 MB) from CMU            → data/an4/an4/
+#   0 download   an4_sphere.tar.gz (64 MB, https; [corpus] variant)   → data/an4/an4/
 #   1 prepare    raw → wav, manifests train/dev/test (+ reports)       → data/an4/*.jsonl
 #   2 lm         word 3-gram from the training transcripts            → data/an4/lm3.bin
 #   3 train      asr train                                            → exp/an4/best.pt
@@ -21,7 +21,7 @@ if [ "$stage" -le 0 ] && [ "$stop_stage" -ge 0 ]; then
     log "stage 0: $corpus_dir is there, skipping the download"
   else
     log "stage 0: download AN4 into $data"
-    $py recipes/an4/prepare.py download --dir "$data" ${mirror:+--mirror "$mirror"}
+    $py recipes/an4/prepare.py --config "$config" download --dir "$data" ${mirror:+--mirror "$mirror"}
   fi
 fi
 

@@ -12,8 +12,10 @@ tarball yourself, then
 A release's language folder holds ``train.tsv``, ``dev.tsv``, ``test.tsv`` (tab-separated with a header:
 ``client_id path sentence up_votes down_votes age gender accents ...``), ``clips/<path>`` (48 kHz mp3) and,
 in newer releases, ``clip_durations.tsv`` (``clip<TAB>duration[ms]``). Durations come from that file when
-present (no mp3 is opened); otherwise from each mp3's header. The mp3 files are used in place (the loader
-decodes mp3 with libsndfile); ``speaker`` is the ``client_id``.
+present; otherwise from each mp3's header. Either way every clip is decoded once at prepare time
+(``[corpus] verify_audio``, on by default, in parallel with ``--jobs``), so a clip that does not decode is
+skipped and listed in ``<split>.report.json`` now instead of failing a batch in training. The mp3 files
+are used in place (the loader decodes mp3 with libsndfile); ``speaker`` is the ``client_id``.
 """
 
 from __future__ import annotations
@@ -29,8 +31,13 @@ from asr.datasets.recipe import add_prepare_arguments, corpus_table, main_wrappe
 
 log = logging.getLogger("asr.recipes.commonvoice")
 
-RECIPE_VERSION = 1
-DEFAULTS = {"splits": ["train", "dev", "test"], "min_duration": 0.5, "max_duration": 20.0}
+RECIPE_VERSION = 2  # 2: clips decoded at prepare time
+DEFAULTS = {
+    "splits": ["train", "dev", "test"],
+    "min_duration": 0.5,
+    "max_duration": 20.0,
+    "verify_audio": True,  # decode every clip once: corrupt ones are reported by prepare, not training
+}
 HOW_TO_DOWNLOAD = (
     "Common Voice needs you to accept its terms: download the English release from "
     "https://commonvoice.mozilla.org/datasets, then pass the tarball with --archive (or extract it and "
@@ -53,7 +60,7 @@ def read_durations(cv_dir: Path) -> dict[str, float]:
     return out
 
 
-def read_split(cv_dir: Path, split: str, durations: dict[str, float]) -> list[Item]:
+def read_split(cv_dir: Path, split: str, durations: dict[str, float], verify: bool = True) -> list[Item]:
     path = cv_dir / f"{split}.tsv"
     if not path.is_file():
         raise FileNotFoundError(
@@ -74,6 +81,7 @@ def read_split(cv_dir: Path, split: str, durations: dict[str, float]) -> list[It
                     text=row.get("sentence") or "",
                     speaker=row.get("client_id") or None,
                     duration=durations.get(clip),
+                    verify=verify,
                 )
             )
     return items
@@ -108,7 +116,7 @@ def cmd_prepare(args) -> int:  # noqa: ANN001
     if not durations:
         log.info("no clip_durations.tsv: reading each mp3 header (slower)")
     results = run_splits(
-        {s: (lambda s=s: read_split(cv_dir, s, durations)) for s in cfg["splits"]},
+        {s: (lambda s=s: read_split(cv_dir, s, durations, cfg["verify_audio"])) for s in cfg["splits"]},
         out, key, jobs=args.jobs, progress=not args.no_progress,
         min_duration=cfg["min_duration"], max_duration=cfg["max_duration"],
     )  # fmt: skip
