@@ -45,7 +45,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     if rank > 0:
         logging.getLogger().setLevel(logging.WARNING)
     run = load_run_config(args.config, args.set)
-    best = train(run, resume=args.resume)
+    best = train(run, resume=args.resume or args.resume_force, resume_force=args.resume_force)
     if rank == 0:
         out_dir = Path(run.train.out_dir)
         print(f"best checkpoint: {best}")
@@ -205,10 +205,13 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    import os
+
     import torch
 
     from asr.lm import decoder_from_args
     from asr.serve import ServeConfig, create_app
+    from asr.serve.app import API_KEY_ENV, is_loopback, uvicorn_options
 
     try:
         import uvicorn
@@ -217,6 +220,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         return 2
     if args.threads:
         torch.set_num_threads(args.threads)
+    api_key = args.api_key or os.environ.get(API_KEY_ENV) or None
     config = ServeConfig(
         max_upload_bytes=int(args.max_upload_mb * 1024 * 1024),
         max_audio_seconds=args.max_audio_seconds,
@@ -225,11 +229,20 @@ def cmd_serve(args: argparse.Namespace) -> int:
         request_timeout_s=args.timeout,
         torch_threads=args.threads,
         vad=args.vad,
+        upload_timeout_s=args.upload_timeout,
+        api_key=api_key,
     )
+    if api_key is None and not is_loopback(args.host):
+        print(
+            f"asr serve: warning: listening on {args.host} without an API key: anyone who can reach this "
+            f"port can use the service (set {API_KEY_ENV} or --api-key; see README, Security)",
+            file=sys.stderr,
+        )
     model, _ = _load_model_arg(args)
-    app = create_app(model, config, decoder_from_args(args, model.vocab, model.frame_shift_s))
+    decoder = decoder_from_args(args, model.vocab, model.frame_shift_s)
+    app = create_app(model, config, decoder, model_path=args.model, device=args.device)
     print(f"serving {args.model} on http://{args.host}:{args.port}/  (API docs: /docs)", file=sys.stderr)
-    uvicorn.run(app, host=args.host, port=args.port, log_level="info", timeout_keep_alive=5)
+    uvicorn.run(app, **uvicorn_options(config, args.host, args.port))
     return 0
 
 
@@ -244,7 +257,17 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="train a model from a TOML config")
     p.add_argument("--config", required=True, help="recipe config, e.g. recipes/synthetic/config.toml")
     p.add_argument("--set", nargs="*", default=[], metavar="SECTION.KEY=VALUE", help="override config values")
-    p.add_argument("--resume", action="store_true", help="continue from OUT_DIR/last.pt if present")
+    p.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue from OUT_DIR/last.pt if present (refused if its batching settings or manifests changed)",
+    )
+    p.add_argument(
+        "--resume-force",
+        action="store_true",
+        help="--resume even though train.max_duration/num_buckets/grad_accum/seed or a manifest changed "
+        "(the current epoch restarts at its first batch)",
+    )
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("evaluate", help="WER/CER of a model on a manifest")
@@ -319,11 +342,29 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--device", default="cpu", help="cpu or cuda")
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: default)")
-    p.add_argument("--workers", type=int, default=1, help="transcriptions run at once")
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="worker processes (each with its own model): transcriptions at once",
+    )
     p.add_argument("--max-queue", type=int, default=8, help="requests waiting beyond those; more get 503")
     p.add_argument("--max-upload-mb", type=float, default=25.0, help="largest accepted upload (MiB)")
     p.add_argument("--max-audio-seconds", type=float, default=600.0, help="longest accepted audio")
-    p.add_argument("--timeout", type=float, default=120.0, help="seconds before a request gets 504")
+    p.add_argument(
+        "--timeout",
+        type=float,
+        default=120.0,
+        help="seconds (after the upload) before a request gets 504; its worker is killed and replaced",
+    )
+    p.add_argument(
+        "--upload-timeout", type=float, default=60.0, help="seconds an upload may take before it gets 408"
+    )
+    p.add_argument(
+        "--api-key",
+        help="require this key on every request (Authorization: Bearer KEY); default: $ASR_API_KEY. "
+        "Prefer the environment variable: command lines are visible to other users",
+    )
     p.add_argument(
         "--vad",
         choices=["auto", "silero", "energy", "none"],

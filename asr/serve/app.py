@@ -1,10 +1,14 @@
 """The ASGI application (FastAPI), its limits, and the uvicorn runner.
 
-Requests are read with a size limit, then decoded and transcribed in a small pool of worker threads
-(`workers`, default 1: torch already uses several cores per call). At most `workers + max_queue`
-requests are admitted at once; more get 503 with Retry-After. A request that takes longer than
-`request_timeout_s` gets 504 (its work is cancelled if it has not started yet). Bad audio gets a 4xx
-with the decoder's message; the service keeps serving.
+A request is checked before anything is read: the API key (when one is set), an audio content type or
+multipart form, a same-origin `Origin` if any, the declared size. It is then admitted, or refused with
+503 and Retry-After when `workers + max_queue` requests are already in (reading, waiting or running), so
+at most that many bodies are ever being read or held. The body must arrive within `upload_timeout_s`,
+with no gap longer than `upload_idle_s` (else 408), and within `max_upload_bytes` (else 413).
+Decoding and transcription run in worker processes (`workers`, default 1; see `asr.serve.workers`), each
+with its own model and decoders; audio longer than `max_audio_seconds` is refused from its header before
+it is decoded. A request not answered within `request_timeout_s` gets 504 and its worker is killed and
+replaced, so it stops using CPU and memory. Error bodies carry the decoder's message, never a path.
 """
 
 from __future__ import annotations
@@ -12,18 +16,25 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import hashlib
+import hmac
+import ipaddress
+import json
 import logging
 import os
+import pickle
+import re
 import threading
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from importlib import resources
 from typing import Any
+from urllib.parse import urlsplit
 
 from fastapi import FastAPI, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 
-from asr.audio import AudioError, load_audio
+from asr.serve.workers import WorkerCrashed, WorkerPool, WorkerSpec, WorkerTimeout, decoder_recipe
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +44,15 @@ NO_AUDIO = (
     "no audio in the request: send multipart/form-data with a file field named 'file', "
     "or the audio file's bytes as the request body"
 )
+UNSUPPORTED_TYPE = (
+    "send multipart/form-data with a file field named 'file' (curl -F file=@a.wav), or the audio as the "
+    "body with an audio Content-Type or application/octet-stream "
+    "(curl -H 'Content-Type: audio/wav' --data-binary @a.wav)"
+)
+_RAW_TYPES = ("audio/", "video/", "application/octet-stream")
+API_KEY_ENV = "ASR_API_KEY"
+_PATH = re.compile(r"(?<![\w.])/(?:[\w.+-]+/)+[\w.+-]*")
+_OBJECT_REPR = re.compile(r"<[^<>]* object at 0x[0-9a-fA-F]+>")
 
 
 @dataclass(frozen=True)
@@ -46,113 +66,140 @@ class ServeConfig:
     request_timeout_s: float = 120.0
     torch_threads: int = 0  # 0: leave torch's setting alone
     vad: str = "auto"  # how long audio is cut at pauses (asr.transcribe's `vad`): auto, silero, energy, none
+    upload_timeout_s: float = 60.0  # the whole body must arrive within this
+    upload_idle_s: float = 15.0  # and no gap between its pieces may be longer
+    api_key: str | None = field(default=None, repr=False)  # required on every request but the page at /
+    worker_start_timeout_s: float = 300.0
 
     def __post_init__(self) -> None:
         if self.max_upload_bytes < 1 or self.max_audio_seconds <= 0 or self.request_timeout_s <= 0:
             raise ValueError(f"ServeConfig limits must be positive: {self}")
+        if self.upload_timeout_s <= 0 or self.upload_idle_s <= 0:
+            raise ValueError(f"ServeConfig upload timeouts must be positive: {self}")
         if self.workers < 1 or self.max_queue < 0:
             raise ValueError(f"ServeConfig needs workers >= 1 and max_queue >= 0: {self}")
+        if self.api_key is not None and not self.api_key:
+            raise ValueError("ServeConfig api_key must not be empty (None: no key)")
 
+    @property
+    def capacity(self) -> int:
+        """Requests admitted at once: reading their upload, waiting for a worker, or running."""
+        return self.workers + self.max_queue
 
-class _TooLong(Exception):
-    pass
+    def public(self) -> dict[str, Any]:
+        """The limits as /healthz shows them (never the key)."""
+        out = asdict(self)
+        del out["api_key"]
+        out["api_key_required"] = self.api_key is not None
+        return out
 
 
 class Transcriber:
-    """Runs transcriptions in worker threads and bounds how many are admitted."""
+    """Admission (a bounded count of requests in) and the worker processes that transcribe."""
 
-    def __init__(self, model: Any, config: ServeConfig, beam_decoder: Any = None) -> None:
-        from asr.decoding import GreedyDecoder
-
+    def __init__(self, model: Any, config: ServeConfig, spec: WorkerSpec) -> None:
         self.model = model
         self.config = config
-        self.greedy = GreedyDecoder(model.vocab, model.frame_shift_s)
-        self._beam = beam_decoder
-        self._beam_lock = threading.Lock()
-        self._executor = concurrent.futures.ThreadPoolExecutor(config.workers, thread_name_prefix="asr-infer")
+        self.pool = WorkerPool(spec, config.workers, config.worker_start_timeout_s)
+        # Threads that wait on a worker's pipe (one per admitted request, never more).
+        self._waiters = concurrent.futures.ThreadPoolExecutor(config.capacity, thread_name_prefix="asr-wait")
         self._lock = threading.Lock()
-        self.admitted = 0  # running + waiting
+        self.admitted = 0  # reading + waiting + running
         self.served = 0
         self.failed = 0
         self.rejected = 0
 
-    def beam(self) -> Any:
-        with self._beam_lock:
-            if self._beam is None:
-                from asr.decoding import BeamSearchDecoder, DecoderConfig
-
-                config = DecoderConfig(frame_shift_s=self.model.frame_shift_s)
-                self._beam = BeamSearchDecoder(self.model.vocab, config=config)
-            return self._beam
-
     def try_admit(self) -> bool:
         with self._lock:
-            if self.admitted >= self.config.workers + self.config.max_queue:
+            if self.admitted >= self.config.capacity:
                 self.rejected += 1
                 return False
             self.admitted += 1
             return True
 
-    def _release(self, _future: concurrent.futures.Future) -> None:
+    def release(self) -> None:
         with self._lock:
             self.admitted -= 1
 
-    def submit(self, data: bytes, decoder: str) -> concurrent.futures.Future:
-        future = self._executor.submit(self._transcribe, data, decoder)
-        future.add_done_callback(self._release)
-        return future
-
-    def _transcribe(self, data: bytes, decoder: str) -> Any:
-        import torch
-
-        from asr.transcribe import transcribe
-
-        if self.config.torch_threads:
-            torch.set_num_threads(self.config.torch_threads)
-        rate = self.model.sample_rate
-        audio = load_audio(data, rate)
-        seconds = len(audio) / rate
-        if seconds > self.config.max_audio_seconds:
-            raise _TooLong(
-                f"the audio lasts {seconds:.1f} s; this service accepts at most "
-                f"{self.config.max_audio_seconds:g} s per request: split the recording"
-            )
-        dec = self.beam() if decoder == "beam" else self.greedy
-        return transcribe(self.model, audio, decoder=dec, sample_rate=rate, vad=self.config.vad)
+    async def run(self, data: bytes, decoder: str, deadline: float) -> tuple:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._waiters, self.pool.run, data, decoder, deadline)
 
     def shutdown(self) -> None:
-        self._executor.shutdown(wait=False, cancel_futures=True)
+        self.pool.shutdown()
+        self._waiters.shutdown(wait=False, cancel_futures=True)
 
 
-async def _read_limited(request: Request, limit: int) -> bytes:
+def _public(message: str) -> str:
+    """A message safe for an error body: no absolute paths, no object reprs."""
+    return _PATH.sub("<path>", _OBJECT_REPR.sub("<object>", message))
+
+
+def _check_request(request: Request, config: ServeConfig) -> bool:
+    """Refuse, before reading anything, what is not an audio upload; returns whether it is multipart."""
+    content_type = request.headers.get("content-type", "").lower()
+    multipart = content_type.startswith("multipart/form-data")
+    if not multipart and not content_type.startswith(_RAW_TYPES):
+        shown = content_type[:80] or "none"
+        raise HTTPException(415, f"unsupported Content-Type ({shown}): {UNSUPPORTED_TYPE}")
+    origin = request.headers.get("origin")
+    if origin is not None and origin != "null":
+        if urlsplit(origin).netloc.lower() != request.headers.get("host", "").lower():
+            raise HTTPException(403, "cross-origin requests are refused; call the API from the same origin")
+    elif origin == "null":
+        raise HTTPException(403, "requests from an opaque origin are refused")
+    limit = config.max_upload_bytes + (_MULTIPART_OVERHEAD if multipart else 0)
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise HTTPException(413, f"the upload is {int(declared)} bytes; the limit is {limit} bytes")
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise HTTPException(413, f"the upload exceeds the limit of {limit} bytes")
-        chunks.append(chunk)
-    return b"".join(chunks)
+    return multipart
 
 
-async def _audio_bytes(request: Request, max_bytes: int) -> bytes:
-    content_type = request.headers.get("content-type", "")
-    multipart = content_type.startswith("multipart/form-data")
-    body = await _read_limited(request, max_bytes + (_MULTIPART_OVERHEAD if multipart else 0))
+def _limited_receive(request: Request, limit: int, config: ServeConfig) -> Any:
+    """`receive` for the body: at most `limit` bytes, within the upload deadline and idle timeout."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + config.upload_timeout_s
+    size = 0
+
+    async def receive() -> dict:
+        nonlocal size
+        remaining = deadline - loop.time()
+        if remaining <= 0:
+            raise HTTPException(408, f"the upload took longer than {config.upload_timeout_s:g} s")
+        try:
+            message = await asyncio.wait_for(request.receive(), min(remaining, config.upload_idle_s))
+        except asyncio.TimeoutError:
+            if loop.time() >= deadline:
+                raise HTTPException(
+                    408, f"the upload took longer than {config.upload_timeout_s:g} s"
+                ) from None
+            raise HTTPException(
+                408, f"the upload stalled (nothing received for {config.upload_idle_s:g} s)"
+            ) from None
+        if message["type"] == "http.request":
+            size += len(message.get("body", b""))
+            if size > limit:
+                raise HTTPException(413, f"the upload exceeds the limit of {limit} bytes")
+        return message
+
+    return receive
+
+
+async def _audio_bytes(request: Request, config: ServeConfig, multipart: bool) -> bytes:
+    max_bytes = config.max_upload_bytes
+    limit = max_bytes + (_MULTIPART_OVERHEAD if multipart else 0)
+    limited = Request(request.scope, _limited_receive(request, limit, config))
     if not multipart:
+        body = await limited.body()
         if not body:
             raise HTTPException(400, NO_AUDIO)
         return body
-
-    async def replay() -> dict:
-        return {"type": "http.request", "body": body, "more_body": False}
-
     try:
-        form = await Request(request.scope, replay).form(max_files=1, max_fields=16)
+        form = await limited.form(max_files=1, max_fields=16)
+    except HTTPException:
+        raise
     except Exception as e:  # noqa: BLE001 - malformed multipart raises several types
-        raise HTTPException(400, f"malformed multipart/form-data body ({e})") from None
+        raise HTTPException(400, f"malformed multipart/form-data body ({type(e).__name__})") from None
     upload = form.get("file")
     if upload is None or isinstance(upload, str):
         raise HTTPException(400, NO_AUDIO)
@@ -161,8 +208,42 @@ async def _audio_bytes(request: Request, max_bytes: int) -> bytes:
     if len(data) > max_bytes:
         raise HTTPException(413, f"the file is {len(data)} bytes; the limit is {max_bytes} bytes")
     if not data:
-        raise HTTPException(400, f"the uploaded file {upload.filename!r} is empty (0 bytes)")
+        raise HTTPException(400, "the uploaded file is empty (0 bytes)")
     return data
+
+
+class _ApiKey:
+    """ASGI middleware: every request but the page at / carries the key (Authorization: Bearer KEY, or
+    X-API-Key: KEY); compared in constant time."""
+
+    def __init__(self, app: Any, key: str) -> None:
+        self.app = app
+        self._digest = hashlib.sha256(key.encode()).digest()
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and not (scope["path"] == "/" and scope["method"] in ("GET", "HEAD")):
+            headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+            given = headers.get("x-api-key", "")
+            auth = headers.get("authorization", "")
+            if auth[:7].lower() == "bearer ":
+                given = auth[7:].strip()
+            digest = hashlib.sha256(given.encode("utf-8", "replace")).digest()
+            if not hmac.compare_digest(digest, self._digest):
+                body = json.dumps({"detail": "missing or wrong API key (Authorization: Bearer KEY)"}).encode()
+                await send(
+                    {
+                        "type": "http.response.start",
+                        "status": 401,
+                        "headers": [
+                            (b"content-type", b"application/json"),
+                            (b"content-length", str(len(body)).encode()),
+                            (b"www-authenticate", b"Bearer"),
+                        ],
+                    }
+                )
+                await send({"type": "http.response.body", "body": body})
+                return
+        await self.app(scope, receive, send)
 
 
 _REQUEST_BODY_DOC = {
@@ -184,17 +265,46 @@ _REQUEST_BODY_DOC = {
 }
 
 
-def create_app(model: Any, config: ServeConfig | None = None, beam_decoder: Any = None) -> FastAPI:
+def create_app(
+    model: Any,
+    config: ServeConfig | None = None,
+    beam_decoder: Any = None,
+    *,
+    model_path: str | os.PathLike | None = None,
+    device: str = "cpu",
+) -> FastAPI:
     """The service for a loaded model (a checkpoint's SpeechRecognizer or an exported model).
 
-    `beam_decoder`: what `decoder=beam` uses (default: a lexicon-free beam search without LM)."""
+    Worker processes load `model_path` on `device` when given (what `asr serve` does), else receive a
+    pickled copy of `model` (exported models need `model_path`). `beam_decoder`: what `decoder=beam`
+    uses (default: a lexicon-free beam search without LM); each worker builds its own."""
     config = config or ServeConfig()
-    service = Transcriber(model, config, beam_decoder)
+    if model_path is None:
+        try:
+            pickle.dumps(model)
+        except Exception as e:  # noqa: BLE001 - pickling raises many types
+            raise TypeError(
+                f"{type(model).__name__} cannot be sent to a worker process ({type(e).__name__}); "
+                "pass model_path= (the checkpoint or export directory) so that workers load it"
+            ) from None
+    spec = WorkerSpec(
+        model=None if model_path is not None else model,
+        model_path=None if model_path is None else os.fspath(model_path),
+        device=device,
+        beam=decoder_recipe(beam_decoder),
+        torch_threads=config.torch_threads,
+        vad=config.vad,
+        max_audio_seconds=config.max_audio_seconds,
+    )
+    service = Transcriber(model, config, spec)
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI):
-        yield
-        service.shutdown()
+        await asyncio.to_thread(service.pool.start)
+        try:
+            yield
+        finally:
+            service.shutdown()
 
     app = FastAPI(
         lifespan=lifespan,
@@ -205,6 +315,8 @@ def create_app(model: Any, config: ServeConfig | None = None, beam_decoder: Any 
         version=_version(),
     )
     app.state.service = service
+    if config.api_key is not None:
+        app.add_middleware(_ApiKey, key=config.api_key)
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     async def page() -> HTMLResponse:
@@ -224,7 +336,8 @@ def create_app(model: Any, config: ServeConfig | None = None, beam_decoder: Any 
                 "failed": service.failed,
                 "rejected": service.rejected,
             },
-            "limits": asdict(config),
+            "workers": {"ready": service.pool.ready, "restarts": service.pool.restarts},
+            "limits": config.public(),
         }
 
     @app.post(
@@ -234,7 +347,11 @@ def create_app(model: Any, config: ServeConfig | None = None, beam_decoder: Any 
         responses={
             200: {"description": "The transcript (JSON, or text/srt/vtt per `format`)"},
             400: {"description": "No audio, or a malformed request"},
+            401: {"description": "Missing or wrong API key (when the server has one)"},
+            403: {"description": "A cross-origin request"},
+            408: {"description": "The upload was too slow"},
             413: {"description": "The upload or the audio is too long"},
+            415: {"description": "Not an audio content type or multipart form"},
             422: {"description": "The audio cannot be decoded, or an option is invalid"},
             503: {"description": "The queue is full; retry after the Retry-After seconds"},
             504: {"description": "The transcription took longer than the request timeout"},
@@ -246,33 +363,34 @@ def create_app(model: Any, config: ServeConfig | None = None, beam_decoder: Any 
         format: str = Query("json", pattern="^(json|text|srt|vtt)$", description="response format"),
         word_times: bool = Query(True, description="include words with start/end times (json)"),
     ) -> Response:
-        data = await _audio_bytes(request, config.max_upload_bytes)
+        multipart = _check_request(request, config)
         if not service.try_admit():
             raise HTTPException(
                 503, "the service is busy (queue full); retry shortly", headers={"Retry-After": "1"}
             )
-        started = time.perf_counter()
-        future = service.submit(data, decoder)
         try:
-            result = await asyncio.wait_for(
-                asyncio.shield(asyncio.wrap_future(future)), config.request_timeout_s
-            )
-        except asyncio.TimeoutError:
-            future.cancel()
+            data = await _audio_bytes(request, config, multipart)
+            started = time.perf_counter()
+            kind, payload = await service.run(data, decoder, time.monotonic() + config.request_timeout_s)
+        except HTTPException:
+            service.failed += 1
+            raise
+        except WorkerTimeout:
             service.failed += 1
             raise HTTPException(
                 504, f"transcription took longer than {config.request_timeout_s:g} s"
             ) from None
-        except AudioError as e:
+        except WorkerCrashed:
             service.failed += 1
-            raise HTTPException(422, f"cannot use this audio: {e}") from None
-        except _TooLong as e:
+            raise HTTPException(500, "the worker stopped while transcribing; see the server log") from None
+        finally:
+            service.release()
+        if kind != "ok":
             service.failed += 1
-            raise HTTPException(413, str(e)) from None
-        except Exception:
-            service.failed += 1
-            log.exception("transcription failed")
-            raise HTTPException(500, "internal error while transcribing; see the server log") from None
+            status = {"too_long": 413, "audio": 422}.get(kind, 500)
+            detail = _public(payload) if kind != "audio" else f"cannot use this audio: {_public(payload)}"
+            raise HTTPException(status, detail)
+        result = payload
         service.served += 1
         seconds = time.perf_counter() - started
         if format != "json":
@@ -329,7 +447,32 @@ def run(
 
     from asr.checkpoint import load_model
 
+    config = config or ServeConfig(api_key=os.environ.get(API_KEY_ENV) or None)
     model = load_model(model_path, device=device)
-    app = create_app(model, config, beam_decoder)
+    app = create_app(model, config, beam_decoder, model_path=model_path, device=device)
+    if config.api_key is None and not is_loopback(host):
+        log.warning("serving on %s without an API key: anyone who can reach it can use it", host)
     log.info("serving %s on http://%s:%d (docs: /docs)", model_path, host, port)
-    uvicorn.run(app, host=host, port=port, log_level="info", timeout_keep_alive=5)
+    uvicorn.run(app, **uvicorn_options(config, host, port))
+
+
+def uvicorn_options(config: ServeConfig, host: str, port: int) -> dict[str, Any]:
+    """uvicorn settings: connections beyond a bound get 503 before the app sees them."""
+    return {
+        "host": host,
+        "port": port,
+        "log_level": "info",
+        "timeout_keep_alive": 5,
+        "limit_concurrency": 64 + 2 * config.capacity,
+        "timeout_graceful_shutdown": 10,
+    }
+
+
+def is_loopback(host: str) -> bool:
+    """Whether `host` only listens on this machine (127.0.0.0/8, ::1, localhost)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
