@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import errno
+import hashlib
 import json
 import logging
 import math
@@ -31,7 +33,7 @@ from asr.train.config import RunConfig, TrainConfig
 from asr.train.distributed import DistContext
 from asr.train.monitor import Monitor
 
-__all__ = ["SpecAugment", "TrainingError", "average_checkpoints", "train", "train_step"]
+__all__ = ["SpecAugment", "TrainingError", "average_checkpoints", "data_signature", "train", "train_step"]
 
 log = logging.getLogger(__name__)
 
@@ -196,16 +198,72 @@ def average_checkpoints(paths: list[Path]) -> dict[str, torch.Tensor]:
     return averaged
 
 
+def _file_sha256(path: str | Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def data_signature(cfg: TrainConfig) -> dict[str, Any]:
+    """What the saved sampler position means: the batching settings and the manifests' sha256.
+
+    Stored in every checkpoint; ``--resume`` refuses a run whose signature differs (unless forced)."""
+    return {
+        "batching": {
+            "max_duration": cfg.max_duration,
+            "num_buckets": cfg.num_buckets,
+            "grad_accum": cfg.grad_accum,
+            "max_utterance_seconds": cfg.max_utterance_seconds,
+            "seed": cfg.seed,
+        },
+        "train_manifest_sha256": _file_sha256(cfg.train_manifest),
+        "dev_manifest_sha256": _file_sha256(cfg.dev_manifest),
+    }
+
+
+def _signature_changes(saved: dict[str, Any], now: dict[str, Any], cfg: TrainConfig) -> list[str]:
+    changes = []
+    for key, value in now["batching"].items():
+        if key in saved.get("batching", {}) and saved["batching"][key] != value:
+            changes.append(f"train.{key} was {saved['batching'][key]!r}, is {value!r}")
+    for key, path in (
+        ("train_manifest_sha256", cfg.train_manifest),
+        ("dev_manifest_sha256", cfg.dev_manifest),
+    ):
+        if saved.get(key) and saved[key] != now[key]:
+            changes.append(f"{path} changed (sha256 {saved[key][:12]}… then, {now[key][:12]}… now)")
+    return changes
+
+
+def clean_stale_temporaries(out_dir: Path) -> list[Path]:
+    """Remove temporary files a killed run left behind (``.last.pt.XXXX.tmp`` and the like)."""
+    stale = [*out_dir.glob(".*.pt.*.tmp"), *out_dir.glob("*.json.tmp")]
+    for path in stale:
+        path.unlink(missing_ok=True)
+    if stale:
+        log.info(
+            "removed %d stale temporary file(s) from %s: %s",
+            len(stale),
+            out_dir,
+            ", ".join(p.name for p in stale),
+        )
+    return stale
+
+
 def _format_eta(seconds: float) -> str:
     seconds = int(max(0, seconds))
     return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
 
 
-def train(run: RunConfig, resume: bool = False, progress: bool = True) -> Path:
+def train(run: RunConfig, resume: bool = False, progress: bool = True, resume_force: bool = False) -> Path:
     """Train per `run`; returns the path of the best checkpoint (by dev WER, then CER).
 
     Under torchrun (WORLD_SIZE > 1) every process calls this; they form a DistributedDataParallel job
     (gloo on CPU, NCCL on CUDA, one GPU per process). Only rank 0 evaluates, logs and writes files.
+    `resume` continues from last.pt, refusing one whose batching settings or manifests differ from
+    `run`'s (see :func:`data_signature`) unless `resume_force`. A full disk raises TrainingError.
     """
     cfg = run.train
     ctx = DistContext.from_env()
@@ -219,15 +277,26 @@ def train(run: RunConfig, resume: bool = False, progress: bool = True) -> Path:
         device = torch.device("cuda", ctx.local_rank)
     distributed.init(ctx, device, cfg.dist_backend)
     try:
-        return _train(run, ctx, device, resume, progress and ctx.is_main)
+        return _train(run, ctx, device, resume, progress and ctx.is_main, resume_force)
+    except OSError as e:
+        if e.errno not in (errno.ENOSPC, errno.EDQUOT):
+            raise
+        raise TrainingError(
+            f"no space left on the device while writing into {cfg.out_dir} ({e}); checkpoints are written "
+            "atomically, so last.pt still holds the last complete one: free some space and rerun with --resume"
+        ) from None
     finally:
         distributed.shutdown(ctx)
 
 
-def _train(run: RunConfig, ctx: DistContext, device: torch.device, resume: bool, progress: bool) -> Path:
+def _train(
+    run: RunConfig, ctx: DistContext, device: torch.device, resume: bool, progress: bool, force: bool = False
+) -> Path:
     cfg = run.train
     out_dir = Path(cfg.out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    if ctx.is_main:
+        clean_stale_temporaries(out_dir)
     torch.manual_seed(cfg.seed)
     random.seed(cfg.seed)
     np.random.seed(cfg.seed)
@@ -290,6 +359,9 @@ def _train(run: RunConfig, ctx: DistContext, device: torch.device, resume: bool,
     amp_dtype = autocast_dtype(cfg.precision, device)
     scaler = torch.amp.GradScaler("cuda", enabled=amp_dtype == torch.float16)
     state: dict[str, Any] = {"epoch": 0, "batch_in_epoch": 0, "step": 0, "best": None, "history": []}
+    # updates not applied: a non-finite loss (the batch is dropped) or gradient norm (the update is)
+    state["skipped_updates"] = {"non_finite_loss": 0, "non_finite_grad": 0}
+    signature = data_signature(cfg)
 
     last_path, best_path = out_dir / "last.pt", out_dir / "best.pt"
     pending_rng: dict[str, Any] | None = None
@@ -303,10 +375,32 @@ def _train(run: RunConfig, ctx: DistContext, device: torch.device, resume: bool,
             scaler.load_state_dict(payload["scaler"])
         saved = payload["train"]
         state.update({k: saved[k] for k in ("epoch", "batch_in_epoch", "step", "best", "history")})
-        sampler.load_state_dict(
-            saved.get("sampler")
-            or {"epoch": state["epoch"], "position": state["batch_in_epoch"], "seed": cfg.seed}
-        )
+        state["skipped_updates"].update(saved.get("skipped_updates", {}))
+        changes = []
+        if "data_signature" not in saved:
+            log.warning(
+                "%s has no data signature (an older asr): cannot check batching or manifests", last_path
+            )
+        else:
+            changes = _signature_changes(saved["data_signature"], signature, cfg)
+        if changes and not force:
+            raise TrainingError(
+                f"--resume: {last_path} was trained with other data settings: {'; '.join(changes)}. Its saved "
+                "position would pick other batches. Undo the change, train into another train.out_dir, or "
+                "pass --resume-force to continue anyway"
+            )
+        sampler_state = saved.get("sampler") or {
+            "epoch": state["epoch"],
+            "position": state["batch_in_epoch"],
+            "seed": cfg.seed,
+        }
+        if changes:
+            log.warning(
+                "--resume-force: continuing although %s; the epoch restarts at its first batch",
+                "; ".join(changes),
+            )
+            sampler_state = {**sampler_state, "position": 0}
+        sampler.load_state_dict(sampler_state)
         rngs = saved.get("rng_per_rank") or [saved["rng"]]
         if len(rngs) != ctx.world_size:
             log.warning(
@@ -337,6 +431,7 @@ def _train(run: RunConfig, ctx: DistContext, device: torch.device, resume: bool,
     monitor = Monitor(out_dir, enabled=ctx.is_main, tensorboard=cfg.tensorboard, append=resumed)
 
     keep = max(cfg.keep_checkpoints, cfg.average_last)
+    saved_step: list[int | None] = [state["step"] if resumed else None]  # of the last.pt on disk
 
     def save(paths: list[Path]) -> None:
         """Collective: every rank hands in its RNG state; rank 0 writes each path atomically."""
@@ -350,6 +445,7 @@ def _train(run: RunConfig, ctx: DistContext, device: torch.device, resume: bool,
             "rng": rngs[0],
             "rng_per_rank": rngs,
             "sampler": sampler.state_dict(),
+            "data_signature": signature,
             "world_size": ctx.world_size,
             "git_rev": git_revision(),
             "metrics": state["history"][-1] if state["history"] else {},
@@ -359,7 +455,20 @@ def _train(run: RunConfig, ctx: DistContext, device: torch.device, resume: bool,
         if keep:
             paths = [*paths, out_dir / f"ckpt-{state['step']:08d}.pt"]
         for path in paths:
-            save_checkpoint(payload, path)
+            try:
+                save_checkpoint(payload, path)
+            except OSError as e:
+                kept = (
+                    f"{last_path} (step {saved_step[0]}) is kept and loads"
+                    if saved_step[0] is not None
+                    else ("no earlier checkpoint exists")
+                )
+                raise TrainingError(
+                    f"could not write {path}: {e.strerror or e}; {kept}. Free some space (or fix the folder) "
+                    "and rerun with --resume"
+                ) from None
+            if path == last_path:
+                saved_step[0] = state["step"]
         if keep:
             for old in sorted(out_dir.glob("ckpt-*.pt"))[:-keep]:
                 old.unlink(missing_ok=True)
@@ -403,6 +512,7 @@ def _train(run: RunConfig, ctx: DistContext, device: torch.device, resume: bool,
             if group_left == 0:
                 group_size = group_left = min(cfg.grad_accum, batches_per_epoch - sampler.position)
                 group_backwards = 0
+                group_ids: list[str] = []
             sampler.advance()
             group_left -= 1
             group_end = group_left == 0
@@ -438,17 +548,18 @@ def _train(run: RunConfig, ctx: DistContext, device: torch.device, resume: bool,
                 if not ok:
                     if diverged:
                         bad_steps += 1
+                        state["skipped_updates"]["non_finite_loss"] += 1
                         if batch is not None:
                             log.warning("non-finite loss, step skipped; utterances: %s", ", ".join(batch.ids))
                     if bad_steps >= cfg.max_bad_steps:
                         optimizer.zero_grad(set_to_none=True)
                         save([out_dir / "diverged.pt"])
                         raise TrainingError(
-                            f"{bad_steps} non-finite losses in a row; lower train.lr or train.grad_clip "
-                            f"(state saved to {out_dir / 'diverged.pt'})"
+                            f"{bad_steps} non-finite losses or gradients in a row; lower train.lr or "
+                            f"train.grad_clip (state saved to {out_dir / 'diverged.pt'})"
                         )
                 else:
-                    bad_steps = 0
+                    group_ids.extend(batch.ids if batch is not None else ())
                     assert backward_loss is not None and loss is not None and batch is not None
                     if ctx.enabled:
                         backward_loss = backward_loss * (ctx.world_size / global_count)
@@ -466,7 +577,28 @@ def _train(run: RunConfig, ctx: DistContext, device: torch.device, resume: bool,
                 optimizer.zero_grad(set_to_none=True)
                 continue
             scaler.unscale_(optimizer)
-            torch.nn.utils.clip_grad_norm_(recognizer.parameters(), cfg.grad_clip)
+            grad_norm = torch.nn.utils.clip_grad_norm_(recognizer.parameters(), cfg.grad_clip)
+            # With fp16 loss scaling, inf/NaN gradients are expected now and then: the scaler skips that
+            # step itself and lowers its scale. Otherwise a non-finite norm would write NaN into every
+            # weight (clipping cannot fix it), so the update is dropped. DDP ranks see the same reduced
+            # gradients, so they all decide alike.
+            if not scaler.is_enabled() and not math.isfinite(float(grad_norm)):
+                optimizer.zero_grad(set_to_none=True)
+                bad_steps += 1
+                state["skipped_updates"]["non_finite_grad"] += 1
+                log.warning(
+                    "non-finite gradient norm (%s), update skipped; utterances: %s",
+                    float(grad_norm),
+                    ", ".join(group_ids),
+                )
+                if bad_steps >= cfg.max_bad_steps:
+                    save([out_dir / "diverged.pt"])
+                    raise TrainingError(
+                        f"{bad_steps} non-finite losses or gradients in a row; lower train.lr or "
+                        f"train.grad_clip (state saved to {out_dir / 'diverged.pt'})"
+                    )
+                continue
+            bad_steps = 0
             scaler.step(optimizer)
             scaler.update()
             optimizer.zero_grad(set_to_none=True)
@@ -528,7 +660,8 @@ def _train(run: RunConfig, ctx: DistContext, device: torch.device, resume: bool,
         improved = state["best"] is None or (dev_wer, dev_cer) < tuple(state["best"])
         if improved:
             state["best"] = [dev_wer, dev_cer]
-        save([last_path, best_path] if improved else [last_path])
+        # best first: a crash (or a full disk) between the two leaves a last.pt that claims the old best
+        save([best_path, last_path] if improved else [last_path])
         if ctx.is_main:
             monitor.log(
                 state["step"],
@@ -552,6 +685,14 @@ def _train(run: RunConfig, ctx: DistContext, device: torch.device, resume: bool,
         report = _write_report(out_dir, skipped, state)
         monitor.close()
         best = state["best"] or [float("nan"), float("nan")]
+        lost = state["skipped_updates"]
+        if any(lost.values()):
+            log.warning(
+                "%d batches had a non-finite loss and %d updates a non-finite gradient norm: skipped (see %s)",
+                lost["non_finite_loss"],
+                lost["non_finite_grad"],
+                out_dir / "train_report.json",
+            )
         log.info(
             "done: %d epochs, %d steps in %s; best dev WER %.2f%%, CER %.2f%% (%s); %d utterances skipped%s",
             state["epoch"],
@@ -567,7 +708,12 @@ def _train(run: RunConfig, ctx: DistContext, device: torch.device, resume: bool,
 
 
 def _write_report(out_dir: Path, skipped: dict[str, str], state: dict[str, Any]) -> dict[str, Any]:
-    report = {"skipped": skipped, "history": state["history"], "best": state["best"]}
+    report = {
+        "skipped": skipped,
+        "skipped_updates": state["skipped_updates"],
+        "history": state["history"],
+        "best": state["best"],
+    }
     tmp = out_dir / "train_report.json.tmp"
     tmp.write_text(json.dumps(report, indent=2) + "\n")
     tmp.replace(out_dir / "train_report.json")
