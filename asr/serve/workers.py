@@ -181,7 +181,10 @@ class WorkerPool:
         self.spec = spec
         self.size = size
         self.start_timeout_s = start_timeout_s
-        self._context = multiprocessing.get_context("spawn")  # fork after torch/OpenMP threads can hang
+        # Not fork (forking after torch/OpenMP threads started can hang): a fork server that has imported
+        # torch and asr once, so that a worker (or a replacement) starts in a fraction of a second.
+        self._context = multiprocessing.get_context("forkserver")
+        self._context.set_forkserver_preload(["torch", "asr.transcribe", "asr.serve.workers"])
         self._idle: queue.Queue[_Worker] = queue.Queue()
         self._workers: set[_Worker] = set()
         self._lock = threading.Lock()
