@@ -223,8 +223,9 @@ def test_commonvoice_prepare(tmp_path, with_durations):
     assert [r["id"] for r in _lines(out / "test.jsonl")] == ["common_voice_en_6"]
 
 
-def test_commonvoice_prepare_finds_a_truncated_clip(tmp_path):
-    """A clip whose header is fine but whose audio stops early decodes to far less than listed: reported."""
+def test_commonvoice_prepare_finds_corrupt_and_truncated_clips(tmp_path):
+    """Clips listed in clip_durations.tsv are still decoded: a corrupt one and one that stops early
+    (decodes to far less than listed) are reported by prepare, not left for training to find."""
     cv_mod = load_recipe("commonvoice")
     cv = make_commonvoice(tmp_path, with_durations=True)
     clip = cv / "clips" / "common_voice_en_2.mp3"
@@ -235,12 +236,17 @@ def test_commonvoice_prepare_finds_a_truncated_clip(tmp_path):
         .read_text()
         .replace("common_voice_en_2.mp3\t1524", "common_voice_en_2.mp3\t6000")
     )
-    (cv / "clip_durations.tsv").write_text(durations)
+    # the corrupt clip is listed too: no header is read for its duration, only decoding finds it
+    (cv / "clip_durations.tsv").write_text(durations + "common_voice_en_4.mp3\t2000\n")
     out = tmp_path / "data"
     assert _run(cv_mod, ["prepare", "--cv-dir", str(cv), "--out", str(out), "--jobs", "2"]) == 0
     assert [r["id"] for r in _lines(out / "train.jsonl")] == ["common_voice_en_1"]
-    reason = json.loads((out / "train.report.json").read_text())["skipped_items"]["common_voice_en_2"]
-    assert reason.startswith("unreadable audio") and "truncated" in reason, reason
+    skipped = json.loads((out / "train.report.json").read_text())["skipped_items"]
+    assert (
+        skipped["common_voice_en_2"].startswith("unreadable audio")
+        and "truncated" in skipped["common_voice_en_2"]
+    )
+    assert skipped["common_voice_en_4"].startswith("unreadable audio")
 
 
 def test_commonvoice_download_extracts_a_given_archive(tmp_path, capsys):
