@@ -10,6 +10,12 @@ import subprocess
 import numpy as np
 import pytest
 import soundfile as sf
+from skip_guard import (  # noqa: F401 - hooks: in CI (CI=true / ASR_FAIL_ON_SKIP=1) a skip fails the run
+    pytest_make_collect_report,
+    pytest_runtest_makereport,
+    pytest_sessionfinish,
+    pytest_terminal_summary,
+)
 
 SENTENCES = [
     "the cat sat on the mat",
