@@ -140,6 +140,16 @@ def test_prepare_missing_corpus_is_a_clear_error(tmp_path, capsys):
     assert "an4_train.fileids: missing" in capsys.readouterr().err
 
 
+def test_download_sources_are_https_or_plainly_unverified():
+    """The default archive comes over https; no checksum is pinned, and the recipe says so."""
+    assert an4.VARIANTS["sphere"] == an4.RESOURCES and an4.RESOURCES[0].url.startswith("https://")
+    assert all(
+        r.sha256 is None and r.md5 is None and r.expected_bytes for rs in an4.VARIANTS.values() for r in rs
+    )
+    readme = (ROOT / "recipes/an4/README.md").read_text()
+    assert "**unverified.**" in readme and "--sha256" in readme
+
+
 def test_prepare_reads_the_sphere_variant(tmp_path):
     """an4_sphere.tar.gz has the same listings with NIST SPHERE .sph files: read them, convert to wav."""
     corpus = make_an4_tree(tmp_path / "src", sphere=True)
