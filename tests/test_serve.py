@@ -295,3 +295,25 @@ def test_serves_an_exported_model(tmp_path, model, wav_bytes):
         r = c.post("/v1/transcribe", content=wav_bytes, headers=WAV)
         assert r.status_code == 200 and r.json()["text"] == asr.transcribe(model, wav_bytes).text
         assert "OnnxModel" in c.get("/healthz").json()["model"]
+
+
+def test_cli_warns_when_listening_beyond_loopback_without_a_key(tmp_path, model, monkeypatch, capsys):
+    """`asr serve --host 0.0.0.0` without a key warns (uvicorn.run is replaced: nothing listens)."""
+    import uvicorn
+
+    from asr.cli import main
+
+    ckpt = tmp_path / "m.pt"
+    save_checkpoint(checkpoint_payload(model), ckpt)
+    ran: list[dict] = []
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: ran.append({"app": app, **kw}))
+    monkeypatch.delenv("ASR_API_KEY", raising=False)
+    assert main(["serve", "--model", str(ckpt), "--host", "0.0.0.0", "--greedy"]) == 0
+    assert "without an API key" in capsys.readouterr().err
+    assert ran[-1]["host"] == "0.0.0.0" and ran[-1]["limit_concurrency"] > 0
+    monkeypatch.setenv("ASR_API_KEY", "k")
+    assert main(["serve", "--model", str(ckpt), "--host", "0.0.0.0", "--greedy"]) == 0
+    assert "without an API key" not in capsys.readouterr().err
+    assert ran[-1]["app"].state.service.config.api_key == "k"
+    assert main(["serve", "--model", str(ckpt), "--greedy"]) == 0  # 127.0.0.1: no warning
+    assert "warning" not in capsys.readouterr().err
