@@ -371,7 +371,7 @@ def test_tiny_corpus_end_to_end(tmp_path):
     assert [len(m[s]) for s in P.SPLITS] == [12, 3, 3, 0]
     for split, rows in m.items():
         for row in rows:
-            assert set(row) == {"id", "audio", "duration", "text", "speaker", "rate", "pitch"}
+            assert set(row) == {"id", "audio", "duration", "text", "speaker", "engine", "rate", "pitch"}
             assert row["audio"] == f"wav/{split}/{row['id']}.wav"
             info = sf.info(str(out / row["audio"]))
             assert (info.samplerate, info.channels, info.subtype) == (16000, 1, "PCM_16")

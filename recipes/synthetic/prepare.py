@@ -66,9 +66,7 @@ import math
 import multiprocessing
 import os
 import re
-import shutil
 import struct
-import subprocess
 import sys
 import time
 import zlib
@@ -85,6 +83,18 @@ try:
     import tomllib
 except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib  # type: ignore[no-redef]
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # the recipe's own synth/ package
+from synth import (  # noqa: E402
+    DEFAULT_VOICES,
+    ENGINES,
+    SpeakerWarp,
+    WarpConfig,
+    apply_warp,
+    check_not_reserved,
+    get_backend,
+    resolve_voices,
+)
 
 log = logging.getLogger("asr.recipes.synthetic")
 
@@ -163,6 +173,26 @@ class CorpusConfig:
     pitch: tuple[int, int] = (30, 70)
     sample_rate: int = 16000
     max_silence: float = 0.15
+    # Engines beyond espeak-ng (synth/): which, their voices, each engine's share of the utterances of
+    # train/dev/test_text, and engines / voices ("engine:voice") held out of training for test.
+    engines: tuple[str, ...] = ("espeak",)
+    engine_weights: tuple[float, ...] = ()  # one per engine; empty: equal shares
+    mbrola_voices: tuple[str, ...] = DEFAULT_VOICES["mbrola"]
+    festival_voices: tuple[str, ...] = DEFAULT_VOICES["festival"]
+    pico_voices: tuple[str, ...] = DEFAULT_VOICES["pico"]
+    rhvoice_voices: tuple[str, ...] = DEFAULT_VOICES["rhvoice"]
+    piper_voices: tuple[str, ...] = DEFAULT_VOICES["piper"]
+    heldout_engines: tuple[str, ...] = ()
+    heldout_voices: tuple[str, ...] = ()
+    warp: WarpConfig = WarpConfig()  # [corpus.warp]: more speakers per voice (synth/speakers.py)
+    # Whisper tiny.en re-transcribes the clips of these engines; a clip whose character error rate
+    # (spaces ignored) is above gate_max_cer is dropped as a garbled rendering.
+    gate_engines: tuple[str, ...] = ()
+    gate_max_cer: float = 0.35
+
+    def voices_of(self, engine: str) -> tuple[str, ...]:
+        """The configured voice names of a non-espeak engine."""
+        return getattr(self, f"{engine}_voices")
 
     def __post_init__(self) -> None:
         def bad(msg: str) -> None:
@@ -187,7 +217,38 @@ class CorpusConfig:
             if odd or len(set(values)) != len(values):
                 bad(f"{name} must be unique espeak-ng names ([A-Za-z0-9_-]), got {list(values)}")
         if any(v.startswith("mb-") or v.startswith("mb/") for v in self.accents):
-            bad("mbrola voices (mb-*) are not supported: mbrola is not installed")
+            bad('mbrola voices (mb-*) are the mbrola engine\'s: add "mbrola" to engines and mbrola_voices')
+        unknown_engines = sorted(set(self.engines) - set(ENGINES))
+        if unknown_engines or not self.engines or len(set(self.engines)) != len(self.engines):
+            bad(f"engines must be unique names of {sorted(ENGINES)}, got {list(self.engines)}")
+        if self.engine_weights and (
+            len(self.engine_weights) != len(self.engines) or min(self.engine_weights) < 0
+        ):
+            bad(f"engine_weights needs one weight >= 0 per engine {list(self.engines)}")
+        for engine in ENGINES:
+            if engine == "espeak":
+                continue
+            voices = self.voices_of(engine)
+            if len(set(voices)) != len(voices) or (engine in self.engines and not voices):
+                bad(f"{engine}_voices must be unique and not empty, got {list(voices)}")
+            for voice in voices:
+                check_not_reserved(engine, voice)
+        for name in ("heldout_engines", "gate_engines"):
+            stray = sorted(set(getattr(self, name)) - set(self.engines))
+            if stray:
+                bad(f"{name} {stray} are not in engines {list(self.engines)}")
+        if "espeak" in self.heldout_engines:
+            bad("hold espeak-ng voices out with heldout_accents / heldout_variants / test_heldout_pairs")
+        if not set(self.engines) - set(self.heldout_engines):
+            bad("heldout_engines must leave at least one engine for training")
+        for ev in self.heldout_voices:
+            engine, _, voice = ev.partition(":")
+            if engine not in self.engines or engine == "espeak" or voice not in self.voices_of(engine):
+                bad(
+                    f"heldout_voices entries are 'engine:voice' of a configured non-espeak engine, got {ev!r}"
+                )
+        if not 0 <= self.gate_max_cer <= 1:
+            bad(f"gate_max_cer must be in [0, 1], got {self.gate_max_cer}")
         for name, pool in (("heldout_accents", self.accents), ("heldout_variants", self.variants)):
             stray = sorted(set(getattr(self, name)) - set(pool))
             if stray:
@@ -214,12 +275,17 @@ class CorpusConfig:
             raise ValueError(f"{where}: unknown keys {unknown}; known keys: {sorted(fields)}")
         kwargs: dict[str, Any] = {}
         for name, value in table.items():
+            if name == "warp":
+                if not isinstance(value, dict):
+                    raise ValueError(f"{where}: warp must be a table ([corpus.warp])")
+                kwargs[name] = WarpConfig.from_dict(value)
+                continue
             default = getattr(cls, name) if name not in ("exclude_text_file",) else ()
             kwargs[name] = _coerce(name, value, default, where)
         return cls(**kwargs)
 
     def to_dict(self) -> dict[str, Any]:
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()}
+        return json.loads(json.dumps(dataclasses.asdict(self)))  # tuples -> lists, warp -> a table
 
 
 def _coerce(name: str, value: Any, default: Any, where: str) -> Any:
@@ -250,6 +316,10 @@ def _coerce(name: str, value: Any, default: Any, where: str) -> Any:
         if name in ("rate", "pitch"):
             if len(value) != 2 or not all(isinstance(v, int) and not isinstance(v, bool) for v in value):
                 fail()
+        elif name == "engine_weights":
+            if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value):
+                fail()
+            return tuple(float(v) for v in value)
         elif not all(isinstance(v, str) for v in value):
             fail()
         return tuple(value)
@@ -645,11 +715,22 @@ class Utterance:
     variant: str
     rate: int
     pitch: int
-    voice: str  # espeak-ng -v argument, e.g. "gmw/en+m3"
+    voice: str  # the engine's voice: espeak-ng -v argument ("gmw/en+m3"), "mb-us1", "en-GB", ...
+    engine: str = "espeak"
+    settings: tuple[tuple[str, float], ...] = ()  # the engine's own settings (espeak: rate, pitch)
+    warp: SpeakerWarp = SpeakerWarp()
 
     @property
     def speaker(self) -> str:
-        return f"{self.accent}+{self.variant}"
+        """espeak-ng: "accent+variant" (as before engines were added); other engines: "engine:voice"."""
+        if self.engine == "espeak":
+            return f"{self.accent}+{self.variant}"
+        return f"{self.engine}:{self.voice}"
+
+    def engine_settings(self) -> dict[str, float]:
+        if self.engine == "espeak":
+            return {"rate": self.rate, "pitch": self.pitch}
+        return dict(self.settings)
 
 
 def _sentence_order_key(seed: int, text: str) -> bytes:
@@ -688,10 +769,24 @@ def plan_corpus(
     held = heldout_voices(cfg)
     held_set = set(held)
     train_pairs = [(a, v) for a in cfg.accents for v in cfg.variants if (a, v) not in held_set]
-    if cfg.num_test and not held:
+    # Voices of the other engines: (engine, voice) for training, and for test.
+    others = [e for e in cfg.engines if e != "espeak"]
+    held_voices = {tuple(ev.split(":", 1)) for ev in cfg.heldout_voices}
+    train_voices = {
+        e: [v for v in cfg.voices_of(e) if (e, v) not in held_voices]
+        for e in others
+        if e not in cfg.heldout_engines
+    }
+    train_voices = {e: v for e, v in train_voices.items() if v}
+    test_voices = {e: list(cfg.voices_of(e)) for e in cfg.heldout_engines}
+    for e, v in sorted(held_voices):
+        test_voices.setdefault(e, []).append(v)
+    weights = dict(zip(cfg.engines, cfg.engine_weights or [1.0] * len(cfg.engines), strict=True))
+    train_engines = (["espeak"] if "espeak" in cfg.engines and train_pairs else []) + list(train_voices)
+    test_engines = (["espeak"] if "espeak" in cfg.engines and held else []) + list(test_voices)
+    if cfg.num_test and not test_engines:
         raise ValueError(
-            "num_test > 0 needs test_heldout_pairs > 0 or heldout_accents / heldout_variants "
-            "(test voices must be unseen in training)"
+            "num_test > 0 needs held-out voices: test_heldout_pairs, heldout_* or heldout_engines"
         )
 
     plan: dict[str, list[Utterance]] = {}
@@ -703,94 +798,81 @@ def plan_corpus(
             ("test_text", test_text_s, train_pairs, 1, cfg.num_test_text),
         )
     ):
+        engines = test_engines if split == "test" else train_engines
+        voices_by_engine = test_voices if split == "test" else train_voices
+        share = np.array([1.0 if split == "test" else weights[e] for e in engines])
+        share = share / share.sum() if share.sum() > 0 else share
         utts: list[Utterance] = []
         for j, s in enumerate(split_sentences_):
+            # espeak-ng's draws come first and alone from this generator, so an espeak-only config
+            # plans exactly the corpus it planned before other engines existed.
             rng = np.random.default_rng([cfg.seed, split_index, j])
             n = min(repeats, total - len(utts))
-            voices = rng.choice(len(pairs), size=n, replace=n > len(pairs))
+            voices = rng.choice(len(pairs), size=n, replace=n > len(pairs)) if pairs else [0] * n
             rates = rng.integers(cfg.rate[0], cfg.rate[1] + 1, size=n)
             pitches = rng.integers(cfg.pitch[0], cfg.pitch[1] + 1, size=n)
+            rng_other = np.random.default_rng([cfg.seed, split_index, j, 1])
             for r in range(n):
-                accent, variant = pairs[int(voices[r])]
-                rate, pitch = int(rates[r]), int(pitches[r])
-                voice = f"{voice_files.get(accent, accent)}+{variant}"
-                key = json.dumps([s.text, s.spoken, voice, rate, pitch, synth_tag])
-                digest = hashlib.blake2b(key.encode(), digest_size=4).hexdigest()
+                engine = (
+                    engines[int(rng_other.choice(len(engines), p=share))] if len(engines) > 1 else engines[0]
+                )
+                # Warping makes more *training* speakers; evaluation splits keep the engines' own voices.
+                warp = cfg.warp.draw(rng_other) if cfg.warp.prob > 0 and split == "train" else SpeakerWarp()
                 suffix = f"r{r}" if repeats > 1 else ""
+                if engine == "espeak":
+                    accent, variant = pairs[int(voices[r])]
+                    rate, pitch = int(rates[r]), int(pitches[r])
+                    voice = f"{voice_files.get(accent, accent)}+{variant}"
+                    parts: list[Any] = [s.text, s.spoken, voice, rate, pitch, synth_tag]
+                    if not warp.identity:
+                        parts.append(warp.to_dict())
+                    digest = hashlib.blake2b(json.dumps(parts).encode(), digest_size=4).hexdigest()
+                    uid = f"{split}-{j:05d}{suffix}-{digest}"
+                    utts.append(
+                        Utterance(
+                            uid, split, s.text, s.spoken, accent, variant, rate, pitch, voice, warp=warp
+                        )
+                    )
+                    continue
+                names = voices_by_engine[engine]
+                voice = names[int(rng_other.integers(len(names)))]
+                settings = get_backend(engine).draw_settings(rng_other)
+                parts = [s.text, s.spoken, engine, voice, settings, warp.to_dict(), synth_tag]
+                digest = hashlib.blake2b(json.dumps(parts).encode(), digest_size=4).hexdigest()
                 uid = f"{split}-{j:05d}{suffix}-{digest}"
-                utts.append(Utterance(uid, split, s.text, s.spoken, accent, variant, rate, pitch, voice))
+                utts.append(
+                    Utterance(
+                        uid,
+                        split,
+                        s.text,
+                        s.spoken,
+                        "",
+                        "",
+                        0,
+                        0,
+                        voice,
+                        engine,
+                        tuple(settings.items()),
+                        warp,
+                    )
+                )
         plan[split] = utts
     return plan, pool, held
 
 
 # --- synthesis ------------------------------------------------------------------------------------
 
-ESPEAK = "espeak-ng"
+
+def engine_versions(engines: Sequence[str]) -> str:
+    """Every engine's version (part of the corpus hash: a changed engine re-renders its clips)."""
+    versions = [
+        get_backend(e).version() if e == "espeak" else f"{e}: {get_backend(e).version()}" for e in engines
+    ]
+    return " | ".join(versions)
 
 
 def espeak_version() -> str:
-    exe = shutil.which(ESPEAK)
-    if exe is None:
-        raise ValueError("espeak-ng is not installed: apt-get install -y espeak-ng")
-    out = subprocess.run([exe, "--version"], capture_output=True, text=True, check=False).stdout
-    return out.strip() or "unknown"
-
-
-def _espeak_voices(kind: str) -> list[tuple[str, str]]:
-    """(language, voice file) rows of ``espeak-ng --voices=KIND``."""
-    out = subprocess.run([ESPEAK, f"--voices={kind}"], capture_output=True, text=True, check=False).stdout
-    rows = []
-    for line in out.splitlines()[1:]:
-        parts = line.split()
-        if len(parts) >= 5:
-            rows.append((parts[1], parts[4]))
-    return rows
-
-
-def resolve_voices(accents: Sequence[str], variants: Sequence[str]) -> dict[str, str]:
-    """Accent -> espeak-ng voice file ("en-gb" -> "gmw/en"); ValueError for unknown names.
-
-    Voices are addressed by file because espeak-ng 1.51 drops the variant of ``-v en-gb+m3`` (every
-    en-gb variant rendered identically), while ``-v gmw/en+m3`` works. mbrola voices (mb/) are skipped.
-    """
-    files: dict[str, str] = {}
-    for language, path in _espeak_voices("en"):
-        if not path.startswith("mb/"):
-            files.setdefault(language, path)
-    missing = [a for a in accents if a not in files]
-    if missing:
-        raise ValueError(
-            f"espeak-ng has no (non-mbrola) voice for accents {missing}; available: {sorted(files)}"
-        )
-    known = {path.split("/", 1)[1] for _, path in _espeak_voices("variant") if path.startswith("!v/")}
-    unknown = [v for v in variants if v not in known]
-    if unknown:
-        raise ValueError(
-            f"espeak-ng has no variants {unknown} (names are the files listed by espeak-ng --voices=variant, "
-            f"e.g. m3, f2, klatt); available: {sorted(known)}"
-        )
-    return {a: files[a] for a in accents}
-
-
-def _parse_wav(data: bytes) -> tuple[np.ndarray, int]:
-    """16-bit mono PCM from espeak-ng's --stdout (whose RIFF sizes are placeholders)."""
-    if data[:4] != b"RIFF" or data[8:12] != b"WAVE":
-        raise ValueError("espeak-ng did not write a WAV stream")
-    pos, rate = 12, None
-    while pos + 8 <= len(data):
-        cid, size = data[pos : pos + 4], struct.unpack("<I", data[pos + 4 : pos + 8])[0]
-        if cid == b"fmt ":
-            fmt, channels, rate, _, _, bits = struct.unpack("<HHIIHH", data[pos + 8 : pos + 24])
-            if fmt != 1 or channels != 1 or bits != 16:
-                raise ValueError(f"unexpected espeak-ng WAV format {fmt}/{channels}ch/{bits}bit")
-        elif cid == b"data":
-            if rate is None:
-                raise ValueError("espeak-ng WAV data before fmt")
-            body = data[pos + 8 :]
-            body = body[: len(body) // 2 * 2]
-            return np.frombuffer(body, dtype="<i2").astype(np.float32) / 32768.0, rate
-        pos += 8 + size + (size & 1)
-    raise ValueError("espeak-ng WAV stream has no data chunk")
+    return get_backend("espeak").version()
 
 
 def trim_silence(x: np.ndarray, sr: int, keep_s: float, threshold_db: float = -60.0) -> np.ndarray:
@@ -822,20 +904,18 @@ def resample(x: np.ndarray, sr_in: int, sr_out: int) -> np.ndarray:
 
 def synthesize(utt: Utterance, path: Path, sample_rate: int, max_silence: float) -> float:
     """Speak ``utt`` into ``path`` (16-bit mono wav, written atomically); returns the duration (s)."""
-    cmd = [ESPEAK, "-v", utt.voice, "-s", str(utt.rate), "-p", str(utt.pitch), "--stdout"]
-    proc = subprocess.run(
-        cmd, input=utt.spoken.encode("ascii"), capture_output=True, timeout=120, check=False
-    )
-    if proc.returncode != 0:
-        raise RuntimeError(
-            f"{' '.join(cmd)} failed ({proc.returncode}): {proc.stderr.decode(errors='replace')}"
-        )
-    x, sr = _parse_wav(proc.stdout)
+    backend = get_backend(utt.engine)
+    x = backend.synthesize(utt.spoken, utt.voice, utt.engine_settings())
+    sr = backend.sample_rate
     x = trim_silence(x, sr, max_silence)
     if x.size < sr // 10:
-        raise RuntimeError(f"espeak-ng produced {x.size / sr:.2f} s of audio for {utt.spoken!r}")
-    y = np.clip(resample(x, sr, sample_rate), -1.0, 32767 / 32768)
-    pcm = np.round(y * 32768).astype("<i2")
+        raise RuntimeError(f"{utt.engine} produced {x.size / sr:.2f} s of audio for {utt.spoken!r}")
+    x = apply_warp(x, sr, utt.warp)
+    y = resample(x, sr, sample_rate)
+    peak = float(np.abs(y).max())
+    if peak > 0.98:  # some engines (piper) reach full scale: scale down rather than clip
+        y = y * (0.98 / peak)
+    pcm = np.round(np.clip(y, -1.0, 32767 / 32768) * 32768).astype("<i2")
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         with sf.SoundFile(tmp, "w", samplerate=sample_rate, channels=1, subtype="PCM_16", format="WAV") as f:
@@ -884,6 +964,8 @@ def run_synthesis(
     todo: list[tuple[Utterance, Path]], cfg: CorpusConfig, jobs: int, progress: bool
 ) -> tuple[dict[str, float], dict[str, str]]:
     """Synthesize ``todo`` with ``jobs`` processes; returns (id -> duration, id -> error)."""
+    # Grouped by voice, so that a worker keeps one Festival voice / Piper model loaded across a chunk.
+    todo = sorted(todo, key=lambda t: (t[0].engine, t[0].voice, t[0].id))
     work = [(u, str(p), cfg.sample_rate, cfg.max_silence) for u, p in todo]
     durations: dict[str, float] = {}
     errors: dict[str, str] = {}
@@ -926,17 +1008,21 @@ def write_if_changed(path: Path, text: str) -> bool:
 
 
 def manifest_line(utt: Utterance, duration: float) -> str:
-    return json.dumps(
-        {
-            "id": utt.id,
-            "audio": f"wav/{utt.split}/{utt.id}.wav",
-            "duration": round(duration, 3),
-            "text": utt.text,
-            "speaker": utt.speaker,
-            "rate": utt.rate,
-            "pitch": utt.pitch,
-        }
-    )
+    row: dict[str, Any] = {
+        "id": utt.id,
+        "audio": f"wav/{utt.split}/{utt.id}.wav",
+        "duration": round(duration, 3),
+        "text": utt.text,
+        "speaker": utt.speaker,
+        "engine": utt.engine,
+    }
+    if utt.engine == "espeak":
+        row.update(rate=utt.rate, pitch=utt.pitch)
+    else:
+        row["settings"] = dict(utt.settings)
+    if not utt.warp.identity:
+        row["warp"] = utt.warp.to_dict()
+    return json.dumps(row)
 
 
 def config_hash(cfg: CorpusConfig, espeak: str) -> str:
@@ -994,7 +1080,9 @@ def prepare(
     out = Path(out)
     splits = tuple(s for s in SPLITS if s in set(splits))
     jobs = jobs or os.cpu_count() or 1
-    espeak = espeak_version()
+    for engine in cfg.engines:  # a clear error before any work when an engine or voice is missing
+        get_backend(engine).check_voices([] if engine == "espeak" else cfg.voices_of(engine))
+    espeak = engine_versions(("espeak",) + tuple(e for e in cfg.engines if e != "espeak"))
     digest = config_hash(cfg, espeak)
     if splits != SPLITS:
         digest += ":" + ",".join(splits)
@@ -1047,6 +1135,15 @@ def prepare(
     new, errors = run_synthesis(todo, cfg, jobs, progress)
     elapsed = time.perf_counter() - t1
     durations.update(new)
+    gated: dict[str, dict[str, Any]] = {}
+    if cfg.gate_engines:
+        from quality_gate import gate_corpus
+
+        candidates = [(u, out / "wav" / u.split / f"{u.id}.wav") for split in splits for u in plan[split]]
+        candidates = [(u, p) for u, p in candidates if u.engine in cfg.gate_engines and u.id in durations]
+        gated = gate_corpus(candidates, out / "gate.jsonl", cfg.gate_max_cer, jobs=jobs, progress=progress)
+        for uid in gated:
+            durations.pop(uid, None)
     if todo:
         log.info(
             "synthesized %d utterances in %.1f s (%.1f utt/s, %d jobs)",
@@ -1063,10 +1160,18 @@ def prepare(
         done = [u for u in plan[split] if u.id in durations]
         info["splits"][split] = {
             "utterances": len(done),
-            "failed": sorted(u.id for u in plan[split] if u.id not in durations),
+            "failed": sorted(u.id for u in plan[split] if u.id not in durations and u.id not in gated),
+            "gated": sorted(u.id for u in plan[split] if u.id in gated),
             "hours": round(sum(durations[u.id] for u in done) / 3600, 3),
             "sentences": len({u.text for u in done}),
             "speakers": dict(sorted(Counter(u.speaker for u in done).items())),
+            "engines": {
+                e: {
+                    "utterances": sum(1 for u in done if u.engine == e),
+                    "hours": round(sum(durations[u.id] for u in done if u.engine == e) / 3600, 3),
+                }
+                for e in sorted({u.engine for u in done})
+            },
         }
     spoken = {u.text for u in plan["train"]}
     lm_sentences = pool if cfg.lm_text == "pool" else [s for s in pool if s.text in spoken]
@@ -1076,7 +1181,10 @@ def prepare(
             "train_text_sentences": len(lm_sentences),
             "usable_sentences": len(sentences),
             "heldout_pairs": [f"{a}+{v}" for a, v in held],
-            "espeak_ng": espeak,
+            "espeak_ng": espeak.split(" | ")[0],
+            "engine_versions": espeak,
+            "licences": {e: get_backend(e).licence for e in cfg.engines},
+            "gated": gated,
             "sample_rate": cfg.sample_rate,
             "config": cfg.to_dict(),
         }

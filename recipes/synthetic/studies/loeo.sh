@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Leave-one-engine-out: for each engine group E, fine-tune the espeak-only model on the multi-engine
+# corpus without E, then score it on E's voices (sentences it never saw either), greedy and beam + LM.
+#   recipes/synthetic/studies/loeo.sh [GROUP ...]      groups: diphone pico rhvoice piper (default: all)
+#   EPOCHS=1 THREADS=2 recipes/synthetic/studies/loeo.sh pico
+# diphone = mbrola + festival: both render the same four MBROLA databases, so they leave together.
+# Results: exp/loeo-GROUP/summary-loeo-test*.json and one line each in exp/loeo/results.tsv.
+set -euo pipefail
+cd "$(dirname "$0")/../../.."
+py=${PYTHON:-.venv/bin/python}
+asr=${ASR:-.venv/bin/asr}
+config=recipes/synthetic/config.multi.toml
+corpus=data/synthetic-multi
+epochs=${EPOCHS:-1}
+threads=${THREADS:-2}
+groups=("$@")
+[ ${#groups[@]} -gt 0 ] || groups=(diphone pico rhvoice piper)
+decoder=data/models/synthetic-en/decoder.json
+
+$py recipes/synthetic/prepare.py --config "$config" --out "$corpus" --no-progress
+mkdir -p exp/loeo
+for group in "${groups[@]}"; do
+  case "$group" in
+    diphone) hold=mbrola,festival ;;
+    pico|rhvoice|piper) hold=$group ;;
+    *) echo "unknown group $group (diphone pico rhvoice piper)" >&2; exit 2 ;;
+  esac
+  split=$corpus/loeo-$group
+  exp=exp/loeo-$group
+  $py recipes/synthetic/split_engines.py --corpus "$corpus" --hold "$hold" --out "$split"
+  if [ ! -f "$exp/.done" ]; then
+    $asr train --config "$config" --resume --set train.train_manifest="$split/train.jsonl" \
+      train.dev_manifest="$split/dev.jsonl" train.out_dir="$exp" train.epochs="$epochs" \
+      train.num_threads="$threads"
+    touch "$exp/.done"
+  fi
+  $asr evaluate --model "$exp/best.pt" --manifest "$split/test.jsonl" --name loeo-test \
+    --decoder-config "$decoder" --also-greedy --threads "$threads" | grep -v speaker
+  $py - "$group" "$exp" <<'PY' >> exp/loeo/results.tsv
+import json, sys
+group, exp = sys.argv[1:]
+g = json.load(open(f"{exp}/summary-loeo-test-greedy.json"))
+b = json.load(open(f"{exp}/summary-loeo-test.json"))
+print(f"{group}\t{g['wer']*100:.2f}\t{g['cer']*100:.2f}\t{b['wer']*100:.2f}\t{b['cer']*100:.2f}")
+PY
+done

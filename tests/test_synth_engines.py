@@ -1,0 +1,216 @@
+"""recipes/synthetic/synth: every engine speaks at its rate and length, reserved voices are refused, a
+multi-engine corpus is deterministic and resumes, and leave-one-engine-out splits share no voice."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+ROOT = Path(__file__).resolve().parents[1]
+RECIPE = ROOT / "recipes" / "synthetic"
+sys.path.insert(0, str(RECIPE))
+
+import split_engines  # noqa: E402
+import synth  # noqa: E402
+from synth import DEFAULT_VOICES, ReservedVoiceError, SpeakerWarp, apply_warp, check_not_reserved  # noqa: E402
+
+TEXT = "the quick brown fox jumps over the lazy dog"
+# Words per second of ordinary read speech is ~2-4: nine words take ~2-5 s in any engine.
+ENGINE_VOICES = [("espeak", "gmw/en-US+m3")] + [(e, v) for e, vs in DEFAULT_VOICES.items() for v in vs]
+NATIVE_RATES = {
+    "espeak": 22050,
+    "mbrola": 16000,
+    "festival": 16000,
+    "pico": 16000,
+    "rhvoice": 24000,
+    "piper": 22050,
+}
+
+
+def _spectral_centroid(x: np.ndarray, sr: int) -> float:
+    spectrum = np.abs(np.fft.rfft(x))
+    freqs = np.fft.rfftfreq(len(x), 1 / sr)
+    return float((spectrum * freqs).sum() / spectrum.sum())
+
+
+@pytest.mark.parametrize(("engine", "voice"), ENGINE_VOICES, ids=lambda v: str(v))
+def test_every_backend_speaks_at_its_rate_and_a_plausible_length(engine, voice):
+    backend = synth.get_backend(engine)
+    assert backend.available(), f"{engine} is not installed: run {backend.install_hint()}"
+    assert voice in backend.voices() or engine == "espeak"
+    rng = np.random.default_rng(0)
+    settings = backend.draw_settings(rng)
+    x = backend.synthesize(TEXT, voice, settings)
+    assert x.dtype == np.float32 and x.ndim == 1
+    assert backend.sample_rate == NATIVE_RATES[engine]
+    seconds = len(x) / backend.sample_rate
+    assert 1.5 < seconds < 6.0, seconds
+    assert 0.05 < float(np.abs(x).max()) <= 1.0 and np.isfinite(x).all()
+    # speech, not a tone or noise: most of the energy lies in the speech band
+    centroid = _spectral_centroid(x, backend.sample_rate)
+    assert 200 < centroid < 4000, centroid
+    # the rate setting does what it says: slower settings give longer audio
+    slow_fast = {
+        "espeak": ({"rate": 120, "pitch": 50}, {"rate": 220, "pitch": 50}),
+        "mbrola": ({"rate": 120, "pitch": 50}, {"rate": 220, "pitch": 50}),
+        "festival": ({"stretch": 1.3}, {"stretch": 0.8}),
+        "pico": ({"speed": 70, "pitch": 100}, {"speed": 140, "pitch": 100}),
+        "rhvoice": ({"rate": 70, "pitch": 100}, {"rate": 150, "pitch": 100}),
+        "piper": (
+            {"length_scale": 1.3, "noise_scale": 0.5, "noise_w": 0.6},
+            {"length_scale": 0.8, "noise_scale": 0.5, "noise_w": 0.6},
+        ),
+    }[engine]
+    slow = backend.synthesize(TEXT, voice, slow_fast[0])
+    fast = backend.synthesize(TEXT, voice, slow_fast[1])
+    assert len(slow) > 1.25 * len(fast)
+
+
+@pytest.mark.parametrize(
+    ("engine", "voice"),
+    [
+        ("festival", "kal_diphone"),
+        ("festival", "ked_diphone"),
+        ("festival", "cmu_us_slt_arctic_hts"),
+        ("festival", "kal_diphone_8k"),
+        ("rhvoice", "alan"),
+        ("rhvoice", "SLT"),
+        ("flite", "awb"),
+        ("festival", "cmu_us_awb_flite"),
+        ("freetts", "kevin16"),
+        ("espeak", "kevin"),
+    ],
+)
+def test_reserved_voices_are_refused_by_name(engine, voice):
+    with pytest.raises(ReservedVoiceError, match="reserved"):
+        check_not_reserved(engine, voice)
+    if engine in synth.ENGINES and engine != "espeak":
+        backend = synth.get_backend(engine)
+        with pytest.raises(ReservedVoiceError):
+            backend.check_voices([voice])
+        assert voice not in backend.voices()
+
+
+def test_reserved_voices_are_refused_in_a_corpus_config():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("synthetic_prepare_r", RECIPE / "prepare.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    with pytest.raises(ReservedVoiceError):
+        module.CorpusConfig.from_dict({"engines": ["espeak", "rhvoice"], "rhvoice_voices": ["bdl", "slt"]})
+    with pytest.raises(ReservedVoiceError):
+        module.CorpusConfig.from_dict({"engines": ["espeak", "festival"], "festival_voices": ["kal_diphone"]})
+    check_not_reserved("rhvoice", "bdl")  # the shipped voices pass
+
+
+def test_speaker_warp_moves_formants_and_keeps_the_requested_tempo():
+    backend = synth.get_backend("pico")
+    x = backend.synthesize(TEXT, "en-US", {"speed": 100, "pitch": 100})
+    sr = backend.sample_rate
+    up = apply_warp(x, sr, SpeakerWarp(formant=1.12, pitch_semitones=0.0, tempo=1.0))
+    down = apply_warp(x, sr, SpeakerWarp(formant=0.88, pitch_semitones=0.0, tempo=1.0))
+    slow = apply_warp(x, sr, SpeakerWarp(formant=1.0, pitch_semitones=0.0, tempo=0.8))
+    assert abs(len(up) / len(x) - 1) < 0.03 and abs(len(down) / len(x) - 1) < 0.03  # tempo kept
+    assert abs(len(slow) / len(x) - 1.25) < 0.05
+    assert (
+        _spectral_centroid(up, sr) > 1.04 * _spectral_centroid(x, sr) > 1.04**2 * _spectral_centroid(down, sr)
+    )
+    assert apply_warp(x, sr, SpeakerWarp()) is x
+
+
+MULTI_TOML = """
+[corpus]
+seed = 11
+num_train = 14
+num_dev = 6
+num_test = 4
+num_test_text = 6
+engines = ["espeak", "mbrola", "festival", "pico", "rhvoice", "piper"]
+accents = ["en-us", "en-gb"]
+variants = ["m1", "f2", "m3"]
+test_heldout_pairs = 1
+heldout_voices = ["rhvoice:clb"]
+[corpus.warp]
+prob = 0.5
+"""
+
+
+def _run(config: Path, out: Path, *extra: str) -> None:
+    cmd = [
+        sys.executable,
+        str(RECIPE / "prepare.py"),
+        "--config",
+        str(config),
+        "--out",
+        str(out),
+        "--no-progress",
+    ]
+    proc = subprocess.run([*cmd, *extra], capture_output=True, text=True, cwd=ROOT, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+
+
+def _digests(out: Path) -> dict[str, str]:
+    return {p.name: hashlib.md5(p.read_bytes()).hexdigest() for p in (out / "wav").rglob("*.wav")}
+
+
+def test_multi_engine_corpus_is_deterministic_resumes_and_splits_by_engine(tmp_path):
+    config = tmp_path / "multi.toml"
+    config.write_text(MULTI_TOML)
+    out = tmp_path / "a"
+    _run(config, out, "--jobs", "2")
+    rows = {
+        s: [json.loads(x) for x in (out / f"{s}.jsonl").read_text().splitlines()]
+        for s in ("train", "dev", "test", "test_text")
+    }
+    engines = {r["engine"] for s in ("train", "dev", "test_text") for r in rows[s]}
+    assert len(engines) >= 4, engines  # 26 utterances over six engines
+    test_speakers = {r["speaker"] for r in rows["test"]}
+    seen = {r["speaker"] for s in ("train", "dev", "test_text") for r in rows[s]}
+    assert not test_speakers & seen and "rhvoice:clb" not in seen
+    assert any("warp" in r for r in rows["train"]) and not any(
+        "warp" in r for r in rows["dev"] + rows["test"]
+    )
+    for r in rows["train"]:
+        info = sf.info(str(out / r["audio"]))
+        assert (info.samplerate, info.subtype) == (16000, "PCM_16") and 0.5 < r["duration"] < 15
+
+    # one job, another folder: the same corpus byte for byte
+    out2 = tmp_path / "b"
+    _run(config, out2, "--jobs", "1")
+    assert (out / "train.jsonl").read_text() == (out2 / "train.jsonl").read_text()
+    assert _digests(out) == _digests(out2)
+
+    # killed mid-way: missing clips (and a half-written temp file) are redone, the rest kept
+    victims = [out / rows["train"][i]["audio"] for i in (0, 3, 7)]
+    for v in victims:
+        v.unlink()
+    (out / "wav" / "train" / ".x.wav.123.tmp").write_bytes(b"RIFF")
+    (out / ".done").unlink()
+    before = {p: p.stat().st_mtime_ns for p in (out / "wav").rglob("*.wav")}
+    _run(config, out, "--jobs", "2")
+    assert _digests(out) == _digests(out2)
+    assert not list((out / "wav").rglob("*.tmp"))
+    assert all(p.stat().st_mtime_ns == t for p, t in before.items())  # the others were not rewritten
+
+    # leave-one-engine-out: the held-out engines' voices only in test, none of them in train/dev
+    for hold in (["pico"], ["mbrola", "festival"], ["piper"]):
+        loeo = tmp_path / f"loeo-{'-'.join(hold)}"
+        report = split_engines.split_by_engine(out, hold, loeo)
+        split = {s: [json.loads(x) for x in (loeo / f"{s}.jsonl").read_text().splitlines()] for s in report}
+        train_voices = {r["speaker"] for r in split["train"] + split["dev"]}
+        test_voices = {r["speaker"] for r in split["test"]}
+        assert not train_voices & test_voices
+        assert {r["engine"] for r in split["test"]} <= set(hold)
+        assert not {r["engine"] for r in split["train"] + split["dev"]} & set(hold)
+        assert all((loeo / r["audio"]).is_file() for r in split["train"][:3] + split["test"][:3])
+    with pytest.raises(ValueError, match="share speakers"):
+        split_engines.split_by_engine(out, ["mbrola"], tmp_path / "bad")
