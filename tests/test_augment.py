@@ -111,3 +111,27 @@ def test_seeded_and_configurable_from_toml_overrides():
     assert torch.equal(a[0], b[0]) and torch.equal(a[1], b[1])
     with pytest.raises(ValueError, match="noise_snr_db"):
         TrainConfig(noise_snr_db=(30.0, 5.0))
+
+
+def test_babble_mixes_other_utterances_of_the_batch_at_the_requested_snr():
+    torch.manual_seed(0)
+    aug = WaveformAugment(WaveformAugmentConfig(babble_prob=1.0, babble_snr_db=(10.0, 10.0), babble_voices=2))
+    x, lengths = batch()
+    y, new = aug(x, lengths)
+    assert torch.equal(new, lengths)
+    for i, n in enumerate(lengths.tolist()):
+        added = (y[i] - x[i])[:n]
+        snr = 10 * torch.log10(x[i, :n].pow(2).mean() / added.pow(2).mean())
+        assert abs(float(snr) - 10.0) < 0.1
+        assert (y[i, n:] == 0).all()  # padding stays silent
+        # the babble is the other rows' tones: its spectrum peaks at their frequencies, not row i's
+        spectrum = torch.fft.rfft(added).abs()
+        freqs = torch.fft.rfftfreq(n, 1 / 16000)
+        own = spectrum[(freqs - (300 + 100 * i)).abs() < 5].max()
+        others = max(spectrum[(freqs - (300 + 100 * k)).abs() < 5].max() for k in range(3) if k != i)
+        assert others > 5 * own
+    single = WaveformAugment(WaveformAugmentConfig(babble_prob=1.0))
+    x1, l1 = batch((16000,))
+    assert torch.equal(single(x1, l1)[0], x1)  # nobody else to talk: unchanged
+    cfg = load_run_config(None, ["train.babble_prob=0.5", "train.babble_snr_db=3,12"]).train
+    assert make_waveform_augment(cfg, 16000).config.babble_snr_db == (3.0, 12.0)

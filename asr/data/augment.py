@@ -54,11 +54,14 @@ class WaveformAugmentConfig:
     reverb_prob: float = 0.0
     reverb_rt60: tuple[float, float] = (0.2, 0.7)  # seconds
     telephone_prob: float = 0.0  # band-limit to 8 kHz sampling (300-3400 Hz speech band), then back
+    babble_prob: float = 0.0  # mix in other utterances of the batch (other training voices)
+    babble_snr_db: tuple[float, float] = (5.0, 20.0)
+    babble_voices: int = 3  # how many other utterances talk at once
 
     @property
     def active(self) -> bool:
         speed = any(f != 1.0 for f in self.speed_factors)
-        probs = (self.gain_prob, self.noise_prob, self.reverb_prob, self.telephone_prob)
+        probs = (self.gain_prob, self.noise_prob, self.reverb_prob, self.telephone_prob, self.babble_prob)
         return speed or any(p > 0 for p in probs)
 
 
@@ -110,6 +113,10 @@ class WaveformAugment(torch.nn.Module):
         b, s = x.shape
         device = x.device
         mask = _valid_mask(lengths, s)
+        if cfg.babble_prob > 0 and b > 1:
+            chosen = torch.rand(b, device=device) < cfg.babble_prob
+            if chosen.any():
+                x = self.babble(x, lengths, chosen)
         if cfg.reverb_prob > 0:
             chosen = torch.rand(b, device=device) < cfg.reverb_prob
             if chosen.any():
@@ -127,6 +134,34 @@ class WaveformAugment(torch.nn.Module):
             gain_db = (torch.rand(b, device=device) * 2 - 1) * cfg.gain_db
             x = x * torch.where(chosen, 10 ** (gain_db / 20), torch.ones_like(gain_db))[:, None]
         return x * mask, lengths
+
+    def babble(self, x: torch.Tensor, lengths: torch.Tensor, chosen: torch.Tensor) -> torch.Tensor:
+        """Add the speech of up to `babble_voices` other utterances of the batch at a random SNR.
+
+        Each other utterance starts at a random offset and repeats to cover the target, so the
+        background talks throughout; its words are not in the transcript, which teaches the model to
+        follow the foreground voice. (B, S) in, (B, S) out.
+        """
+        b, s = x.shape
+        mask = _valid_mask(lengths, s)
+        crowd = torch.zeros_like(x)
+        for _ in range(min(self.config.babble_voices, b - 1)):
+            shift = torch.randint(1, b, (b,), device=x.device)
+            source = (torch.arange(b, device=x.device) + shift) % b
+            offset = torch.randint(0, s, (b,), device=x.device)
+            # Position t of row i takes sample (t + offset_i) mod len_j of utterance j = source_i.
+            src_len = lengths[source].clamp(min=1)
+            idx = (torch.arange(s, device=x.device)[None, :] + offset[:, None]) % src_len[:, None]
+            voice = torch.gather(x[source], 1, idx)
+            power = voice.pow(2).mean(1, keepdim=True).clamp(min=1e-10)
+            crowd = crowd + voice / power.sqrt()
+        lo, hi = self.config.babble_snr_db
+        snr_db = lo + (hi - lo) * torch.rand(b, device=x.device)
+        power = (x.pow(2) * mask).sum(1) / lengths.clamp(min=1)
+        crowd_power = (crowd.pow(2) * mask).sum(1) / lengths.clamp(min=1)
+        scale = (power / crowd_power.clamp(min=1e-12) / 10 ** (snr_db / 10)).sqrt()
+        scale = torch.where(chosen, scale, torch.zeros_like(scale))
+        return x + crowd * mask * scale[:, None]
 
     def telephone(self, x: torch.Tensor, chosen: torch.Tensor) -> torch.Tensor:
         """Telephone band: down to 8 kHz and back (nothing above 4 kHz survives), then a 300 Hz high-pass."""
@@ -240,6 +275,8 @@ def waveform_augment_from(
     reverb_rt60: Sequence[float],
     sample_rate: int,
     telephone_prob: float = 0.0,
+    babble_prob: float = 0.0,
+    babble_snr_db: Sequence[float] = (5.0, 20.0),
 ) -> WaveformAugment | None:
     """A WaveformAugment for these settings, or None when they switch everything off."""
     config = WaveformAugmentConfig(
@@ -252,5 +289,7 @@ def waveform_augment_from(
         reverb_prob,
         (float(reverb_rt60[0]), float(reverb_rt60[1])),
         telephone_prob,
+        babble_prob,
+        (float(babble_snr_db[0]), float(babble_snr_db[1])),
     )
     return WaveformAugment(config, sample_rate) if config.active else None

@@ -63,6 +63,8 @@ class TrainConfig:
     reverb_prob: float = 0.0  # probability of simulated room reverberation per utterance
     reverb_rt60: tuple[float, ...] = (0.2, 0.7)  # reverberation time range, seconds
     telephone_prob: float = 0.0  # probability of the 8 kHz telephone band (300-3400 Hz) per utterance
+    babble_prob: float = 0.0  # probability of babble: other utterances of the batch talking underneath
+    babble_snr_db: tuple[float, ...] = (5.0, 20.0)  # foreground-to-babble ratio drawn in this range
     # ---- monitoring (rank 0 only): metrics.csv always; TensorBoard events and PNG curves when enabled
     tensorboard: bool = True
     plots: bool = True
@@ -78,11 +80,11 @@ class TrainConfig:
             raise ValueError(f"train.grad_accum must be >= 1, got {self.grad_accum}")
         if self.dist_backend not in ("auto", "gloo", "nccl"):
             raise ValueError(f"train.dist_backend must be auto, gloo or nccl, got {self.dist_backend!r}")
-        for name in ("noise_snr_db", "reverb_rt60"):
+        for name in ("noise_snr_db", "reverb_rt60", "babble_snr_db"):
             value = getattr(self, name)
             if len(value) != 2 or value[0] > value[1]:
                 raise ValueError(f"train.{name} must be [low, high], got {list(value)}")
-        for name in ("gain_prob", "noise_prob", "reverb_prob", "telephone_prob"):
+        for name in ("gain_prob", "noise_prob", "reverb_prob", "telephone_prob", "babble_prob"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"train.{name} must be a probability in [0, 1], got {getattr(self, name)}")
         if self.speed_perturb and not all(0.5 <= f <= 2.0 for f in self.speed_factors):

@@ -181,6 +181,8 @@ def make_waveform_augment(cfg: TrainConfig, sample_rate: int) -> WaveformAugment
         cfg.reverb_rt60,
         sample_rate,
         cfg.telephone_prob,
+        cfg.babble_prob,
+        cfg.babble_snr_db,
     )
 
 
