@@ -8,7 +8,7 @@ DEBIAN_PACKAGES := espeak-ng sox ffmpeg fortunes fortunes-min fortune-anarchism 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PYTEST_ARGS ?=
 
-.PHONY: demo test test-fast install system-deps lint format clean
+.PHONY: demo test test-fast install system-deps engines lint format clean
 
 demo: install
 	bash recipes/synthetic/run.sh
@@ -19,7 +19,7 @@ test: install lm-tools
 test-fast: install lm-tools
 	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
 
-install: $(VENV)/.installed system-deps
+install: $(VENV)/.installed system-deps engines
 
 # One pip run resolves every Python dependency together (keeps numpy consistent; DESIGN.md §8).
 $(VENV)/.installed: pyproject.toml
@@ -36,6 +36,11 @@ system-deps:
 		$(SUDO) apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
+
+# The synthetic corpus's text-to-speech engines (MBROLA, Festival, SVOX Pico, RHVoice from Debian's
+# contrib/non-free, enabled in a sources file of our own; see the script). Installs only what is missing.
+engines:
+	bash recipes/synthetic/install_engines.sh
 
 lint: install
 	$(BIN)/ruff check asr tests recipes benchmarks
