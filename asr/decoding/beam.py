@@ -24,6 +24,7 @@ import logging
 import math
 import multiprocessing
 import os
+import sys
 import weakref
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -32,7 +33,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
 from asr.decoding._validate import as_log_probs
 from asr.decoding.config import DecoderConfig
@@ -428,7 +428,9 @@ _WORKER_ENGINE: _Engine | None = None
 
 def _worker_init(spec: _Spec) -> None:
     global _WORKER_ENGINE
-    torch.set_num_threads(1)
+    torch = sys.modules.get("torch")  # set only if the parent's pickled input pulled torch in
+    if torch is not None:
+        torch.set_num_threads(1)
     _WORKER_ENGINE = _Engine(spec)
 
 
@@ -553,15 +555,11 @@ class BeamSearchDecoder:
 
     # -- decoding --
 
-    def decode(
-        self, log_probs: torch.Tensor | np.ndarray, lengths: torch.Tensor | np.ndarray | None = None
-    ) -> list[list[Hypothesis]]:
-        """log_probs (B, T, V), lengths (B,) → an n-best list (best first, distinct texts) per utterance."""
-        log_probs, lengths = as_log_probs(log_probs, lengths, self.vocab)
-        # numpy from here on: single-threaded and predictable (torch's intra-op threads on small tensors
-        # cost more than they save, and badly so when other processes use the cores).
-        originals = np.ascontiguousarray(log_probs.detach().cpu().numpy(), dtype=np.float32)
-        lengths_np = lengths.cpu().numpy().astype(np.int64)
+    def decode(self, log_probs: Any, lengths: Any = None) -> list[list[Hypothesis]]:
+        """log_probs (B, T, V) numpy array or tensor, lengths (B,) → an n-best list (best first, distinct
+        texts) per utterance."""
+        # numpy throughout: single-threaded and predictable, and no torch needed.
+        originals, lengths_np = as_log_probs(log_probs, lengths, self.vocab)
         if not np.isfinite(originals).all():
             # NaN would poison the search; -inf is a legal log-probability but not for flashlight's sums.
             originals = np.nan_to_num(originals, nan=_MASKED, neginf=_MASKED, posinf=0.0)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
-import torch
 
 from asr.decoding._validate import as_log_probs
 from asr.decoding.hypothesis import Hypothesis, Word
@@ -23,24 +24,23 @@ class GreedyDecoder:
         self.vocab = vocab
         self.frame_shift_s = frame_shift_s
 
-    def decode(
-        self, log_probs: torch.Tensor | np.ndarray, lengths: torch.Tensor | np.ndarray | None = None
-    ) -> list[list[Hypothesis]]:
-        """log_probs (B, T, V), lengths (B,) → one single-element n-best list per utterance."""
+    def decode(self, log_probs: Any, lengths: Any = None) -> list[list[Hypothesis]]:
+        """log_probs (B, T, V) numpy array or tensor, lengths (B,) → one single-element n-best list each."""
         log_probs, lengths = as_log_probs(log_probs, lengths, self.vocab)
-        best_logp, best = log_probs.max(dim=-1)  # (B, T)
-        frames = torch.arange(best.shape[1], device=best.device)
-        valid = frames[None, :] < lengths[:, None]
-        previous = torch.nn.functional.pad(best[:, :-1], (1, 0), value=self.vocab.blank_id)
+        batch, frames, _ = log_probs.shape
+        best = log_probs.argmax(axis=-1)  # (B, T)
+        best_logp = np.take_along_axis(log_probs, best[..., None], axis=-1)[..., 0]  # (B, T)
+        valid = np.arange(frames)[None, :] < lengths[:, None]
+        previous = np.concatenate(
+            [np.full((batch, 1), self.vocab.blank_id, best.dtype), best[:, :-1]], axis=1
+        )
         emit = valid & (best != previous) & (best != self.vocab.blank_id)
-        scores = (best_logp * valid).sum(dim=1)
-        # One host transfer for the whole batch; the loop below runs per utterance, never per frame.
-        best, emit, best_logp, scores = best.cpu(), emit.cpu(), best_logp.cpu(), scores.cpu()
+        scores = np.where(valid, best_logp, 0.0).sum(axis=1, dtype=np.float64)
         results = []
-        for b in range(best.shape[0]):
-            positions = emit[b].nonzero().squeeze(1)
+        for b in range(batch):
+            positions = np.flatnonzero(emit[b])
             tokens = best[b, positions].tolist()
-            confidences = best_logp[b, positions].exp().tolist()
+            confidences = np.exp(best_logp[b, positions]).tolist()
             text = "".join(self.vocab.tokens[t] for t in tokens)
             words = self._words(tokens, positions.tolist(), confidences)
             results.append([Hypothesis(text.strip(), tuple(tokens), float(scores[b]), words)])
