@@ -44,7 +44,25 @@ def test_word_times_and_confidence():
     assert [w.text for w in hyp.words] == ["hi", "yo"]
     assert hyp.words[0].start_s == pytest.approx(0.02) and hyp.words[0].end_s == pytest.approx(0.04)
     assert hyp.words[1].start_s == pytest.approx(0.07) and hyp.words[1].end_s == pytest.approx(0.10)
-    assert hyp.words[0].confidence == pytest.approx(0.8, abs=1e-5)
+    # the word's posterior against its one-change neighbours: 20 % of every frame's mass lies elsewhere,
+    # so a word spanning several such frames is less sure than any one of them
+    assert 0.2 < hyp.words[0].confidence < 0.8
+    clear = dec.decode(emission(frames, confidence=0.999)[None])[0][0]
+    assert all(w.confidence > 0.95 for w in clear.words)
+
+
+def test_confidence_is_the_posterior_of_a_two_way_choice():
+    # one frame split 0.6 / 0.4 between "u" and "a" (c?t), everything else certain: the word is "cut"
+    # with probability 0.6 by the acoustics alone, whatever the other letters' posteriors
+    V = len(VOCAB)
+    frames = list("_c__t_")  # frame 3 is replaced below
+    log_probs = emission(frames, confidence=0.999999).numpy()
+    split = np.full(V, 1e-9)
+    split[VOCAB.tokens.index("u")], split[VOCAB.tokens.index("a")] = 0.6, 0.4
+    log_probs[3] = np.log(split / split.sum())
+    hyp = GreedyDecoder(VOCAB).decode(log_probs[None])[0][0]
+    assert hyp.text == "cut"
+    assert hyp.words[0].confidence == pytest.approx(0.6, abs=0.01)
 
 
 def test_numpy_input_and_empty_output():

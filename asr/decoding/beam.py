@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 
 from asr.decoding._validate import as_log_probs
+from asr.decoding.confidence import WordScorer, word_confidences
 from asr.decoding.config import DecoderConfig
 from asr.decoding.hotwords import ROOT, HotwordGraph
 from asr.decoding.hypothesis import Hypothesis, Word
@@ -524,6 +525,7 @@ class BeamSearchDecoder:
         self._spec = _Spec(vocab, config, tuple(words) if words is not None else None, lm_words)
         self._engine = _Engine(self._spec)
         self._pool: ProcessPoolExecutor | None = None
+        self._scorer: WordScorer | None = None
         # Column added at the end for the lexicon decoder: only the separator (log-prob 0) can fill it.
         self._end_frame = None
         if words is not None:
@@ -703,23 +705,25 @@ class BeamSearchDecoder:
             lo, hi = frames[k], sources.end[emitted[k]]
             run = log_probs[lo:hi]
             frames[k] = lo + int(np.argmax(run[:, tokens[k]] - run[:, sources.dominant[emitted[k]]]))
-        # (a log-probability is <= 0; garbage input above that is read as certainty)
-        confidences = np.exp(np.minimum(log_probs[frames, tokens], 0.0)) if len(frames) else np.zeros(0)
-        # Words: maximal runs of non-separator tokens.
-        out_tokens: list[int] = []
-        words: list[Word] = []
-        shift = self.config.frame_shift_s
-        chars = self.vocab.tokens
-        start = 0
-        n = len(tokens)
+        # Words: maximal runs of non-separator tokens, as [start, end) ranges of `tokens`.
         token_list = tokens.tolist()
-        while start < n:
+        spans: list[tuple[int, int]] = []
+        start, n_tokens = 0, len(token_list)
+        while start < n_tokens:
             if token_list[start] == sep:
                 start += 1
                 continue
             end = start
-            while end < n and token_list[end] != sep:
+            while end < n_tokens and token_list[end] != sep:
                 end += 1
+            spans.append((start, end))
+            start = end
+        confidences = self._confidences(path, emitted, frames, tokens, spans, sources, log_probs)
+        out_tokens: list[int] = []
+        words: list[Word] = []
+        shift = self.config.frame_shift_s
+        chars = self.vocab.tokens
+        for (start, end), confidence in zip(spans, confidences):
             if out_tokens:
                 out_tokens.append(sep)
             out_tokens.extend(token_list[start:end])
@@ -728,8 +732,56 @@ class BeamSearchDecoder:
                     "".join(chars[t] for t in token_list[start:end]),
                     float(frames[start]) * shift,
                     float(frames[end - 1] + 1) * shift,
-                    float(confidences[start:end].mean()),
+                    confidence,
                 )
             )
-            start = end
         return Hypothesis(" ".join(w.text for w in words), tuple(out_tokens), score, tuple(words))
+
+    def _confidences(
+        self,
+        path: np.ndarray,
+        emitted: np.ndarray,
+        frames: np.ndarray,
+        tokens: np.ndarray,
+        spans: list[tuple[int, int]],
+        sources: _Rows,
+        log_probs: np.ndarray,
+    ) -> list[float]:
+        """One confidence per word span: its posterior against its local competitors
+        (:func:`asr.decoding.confidence.word_confidences`)."""
+        if not spans:
+            return []
+        row_frames = sources.start.copy()
+        row_frames[emitted] = frames  # a detour inside a collapsed run is read at its own frame
+        row_log_probs = np.minimum(log_probs[row_frames], 0.0)  # (N, V); garbage above 0 read as certainty
+        row_lp = row_log_probs[np.arange(len(path)), path]
+        # rows of a collapsed run are near-certain and stay; a detour inside one may change
+        swappable = ((sources.end - sources.start) <= 1) | (path != sources.dominant)
+        chars = self.vocab.tokens
+        token_list = tokens.tolist()
+        words = ["".join(chars[t] for t in token_list[a:b]) for a, b in spans]
+        return word_confidences(
+            path,
+            row_lp,
+            row_log_probs,
+            swappable,
+            emitted,
+            spans,
+            words,
+            self.vocab.blank_id,
+            self.vocab.separator_id,
+            chars,
+            self._word_scorer(),
+        )
+
+    def _word_scorer(self) -> WordScorer:
+        """The confidence's word scores: the decoder's LM (loaded again from Python, memory-mapped when
+        binary), lm_weight, word_score and vocabulary."""
+        if self._scorer is None:
+            cfg = self.config
+            model = _kenlm().Model(cfg.lm) if cfg.lm is not None and cfg.lm_weight != 0 else None
+            known = self._spec.words if self._spec.words is not None else self._spec.lm_words
+            self._scorer = WordScorer(
+                model, cfg.lm_weight * LN10, cfg.word_score, frozenset(known) if known is not None else None
+            )
+        return self._scorer

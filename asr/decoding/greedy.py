@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 
 from asr.decoding._validate import as_log_probs
+from asr.decoding.confidence import WordScorer, word_confidences
 from asr.decoding.hypothesis import Hypothesis, Word
 from asr.text import Vocabulary
 
@@ -40,34 +41,55 @@ class GreedyDecoder:
         for b in range(batch):
             positions = np.flatnonzero(emit[b])
             tokens = best[b, positions].tolist()
-            confidences = np.exp(best_logp[b, positions]).tolist()
             text = "".join(self.vocab.tokens[t] for t in tokens)
-            words = self._words(tokens, positions.tolist(), confidences)
+            words = self._words(tokens, positions, log_probs[b, : lengths[b]], best[b, : lengths[b]])
             results.append([Hypothesis(text.strip(), tuple(tokens), float(scores[b]), words)])
         return results
 
-    def _words(self, tokens: list[int], frames: list[int], confidences: list[float]) -> tuple[Word, ...]:
-        """Group emitted characters into words with start/end times and mean character confidence."""
-        words: list[Word] = []
-        chars: list[str] = []
-        start = end = 0
-        probs: list[float] = []
-        for token, frame, conf in zip([*tokens, self.vocab.separator_id], [*frames, -1], [*confidences, 0.0]):
-            if token == self.vocab.separator_id:
-                if chars:
-                    words.append(
-                        Word(
-                            "".join(chars),
-                            start * self.frame_shift_s,
-                            (end + 1) * self.frame_shift_s,
-                            sum(probs) / len(probs),
-                        )
-                    )
-                chars, probs = [], []
+    def _words(
+        self, tokens: list[int], positions: np.ndarray, log_probs: np.ndarray, path: np.ndarray
+    ) -> tuple[Word, ...]:
+        """Group emitted characters (at frames `positions`) into words with times and confidences.
+
+        log_probs (T, V) and path (T,): the utterance's frames and their best tokens. The confidence is
+        the word's posterior against its one-change neighbours, acoustics only
+        (:func:`asr.decoding.confidence.word_confidences`).
+        """
+        sep = self.vocab.separator_id
+        spans: list[tuple[int, int]] = []
+        start, n = 0, len(tokens)
+        while start < n:
+            if tokens[start] == sep:
+                start += 1
                 continue
-            if not chars:
-                start = frame
-            chars.append(self.vocab.tokens[token])
-            probs.append(conf)
-            end = frame
-        return tuple(words)
+            end = start
+            while end < n and tokens[end] != sep:
+                end += 1
+            spans.append((start, end))
+            start = end
+        if not spans:
+            return ()
+        chars = self.vocab.tokens
+        texts = ["".join(chars[t] for t in tokens[a:b]) for a, b in spans]
+        row_log_probs = np.minimum(log_probs, 0.0)
+        confidences = word_confidences(
+            path,
+            row_log_probs[np.arange(len(path)), path],
+            row_log_probs,
+            np.ones(len(path), dtype=bool),
+            positions,
+            spans,
+            texts,
+            self.vocab.blank_id,
+            sep,
+            chars,
+            _ACOUSTIC_ONLY,
+        )
+        shift = self.frame_shift_s
+        return tuple(
+            Word(text, float(positions[a]) * shift, float(positions[b - 1] + 1) * shift, confidence)
+            for text, (a, b), confidence in zip(texts, spans, confidences)
+        )
+
+
+_ACOUSTIC_ONLY = WordScorer(None, 0.0, 0.0, None)
