@@ -22,10 +22,11 @@ test-fast: install lm-tools
 install: $(VENV)/.installed system-deps engines
 
 # One pip run resolves every Python dependency together (keeps numpy consistent; DESIGN.md §8).
-$(VENV)/.installed: pyproject.toml
+# constraints.txt holds the exact tested versions; pyproject.toml only ranges.
+$(VENV)/.installed: pyproject.toml constraints.txt
 	[ -x $(BIN)/python ] || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[test]"
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[test]"
 	touch $@
 
 # Debian packages: installed only when one is missing, so re-runs cost nothing.
@@ -62,7 +63,22 @@ KENLM_DEBIAN_PACKAGES := cmake g++ make libboost-program-options-dev libboost-sy
 	libboost-thread-dev libboost-test-dev libeigen3-dev zlib1g-dev libbz2-dev liblzma-dev
 LM_TOOLS_JOBS ?= 2
 
-.PHONY: lm-tools clean-lm-tools
+.PHONY: lm-tools clean-lm-tools bench-peers-venv test-decoding-numpy2
+
+# benchmarks/decode.py's peers in their own venv (pyctcdecode needs numpy < 2; ours does not):
+#   make bench-peers-venv && .venv-peers/bin/python benchmarks/decode.py
+bench-peers-venv: .venv-peers/.installed
+.venv-peers/.installed: pyproject.toml constraints.txt
+	[ -x .venv-peers/bin/python ] || $(PYTHON) -m venv .venv-peers
+	.venv-peers/bin/python -m pip install --quiet -c constraints.txt -e ".[bench]"
+	touch $@
+
+# asr.decoding with numpy 2 and no torch, in a throwaway venv (the main one keeps the tested set).
+NP2_VENV ?= /tmp/asr-np2
+test-decoding-numpy2:
+	[ -x $(NP2_VENV)/bin/python ] || $(PYTHON) -m venv $(NP2_VENV)
+	$(NP2_VENV)/bin/python -m pip install --quiet "numpy>=2" flashlight-text ufal-kenlm jiwer num2words soundfile pytest
+	PYTHONPATH=. $(NP2_VENV)/bin/python -m pytest -p no:cacheprovider tests/test_decoding_no_torch.py -k "not matches_decoding_with_torch"
 
 lm-tools: $(KENLM_DIR)/bin/lmplz $(KENLM_DIR)/bin/build_binary
 
