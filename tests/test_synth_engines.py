@@ -112,18 +112,32 @@ def test_reserved_voices_are_refused_in_a_corpus_config():
     check_not_reserved("rhvoice", "bdl")  # the shipped voices pass
 
 
-def test_speaker_warp_moves_formants_and_keeps_the_requested_tempo():
+def _median_f0(x: np.ndarray, sr: int) -> float:
+    import pyworld
+
+    x64 = x.astype(np.float64)
+    f0, t = pyworld.dio(x64, sr)
+    f0 = pyworld.stonemask(x64, f0, t, sr)
+    return float(np.median(f0[f0 > 0]))
+
+
+def test_speaker_warp_moves_formants_pitch_and_tempo_independently():
     backend = synth.get_backend("pico")
     x = backend.synthesize(TEXT, "en-US", {"speed": 100, "pitch": 100})
     sr = backend.sample_rate
     up = apply_warp(x, sr, SpeakerWarp(formant=1.12, pitch_semitones=0.0, tempo=1.0))
     down = apply_warp(x, sr, SpeakerWarp(formant=0.88, pitch_semitones=0.0, tempo=1.0))
+    higher = apply_warp(x, sr, SpeakerWarp(formant=1.0, pitch_semitones=3.0, tempo=1.0))
     slow = apply_warp(x, sr, SpeakerWarp(formant=1.0, pitch_semitones=0.0, tempo=0.8))
-    assert abs(len(up) / len(x) - 1) < 0.03 and abs(len(down) / len(x) - 1) < 0.03  # tempo kept
-    assert abs(len(slow) / len(x) - 1.25) < 0.05
-    assert (
-        _spectral_centroid(up, sr) > 1.04 * _spectral_centroid(x, sr) > 1.04**2 * _spectral_centroid(down, sr)
-    )
+    f0 = _median_f0(x, sr)
+    # formants move, F0 and length stay
+    assert _spectral_centroid(up, sr) > 1.03 * _spectral_centroid(x, sr) > 1.03 * _spectral_centroid(down, sr)
+    for y in (up, down):
+        assert abs(_median_f0(y, sr) / f0 - 1) < 0.03 and abs(len(y) / len(x) - 1) < 0.01
+    # F0 moves by 3 semitones (x 1.189), length stays
+    assert abs(_median_f0(higher, sr) / f0 - 2 ** (3 / 12)) < 0.04 and abs(len(higher) / len(x) - 1) < 0.01
+    # tempo 0.8: 1.25 x as long, same F0
+    assert abs(len(slow) / len(x) - 1.25) < 0.02 and abs(_median_f0(slow, sr) / f0 - 1) < 0.03
     assert apply_warp(x, sr, SpeakerWarp()) is x
 
 

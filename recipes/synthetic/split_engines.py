@@ -39,8 +39,10 @@ def _rebased(rows: Iterable[dict], corpus: Path, out: Path) -> list[dict]:
     return result
 
 
-def split_by_engine(corpus: Path, hold: Sequence[str], out: Path) -> dict[str, dict]:
-    """Write the three manifests; returns split -> {"utterances", "engines", "speakers"} counts."""
+def split_by_engine(corpus: Path, hold: Sequence[str], out: Path, max_train: int = 0) -> dict[str, dict]:
+    """Write the three manifests; returns split -> {"utterances", "engines", "speakers"} counts.
+
+    ``max_train`` > 0 keeps only the first that many training utterances (a cheaper study)."""
     held = set(hold)
     for group in SHARED_SPEAKERS:
         if held & group and not group <= held:
@@ -54,7 +56,7 @@ def split_by_engine(corpus: Path, hold: Sequence[str], out: Path) -> dict[str, d
         )
     keep = lambda r: r.get("engine", "espeak") not in held  # noqa: E731
     splits = {
-        "train": [r for r in rows["train"] if keep(r)],
+        "train": [r for r in rows["train"] if keep(r)][: max_train or None],
         "dev": [r for r in rows["dev"] if keep(r)],
         "test": [r for r in rows["dev"] + rows["test_text"] if not keep(r)],
     }
@@ -84,9 +86,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--corpus", required=True, type=Path, help="a prepared multi-engine corpus folder")
     parser.add_argument("--hold", required=True, help="comma-separated engines to leave out of training")
     parser.add_argument("--out", required=True, type=Path, help="folder for train/dev/test.jsonl")
+    parser.add_argument("--max-train", type=int, default=0, help="keep the first N training utterances")
     args = parser.parse_args(argv)
     try:
-        report = split_by_engine(args.corpus, [e for e in args.hold.split(",") if e], args.out)
+        report = split_by_engine(
+            args.corpus, [e for e in args.hold.split(",") if e], args.out, args.max_train
+        )
     except (ValueError, FileNotFoundError) as e:
         print(f"split_engines.py: error: {e}", file=sys.stderr)
         return 2

@@ -2,7 +2,9 @@
 # Leave-one-engine-out: for each engine group E, fine-tune the espeak-only model on the multi-engine
 # corpus without E, then score it on E's voices (sentences it never saw either), greedy and beam + LM.
 #   recipes/synthetic/studies/loeo.sh [GROUP ...]      groups: diphone pico rhvoice piper (default: all)
-#   EPOCHS=1 THREADS=2 recipes/synthetic/studies/loeo.sh pico
+#   INIT=espeak-only.pt EPOCHS=1 MAX_TRAIN=2000 THREADS=2 recipes/synthetic/studies/loeo.sh pico
+# INIT is the model every run starts from; it must never have heard the held-out engine: the espeak-only
+# default model (git show 63c6679:data/models/synthetic-en/model.pt > espeak-only.pt) or none ("").
 # diphone = mbrola + festival: both render the same four MBROLA databases, so they leave together.
 # Results: exp/loeo-GROUP/summary-loeo-test*.json and one line each in exp/loeo/results.tsv.
 set -euo pipefail
@@ -13,9 +15,15 @@ config=recipes/synthetic/config.multi.toml
 corpus=data/synthetic-multi
 epochs=${EPOCHS:-1}
 threads=${THREADS:-2}
+max_train=${MAX_TRAIN:-0}
+init=${INIT-espeak-only.pt}
+if [ -n "$init" ] && [ ! -f "$init" ]; then
+  echo "INIT=$init not found: git show 63c6679:data/models/synthetic-en/model.pt > espeak-only.pt" >&2
+  exit 2
+fi
 groups=("$@")
 [ ${#groups[@]} -gt 0 ] || groups=(diphone pico rhvoice piper)
-decoder=data/models/synthetic-en/decoder.json
+decoder=${DECODER:-data/models/synthetic-en/decoder.json}
 
 $py recipes/synthetic/prepare.py --config "$config" --out "$corpus" --no-progress
 mkdir -p exp/loeo
@@ -27,11 +35,11 @@ for group in "${groups[@]}"; do
   esac
   split=$corpus/loeo-$group
   exp=exp/loeo-$group
-  $py recipes/synthetic/split_engines.py --corpus "$corpus" --hold "$hold" --out "$split"
+  $py recipes/synthetic/split_engines.py --corpus "$corpus" --hold "$hold" --out "$split" --max-train "$max_train"
   if [ ! -f "$exp/.done" ]; then
     $asr train --config "$config" --resume --set train.train_manifest="$split/train.jsonl" \
       train.dev_manifest="$split/dev.jsonl" train.out_dir="$exp" train.epochs="$epochs" \
-      train.num_threads="$threads"
+      train.num_threads="$threads" train.init_from="$init"
     touch "$exp/.done"
   fi
   $asr evaluate --model "$exp/best.pt" --manifest "$split/test.jsonl" --name loeo-test \

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Mapping
 
 import numpy as np
@@ -59,7 +61,9 @@ class PiperBackend(Backend):
             options.inter_op_num_threads = 1
             voice = PiperVoice.load(str(joe.model_path()), config_path=str(joe.config_path()))
             voice.session = onnxruntime.InferenceSession(
-                str(joe.model_path()), sess_options=options, providers=["CPUExecutionProvider"]
+                seeded_noise_model(str(joe.model_path())),
+                sess_options=options,
+                providers=["CPUExecutionProvider"],
             )
             self._voice = voice
             self.sample_rate = voice.config.sample_rate
@@ -68,15 +72,66 @@ class PiperBackend(Backend):
     def synthesize(self, text: str, voice: str, settings: Mapping[str, float]) -> np.ndarray:
         if voice not in VOICES:
             raise SynthesisError(f"unknown piper voice {voice!r}")
-        from piper import SynthesisConfig
-
         model = self._load()
-        config = SynthesisConfig(
-            length_scale=float(settings["length_scale"]),
-            noise_scale=float(settings["noise_scale"]),
-            noise_w_scale=float(settings["noise_w"]),
+        scales = np.array(
+            [settings["noise_scale"], settings["length_scale"], settings["noise_w"]], dtype=np.float32
         )
-        chunks = [c.audio_float_array for c in model.synthesize(text, syn_config=config)]
+        # The noise is a function of the utterance: the same text and settings render the same audio,
+        # whatever the worker and whatever it rendered before.
+        key = json.dumps([text, voice, sorted(settings.items())]).encode()
+        rng = np.random.default_rng(int.from_bytes(hashlib.blake2b(key, digest_size=8).digest(), "little"))
+        chunks = []
+        for phonemes in model.phonemize(text):
+            if not phonemes:
+                continue
+            ids = np.array([model.phonemes_to_ids(phonemes)], dtype=np.int64)
+            feeds = {
+                "input": ids,
+                "input_lengths": np.array([ids.shape[1]], dtype=np.int64),
+                "scales": scales,
+            }
+            for name in NOISE_INPUTS:
+                feeds[name] = rng.standard_normal(NOISE_SIZE, dtype=np.float32)
+            chunks.append(model.session.run(None, feeds)[0].squeeze())
         if not chunks:
             raise SynthesisError(f"piper produced no audio for {text!r}")
-        return np.concatenate(chunks).astype(np.float32)
+        return np.clip(np.concatenate(chunks), -1.0, 1.0).astype(np.float32)
+
+
+# VITS draws its noise inside the graph (RandomNormalLike) from an unseeded generator, so piper renders
+# the same text differently each time. seeded_noise_model() turns each RandomNormalLike into a slice of
+# a noise input that we fill from a generator seeded by the utterance: the corpus stays reproducible.
+NOISE_INPUTS = ("asr_noise_0", "asr_noise_1")
+NOISE_SIZE = 2_000_000  # floats per noise input: > 192 channels x 10 000 frames (~2 minutes of speech)
+
+
+def seeded_noise_model(path: str) -> bytes:
+    """The ONNX model at ``path`` with its RandomNormalLike nodes fed from inputs ``NOISE_INPUTS``."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    model = onnx.load(path)
+    graph = model.graph
+    randoms = [n for n in graph.node if n.op_type == "RandomNormalLike"]
+    if len(randoms) != len(NOISE_INPUTS):
+        raise SynthesisError(
+            f"expected {len(NOISE_INPUTS)} RandomNormalLike nodes in {path}, got {len(randoms)}"
+        )
+    graph.initializer.append(numpy_helper.from_array(np.array([0], dtype=np.int64), "asr_noise_start"))
+    graph.initializer.append(numpy_helper.from_array(np.array([1], dtype=np.int64), "asr_noise_one"))
+    for k, node in enumerate(randoms):
+        like, out, noise = node.input[0], node.output[0], NOISE_INPUTS[k]
+        graph.input.append(helper.make_tensor_value_info(noise, TensorProto.FLOAT, [NOISE_SIZE]))
+        p = f"asr_noise_{k}_"
+        replacement = [
+            helper.make_node("Shape", [like], [p + "shape"]),
+            helper.make_node("Size", [like], [p + "size"]),
+            helper.make_node("Reshape", [p + "size", "asr_noise_one"], [p + "end"]),
+            helper.make_node("Slice", [noise, "asr_noise_start", p + "end"], [p + "flat"]),
+            helper.make_node("Reshape", [p + "flat", p + "shape"], [out]),
+        ]
+        index = list(graph.node).index(node)
+        graph.node.remove(node)
+        for offset, new in enumerate(replacement):
+            graph.node.insert(index + offset, new)
+    return model.SerializeToString()

@@ -1,19 +1,18 @@
-"""More speakers per voice: vocal-tract-length (formant) warping with pitch and tempo set independently.
+"""More speakers per voice: vocal-tract-length (formant) warping, pitch and tempo set independently.
 
-``sox speed a`` scales formants, pitch and tempo together by ``a`` (a shorter or longer vocal tract);
-``pitch`` and ``tempo`` (WSOLA, formant-preserving) then move pitch and tempo to where they were asked
-for. So one recorded voice becomes a family of speakers with other vocal tracts, registers and paces.
+One recorded voice becomes a family of speakers with other vocal tracts, registers and paces. (sox
+cannot do this: its ``pitch`` effect resamples, so it moves formants with F0, and ``speed`` followed by
+``pitch`` crashes sox 14.4.2 for some values.)
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
 
-from .base import SynthesisError, parse_wav, run, wav_bytes, which
+from .base import SynthesisError
 
 
 @dataclass(frozen=True)
@@ -83,39 +82,39 @@ class WarpConfig:
         return cls(**kwargs)  # type: ignore[arg-type]
 
 
-def apply_warp(x: np.ndarray, sample_rate: int, warp: SpeakerWarp) -> np.ndarray:
-    """(samples,) float32 -> the warped waveform at the same rate (sox; identity returns ``x``)."""
+def warp_envelope(envelope: np.ndarray, factor: float) -> np.ndarray:
+    """(frames, bins) spectral envelope with every frequency moved by ``factor`` (> 1: up)."""
+    bins = envelope.shape[1]
+    src = np.clip(np.arange(bins) / factor, 0, bins - 1)
+    lo = np.floor(src).astype(int)
+    hi = np.minimum(lo + 1, bins - 1)
+    frac = src - lo
+    return envelope[:, lo] * (1 - frac) + envelope[:, hi] * frac
+
+
+def apply_warp(x: np.ndarray, sample_rate: int, warp: SpeakerWarp, frame_ms: float = 5.0) -> np.ndarray:
+    """(samples,) float32 -> the warped waveform at the same rate (identity returns ``x``).
+
+    The WORLD vocoder (pyworld) splits speech into F0, spectral envelope and aperiodicity: the envelope
+    (formants, the vocal tract) is stretched along frequency by ``formant``, F0 is moved by
+    ``pitch_semitones``, and resynthesis at another frame period sets the tempo: three independent knobs.
+    """
     if warp.identity:
         return x
-    if which("sox") is None:
-        raise SynthesisError("sox is not installed (needed for speaker warping): apt-get install -y sox")
-    a = warp.formant
-    # After `speed a` the pitch moved by 12*log2(a) semitones and the tempo by a: undo what was not asked.
-    pitch_cents = 100 * warp.pitch_semitones - 1200 * math.log2(a)
-    tempo = warp.tempo / a
-    effects = ["speed", f"{a:.4f}"]
-    if abs(pitch_cents) > 1:
-        effects += ["pitch", f"{pitch_cents:.1f}"]
-    if abs(tempo - 1) > 1e-3:
-        effects += ["tempo", "-s", f"{tempo:.4f}"]
-    out = run(
-        [
-            "sox",
-            "-q",
-            "-t",
-            "wav",
-            "-",
-            "-t",
-            "wav",
-            "-b",
-            "16",
-            "-",
-            *effects,
-            "rate",
-            "-h",
-            str(sample_rate),
-        ],
-        stdin=wav_bytes(x, sample_rate),
-    )
-    y, _ = parse_wav(out)
-    return y
+    try:
+        import pyworld
+    except ImportError:
+        raise SynthesisError('speaker warping needs the WORLD vocoder: pip install -e ".[synth]"') from None
+    x64 = np.ascontiguousarray(x, dtype=np.float64)
+    f0, times = pyworld.dio(x64, sample_rate, frame_period=frame_ms)
+    f0 = pyworld.stonemask(x64, f0, times, sample_rate)
+    envelope = pyworld.cheaptrick(x64, f0, times, sample_rate)
+    aperiodicity = pyworld.d4c(x64, f0, times, sample_rate)
+    f0 = f0 * 2 ** (warp.pitch_semitones / 12)
+    if warp.formant != 1.0:
+        envelope = np.ascontiguousarray(warp_envelope(envelope, warp.formant))
+        aperiodicity = np.ascontiguousarray(warp_envelope(aperiodicity, warp.formant))
+    y = pyworld.synthesize(f0, envelope, aperiodicity, sample_rate, frame_ms / warp.tempo)
+    if not np.isfinite(y).all():
+        raise SynthesisError("WORLD resynthesis produced non-finite samples")
+    return y.astype(np.float32)
