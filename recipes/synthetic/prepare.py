@@ -1,4 +1,4 @@
-"""Build an offline synthetic English speech corpus with espeak-ng.
+"""Build an offline synthetic English speech corpus with espeak-ng and other text-to-speech engines.
 
     python recipes/synthetic/prepare.py --config recipes/synthetic/config.toml --out data/synthetic \
         [--jobs 2] [--seed N] [--num-train N] [--num-dev N] [--num-test N] [--splits dev,test]
@@ -6,8 +6,9 @@
 
 Text comes from freely licensed English installed by Debian packages (fortune cookies, WordNet example
 sentences); speech from espeak-ng's native English accents combined with its voice variants, each
-utterance at a random rate and pitch. The test split is spoken only by (accent, variant) pairs that
-never occur in train or dev; no sentence is shared between splits.
+utterance at a random rate and pitch, and, with ``engines = [...]``, from MBROLA, Festival, SVOX Pico,
+RHVoice and Piper voices (the ``synth/`` package; README "Engines beyond espeak-ng"). The test split is
+spoken only by voices that never occur in train or dev; no sentence is shared between splits.
 
 Only the ``[corpus]`` table of the TOML file is read; every key is optional, an unknown key is an error.
 The defaults (see ``CorpusConfig``)::
