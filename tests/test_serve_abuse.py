@@ -64,17 +64,26 @@ def tree_pids(pid: int) -> list[int]:
 
 
 def tree_rss_mb(pid: int) -> float:
+    """Memory of the server's process tree: the sum of each process's PSS (proportional set size).
+
+    Workers are forked from a fork server that holds torch: summing their RSS would count every shared
+    page once per process, so a new worker would look like hundreds of MB it does not use. PSS splits
+    each shared page between the processes sharing it, so the sum is the tree's real footprint.
+    """
     total = 0
     for p in tree_pids(pid):
-        with contextlib.suppress(FileNotFoundError, ProcessLookupError):
-            for line in Path(f"/proc/{p}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
+        with contextlib.suppress(FileNotFoundError, ProcessLookupError, PermissionError):
+            rollup = Path(f"/proc/{p}/smaps_rollup")
+            source, key = (rollup, "Pss:") if rollup.exists() else (Path(f"/proc/{p}/status"), "VmRSS:")
+            for line in source.read_text().splitlines():
+                if line.startswith(key):
                     total += int(line.split()[1])
+                    break
     return total / 1024
 
 
 class MemoryWatch:
-    """Samples the tree's RSS in a thread; kills the tree past `guard_mb` over the starting figure."""
+    """Samples the tree's memory (PSS) in a thread; kills the tree past `guard_mb` over the starting figure."""
 
     def __init__(self, pid: int, guard_mb: float = GUARD_MB) -> None:
         self.pid, self.guard_mb = pid, guard_mb
@@ -333,7 +342,7 @@ def test_hours_of_audio_in_a_small_file_are_refused_fast_with_bounded_memory(ser
         seconds = time.monotonic() - started
     print(
         f"\n{kind} ({path.stat().st_size / 1e6:.1f} MB, {info.duration / 3600:.1f} h): {status} in {seconds:.2f} s; "
-        f"server tree RSS {watch.start_mb:.0f} -> peak {watch.peak_mb:.0f} MB (+{watch.growth_mb:.0f} MB)"
+        f"server tree PSS {watch.start_mb:.0f} -> peak {watch.peak_mb:.0f} MB (+{watch.growth_mb:.0f} MB)"
     )
     assert not watch.killed, f"server grew past +{GUARD_MB:.0f} MB and was killed"
     assert status == 413 and "at most 600 s" in r.json()["detail"], status
@@ -443,7 +452,7 @@ def test_50_concurrent_bad_uploads_mixed_with_good_ones(server, huge_files, spee
         f"\nstorm: 50 bad uploads (9 kinds) + 20 good, {wall:.1f} s; bad outcomes {outcomes} after "
         f"{sum(r for *_, r in bad_results)} 503-retries; good: "
         f"{sum(s == 200 for s, _, _ in good_results)}/20 answered 200 after {sum(r for *_, r in good_results)} "
-        f"503-retries; server tree RSS {watch.start_mb:.0f} -> peak {watch.peak_mb:.0f} MB "
+        f"503-retries; server tree PSS {watch.start_mb:.0f} -> peak {watch.peak_mb:.0f} MB "
         f"(+{watch.growth_mb:.0f} MB); health {health.get('queue')} workers {health.get('workers')}"
     )
     assert not watch.killed and server.proc.poll() is None, "the server died or grew past the guard"
