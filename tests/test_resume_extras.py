@@ -7,31 +7,10 @@ import csv
 
 import pytest
 import torch
-from tiny_corpus import make_corpus, training_state
+from tiny_corpus import make_corpus, tiny_run, training_state
 
 import asr.train.loop as loop
 from asr.checkpoint import load_checkpoint, load_model
-from asr.train.config import load_run_config
-
-
-def tiny_run(corpus, out, *extra: str):
-    return load_run_config(
-        None,
-        [
-            f"train.train_manifest={corpus / 'train.jsonl'}",
-            f"train.dev_manifest={corpus / 'dev.jsonl'}",
-            f"train.out_dir={out}",
-            "model.hidden_size=16",
-            "model.num_layers=1",
-            "train.epochs=2",
-            "train.max_duration=4",
-            "train.num_buckets=2",
-            "train.precision=fp32",
-            "train.warmup_steps=2",
-            "train.log_every=1",
-            *extra,
-        ],
-    )
 
 
 @pytest.fixture(scope="module")

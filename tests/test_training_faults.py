@@ -8,6 +8,7 @@ import logging
 import math
 
 import pytest
+import tiny_corpus
 import torch
 from tiny_corpus import make_corpus, training_state, write_config
 
@@ -15,29 +16,12 @@ import asr.checkpoint
 import asr.train.loop as loop
 from asr import cli
 from asr.checkpoint import load_checkpoint
-from asr.train.config import load_run_config
 
 
 def tiny_run(corpus, out, *extra: str):
-    return load_run_config(
-        None,
-        [
-            f"train.train_manifest={corpus / 'train.jsonl'}",
-            f"train.dev_manifest={corpus / 'dev.jsonl'}",
-            f"train.out_dir={out}",
-            "model.hidden_size=16",
-            "model.num_layers=1",
-            "train.epochs=2",
-            "train.max_duration=4",
-            "train.num_buckets=2",
-            "train.precision=fp32",
-            "train.warmup_steps=2",
-            "train.log_every=1",
-            "train.tensorboard=false",
-            "train.plots=false",
-            "train.num_threads=1",
-            *extra,
-        ],
+    """tiny_corpus.tiny_run without TensorBoard, plots or a second thread."""
+    return tiny_corpus.tiny_run(
+        corpus, out, "train.tensorboard=false", "train.plots=false", "train.num_threads=1", *extra
     )
 
 

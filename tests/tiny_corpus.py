@@ -17,6 +17,8 @@ import numpy as np
 import soundfile as sf
 import torch
 
+from asr.train.config import load_run_config
+
 WORDS = ["ab", "cat", "sun", "go", "tree", "dog"]
 
 
@@ -112,3 +114,24 @@ def weights(path: Path) -> dict[str, torch.Tensor]:
 
 def training_state(path: Path) -> dict:
     return torch.load(path, map_location="cpu", weights_only=True)["train"]
+
+
+def tiny_run(corpus: Path, out: Path, *extra: str):
+    """An in-process RunConfig for a 1-layer, 16-unit model on `corpus`: 2 epochs, fp32, tiny batches."""
+    return load_run_config(
+        None,
+        [
+            f"train.train_manifest={corpus / 'train.jsonl'}",
+            f"train.dev_manifest={corpus / 'dev.jsonl'}",
+            f"train.out_dir={out}",
+            "model.hidden_size=16",
+            "model.num_layers=1",
+            "train.epochs=2",
+            "train.max_duration=4",
+            "train.num_buckets=2",
+            "train.precision=fp32",
+            "train.warmup_steps=2",
+            "train.log_every=1",
+            *extra,
+        ],
+    )

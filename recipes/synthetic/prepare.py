@@ -872,10 +872,6 @@ def engine_versions(engines: Sequence[str]) -> str:
     return " | ".join(versions)
 
 
-def espeak_version() -> str:
-    return get_backend("espeak").version()
-
-
 def trim_silence(x: np.ndarray, sr: int, keep_s: float, threshold_db: float = -60.0) -> np.ndarray:
     """Cut leading/trailing silence (below ``threshold_db`` relative to the peak) beyond ``keep_s``.
 
