@@ -34,6 +34,8 @@ from typing import Any
 import numpy as np
 import soundfile as sf
 
+from asr.errors import AudioError, AudioTooLong
+
 __all__ = [
     "AudioError",
     "AudioInfo",
@@ -63,18 +65,6 @@ _FFMPEG_FORMATS = ",".join(
      "mpeg", "mpegts", "oma"]
 )  # fmt: skip
 _OBJECT_REPR = re.compile(r"<[^<>]* object at 0x[0-9a-fA-F]+>")
-
-
-class AudioError(Exception):
-    """Audio that cannot be used; the message names the source, the problem and what to do."""
-
-
-class AudioTooLong(AudioError):
-    """Audio longer than the ``max_seconds`` asked for (found from the header, or while decoding)."""
-
-    def __init__(self, message: str, seconds: float | None = None) -> None:
-        super().__init__(message)
-        self.seconds = seconds
 
 
 @dataclass(frozen=True)

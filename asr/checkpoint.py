@@ -14,6 +14,7 @@ from typing import Any
 
 import torch
 
+from asr.errors import CheckpointError
 from asr.features import FeatureConfig
 from asr.model import ModelConfig
 from asr.recognizer import SpeechRecognizer
@@ -21,10 +22,6 @@ from asr.text import Vocabulary
 
 FORMAT_VERSION = 1
 log = logging.getLogger(__name__)
-
-
-class CheckpointError(Exception):
-    """A checkpoint is missing, unreadable, not ours, or from an unknown format version."""
 
 
 def checkpoint_payload(

@@ -10,11 +10,9 @@ from typing import Any, TypeVar
 
 import tomllib
 
+from asr.errors import ConfigError
+
 T = TypeVar("T")
-
-
-class ConfigError(ValueError):
-    """A config file or override is invalid; the message says where and why."""
 
 
 def load_toml(path: str | Path) -> dict[str, Any]:

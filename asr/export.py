@@ -29,16 +29,20 @@ import tempfile
 import time
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
 
-from asr.checkpoint import CheckpointError, load_model
+from asr.checkpoint import load_model
+from asr.errors import ExportError
 from asr.features import FeatureConfig
 from asr.model import ModelConfig, subsampled_lengths
 from asr.recognizer import SpeechRecognizer
 from asr.text import Vocabulary
+
+if TYPE_CHECKING:
+    from asr.decoding import BeamSearchDecoder, DecoderConfig, GreedyDecoder
 
 __all__ = [
     "EXPORT_FORMAT_VERSION",
@@ -64,10 +68,6 @@ ONNX_OPSET = 17
 # Frames past an utterance's end, when a batch of different lengths is run one utterance at a time:
 # certain blank (decoders ignore them anyway, lengths say where each utterance ends).
 _PAD_LOGP = -30.0
-
-
-class ExportError(CheckpointError):
-    """An export that cannot be written or an export directory that cannot be loaded."""
 
 
 # --- the exportable graph --------------------------------------------------------------------------
@@ -413,6 +413,13 @@ class ExportedModel:
     @property
     def device(self) -> torch.device:
         return self._device
+
+    def decoder(self, config: DecoderConfig | None = None) -> GreedyDecoder | BeamSearchDecoder:
+        """A decoder for this model's output: greedy when `config` is None, else beam search with it
+        (word times in this model's frame shift)."""
+        from asr.decoding import build_decoder
+
+        return build_decoder(self.vocab, self.frame_shift_s, config)
 
     def eval(self) -> ExportedModel:
         return self

@@ -30,6 +30,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from asr.errors import LMBuildError, LMToolsMissing
+
 if TYPE_CHECKING:
     from asr.decoding.config import DecoderConfig
 
@@ -51,14 +53,6 @@ _REPO_TOOLS = Path(__file__).resolve().parent.parent / "tools" / "kenlm" / "bin"
 DEFAULT_LM_WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0, 1.5)
 DEFAULT_WORD_SCORES = (-3.0, -2.0, -1.0, 0.0, 1.0, 2.0)
 DEFAULT_HOTWORD_BONUS = 3.0
-
-
-class LMToolsMissing(FileNotFoundError):
-    """lmplz or build_binary is not installed; the message says how to get them."""
-
-
-class LMBuildError(RuntimeError):
-    """lmplz or build_binary failed; the message holds the end of its output."""
 
 
 def find_kenlm_tool(name: str) -> Path:

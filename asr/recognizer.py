@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import torch
 from torch import nn
 
 from asr.features import FeatureConfig, LogMelFrontend
 from asr.model import BiLSTMCTC, ModelConfig
 from asr.text import Vocabulary
+
+if TYPE_CHECKING:
+    from asr.decoding import BeamSearchDecoder, DecoderConfig, GreedyDecoder
 
 
 class SpeechRecognizer(nn.Module):
@@ -45,6 +50,13 @@ class SpeechRecognizer(nn.Module):
     @property
     def device(self) -> torch.device:
         return next(self.parameters()).device
+
+    def decoder(self, config: DecoderConfig | None = None) -> GreedyDecoder | BeamSearchDecoder:
+        """A decoder for this model's output: greedy when `config` is None, else beam search with it
+        (word times in this model's frame shift)."""
+        from asr.decoding import build_decoder
+
+        return build_decoder(self.vocab, self.frame_shift_s, config)
 
     def forward(self, waveforms: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         features, frame_lengths = self.frontend(waveforms, lengths)

@@ -8,9 +8,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-
-class ManifestError(ValueError):
-    """A manifest is missing or has a malformed line; the message gives the file and line number."""
+from asr.errors import ManifestError
 
 
 @dataclass(frozen=True)

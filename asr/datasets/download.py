@@ -32,6 +32,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from asr.errors import ChecksumError, DiskSpaceError, DownloadError, UnsafeArchiveError
+
 __all__ = [
     "ChecksumError",
     "DiskSpaceError",
@@ -50,22 +52,6 @@ _CHUNK = 1 << 20
 _USER_AGENT = "asr-recipes/0.1 (+https://github.com/; python urllib)"
 # Server answers worth another try: timeouts, throttling, server errors.
 _RETRY_STATUS = {408, 425, 429, 500, 502, 503, 504}
-
-
-class DownloadError(RuntimeError):
-    """A download failed for good; the message names the URL and what to try."""
-
-
-class ChecksumError(DownloadError):
-    """The downloaded bytes do not match the published checksum or size (the part file is deleted)."""
-
-
-class DiskSpaceError(DownloadError):
-    """Not enough free disk space for a download or an extraction (checked before any byte is written)."""
-
-
-class UnsafeArchiveError(RuntimeError):
-    """An archive member would be written outside the extraction folder, through a link, or is a device."""
 
 
 @dataclass(frozen=True)

@@ -34,15 +34,12 @@ from pathlib import Path
 from typing import Any
 
 from asr.audio import AudioError, audio_duration
+from asr.errors import PrepareError
 from asr.text import normalize_text
 
 __all__ = ["Item", "PrepareError", "PrepareResult", "RawFormat", "mark_done", "prepare_split", "split_done"]
 
 log = logging.getLogger(__name__)
-
-
-class PrepareError(ValueError):
-    """A split cannot be prepared (e.g. none of its listed audio was found or readable)."""
 
 
 @dataclass(frozen=True)

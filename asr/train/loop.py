@@ -24,6 +24,7 @@ from asr.data.augment import SpecAugment, WaveformAugment, waveform_augment_from
 from asr.data.dataset import Batch, SpeechDataset, collate_with_skips
 from asr.data.manifest import Utterance, read_manifest
 from asr.data.sampler import DurationBatchSampler
+from asr.errors import TrainingError
 from asr.evaluate import evaluate
 from asr.model import subsampled_lengths
 from asr.recognizer import SpeechRecognizer
@@ -36,10 +37,6 @@ from asr.train.monitor import Monitor
 __all__ = ["SpecAugment", "TrainingError", "average_checkpoints", "data_signature", "train", "train_step"]
 
 log = logging.getLogger(__name__)
-
-
-class TrainingError(RuntimeError):
-    """Training cannot go on (e.g. the loss keeps diverging); the message says what to change."""
 
 
 def pick_device(name: str) -> torch.device:
