@@ -13,8 +13,8 @@ __version__ = "0.1.0"
 
 _LAZY = {
     "load_model": ("asr.checkpoint", "load_model"),
-    "transcribe": ("asr.transcribe", "transcribe"),
-    "Transcript": ("asr.transcribe", "Transcript"),
+    "transcribe": ("asr.transcription", "transcribe"),
+    "Transcript": ("asr.transcription", "Transcript"),
     "load_audio": ("asr.audio", "load_audio"),
     "AudioError": ("asr.audio", "AudioError"),
     "Vocabulary": ("asr.text", "Vocabulary"),

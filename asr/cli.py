@@ -121,7 +121,7 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
     from asr.audio import AudioError
     from asr.formats import format_transcript
     from asr.lm import decoder_from_args
-    from asr.transcribe import transcribe_many
+    from asr.transcription import transcribe_many
 
     paths, unmatched = _expand_transcribe_inputs(args.inputs)
     for pattern in unmatched:

@@ -8,7 +8,7 @@ import pytest
 
 from asr.decoding import Word
 from asr.formats import FORMATS, format_transcript
-from asr.transcribe import Segment, Transcript
+from asr.transcription import Segment, Transcript
 
 
 def _transcript() -> Transcript:

@@ -361,7 +361,7 @@ def _wav(audio: np.ndarray) -> bytes:
 
 @pytest.mark.slow
 def test_50_concurrent_bad_uploads_mixed_with_good_ones(server, huge_files, speech_corpus, tiny_model):
-    from asr.transcribe import transcribe
+    from asr.transcription import transcribe
 
     model = load_model(tiny_model)
     good = [(speech_corpus / "wav" / f"{i}.wav").read_bytes() for i in range(10)]

@@ -22,7 +22,7 @@ from asr.features import FeatureConfig
 from asr.model import ModelConfig
 from asr.recognizer import SpeechRecognizer
 from asr.text import Vocabulary
-from asr.transcribe import Transcript, transcribe, transcribe_many
+from asr.transcription import Transcript, transcribe, transcribe_many
 
 RATE = 16000
 
@@ -126,7 +126,7 @@ def test_batches_of_many_files_give_what_single_files_give(model, audio_files):
 
 
 def test_long_audio_is_streamed_in_blocks(model, tmp_path, monkeypatch):
-    import asr.transcribe as tr
+    import asr.transcription as tr
 
     path = tmp_path / "long.wav"
     audio = _tone_bursts(30.0, seed=5)
@@ -169,7 +169,7 @@ def test_8khz_audio_is_resampled_with_a_note(model, caplog):
     low = torchaudio.functional.resample(torch.from_numpy(audio), RATE, 8000).numpy()
     buf = io.BytesIO()
     sf.write(buf, low, 8000, format="WAV")
-    with caplog.at_level(logging.INFO, logger="asr.transcribe"):
+    with caplog.at_level(logging.INFO, logger="asr.transcription"):
         result = transcribe(model, buf.getvalue(), vad="energy")
     assert result.duration_s == pytest.approx(3.0, abs=0.01)
     assert any("8000 Hz" in r.getMessage() and "16000" in r.getMessage() for r in caplog.records)
@@ -191,13 +191,13 @@ def test_unreadable_audio_raises_and_many_files_go_on(model, audio_files, tmp_pa
     assert _rounded(out[2][1]) == _rounded(transcribe(model, audio_files[2], vad="energy"))
 
 
-def test_package_level_function_and_chunk_seconds(model, audio_files):
+def test_package_level_function_and_max_segment(model, audio_files):
     import asr
-    import asr.transcribe  # binds the module to the name; calling it must still transcribe
+    import asr.transcription  # the module has its own name: asr.transcribe stays the function
 
     result = asr.transcribe(model, audio_files[0], vad="energy")
     assert isinstance(result, asr.Transcript)
-    fixed = transcribe(model, audio_files[1], vad=None, chunk_seconds=2.0)
+    fixed = transcribe(model, audio_files[1], vad=None, max_segment_s=2.0)
     assert all(s.end_s - s.start_s <= 2.0 + 1e-6 for s in fixed.segments)
 
 

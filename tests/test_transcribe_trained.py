@@ -19,7 +19,7 @@ import torch
 from asr.checkpoint import load_model
 from asr.data.manifest import read_manifest
 from asr.metrics import wer
-from asr.transcribe import transcribe, transcribe_many
+from asr.transcription import transcribe, transcribe_many
 
 pytestmark = pytest.mark.slow
 
@@ -149,7 +149,7 @@ def test_ten_minute_recording_text_segments_and_bounded_memory(trained, tmp_path
         return forward(waveforms, lengths)
 
     monkeypatch.setattr(model, "forward", spy)
-    import asr.transcribe as tr
+    import asr.transcription as tr
 
     monkeypatch.setattr(tr, "_BLOCK_SECONDS", 20.0)  # read 20 s at a time (60 s by default)
     tracemalloc.start()

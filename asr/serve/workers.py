@@ -74,7 +74,7 @@ def _worker_main(conn: Any, spec: WorkerSpec) -> None:
 
     from asr.audio import AudioError, AudioTooLong, load_audio
     from asr.decoding import GreedyDecoder
-    from asr.transcribe import transcribe
+    from asr.transcription import transcribe
     from asr.vad import get_vad
 
     if spec.torch_threads:
@@ -184,7 +184,7 @@ class WorkerPool:
         # Not fork (forking after torch/OpenMP threads started can hang): a fork server that has imported
         # torch and asr once, so that a worker (or a replacement) starts in a fraction of a second.
         self._context = multiprocessing.get_context("forkserver")
-        self._context.set_forkserver_preload(["torch", "asr.transcribe", "asr.serve.workers"])
+        self._context.set_forkserver_preload(["torch", "asr.transcription", "asr.serve.workers"])
         self._idle: queue.Queue[_Worker] = queue.Queue()
         self._workers: set[_Worker] = set()
         self._lock = threading.Lock()

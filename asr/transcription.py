@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import logging
 import os
-import sys
-import types
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -69,18 +67,15 @@ def transcribe(
     max_segment_s: float = 20.0,
     batch_seconds: float = 120.0,
     progress: bool = False,
-    chunk_seconds: float | None = None,
 ) -> Transcript:
     """Transcribe one recording.
 
     `audio` is a path, encoded file bytes, or a sample array (then give `sample_rate`; any rate, mono
     or multi-channel). `vad`: 'auto' (silero-vad when installed, else energy), 'silero', 'energy', a
     detector object, or None/'none' to decode everything in pieces cut at the quietest points.
-    Segments are at most `max_segment_s` long (`chunk_seconds` is the old name of this setting).
+    Segments are at most `max_segment_s` long.
     Raises AudioError for unreadable audio; silence gives an empty transcript.
     """
-    if chunk_seconds is not None:
-        max_segment_s = chunk_seconds
     (_, result), *_ = transcribe_many(
         model,
         [(audio, sample_rate)],
@@ -371,15 +366,3 @@ def _note_rate(name: str, rate: int, target: int) -> None:
         )
     elif rate != target:
         log.debug("%s: resampling %d Hz to %d Hz", name, rate, target)
-
-
-class _CallableModule(types.ModuleType):
-    """`import asr.transcribe` binds the *module* to the name `asr.transcribe`, shadowing the lazily
-    exported function; calling the module calls the function, so `asr.transcribe(model, audio)` works
-    whichever of the two the name holds."""
-
-    def __call__(self, *args: Any, **kwargs: Any) -> Transcript:
-        return transcribe(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallableModule
