@@ -43,6 +43,7 @@ __all__ = [
     "MAX_ABS_SAMPLE",
     "audio_duration",
     "load_audio",
+    "load_segment",
     "probe_audio",
     "save_wav",
 ]
@@ -126,6 +127,54 @@ def load_audio(
     else:
         raise TypeError(f"load_audio: expected a path, bytes or numpy array, got {type(source).__name__}")
 
+    _check_samples(audio, name)
+    if rate != sample_rate:
+        audio = _resample(audio, rate, sample_rate)
+    return np.ascontiguousarray(audio, dtype=np.float32)
+
+
+def load_segment(
+    path: str | os.PathLike,
+    sample_rate: int = 16000,
+    offset: float = 0.0,
+    duration: float | None = None,
+) -> np.ndarray:
+    """Samples [``offset``, ``offset + duration``) seconds of a file as float32 mono at ``sample_rate``.
+
+    libsndfile formats seek: only that stretch is decoded, whatever the file's length. Other formats
+    are decoded whole and cut. ``duration`` None (or 0): to the end of the file. Raises
+    :class:`AudioError` when the file is unreadable or holds no audio in that stretch."""
+    _check_rate(sample_rate, "sample_rate")
+    if not offset and not duration:
+        return load_audio(path, sample_rate)
+    p = Path(path)
+    name = os.fspath(path)
+    _check_file(p)
+    try:
+        handle = sf.SoundFile(name)
+    except (sf.SoundFileError, RuntimeError):
+        handle = None  # not a libsndfile format: decode it whole below
+    if handle is None:
+        audio = load_audio(p, sample_rate)
+        start = int(round(offset * sample_rate))
+        stop = None if not duration else start + int(round(duration * sample_rate))
+        audio = audio[start:stop]
+        rate = sample_rate
+    else:
+        try:
+            with handle:
+                rate = handle.samplerate
+                _check_header(name, handle.channels, None, None)
+                handle.seek(min(int(round(offset * rate)), max(handle.frames, 0)))
+                frames = -1 if not duration else int(round(duration * rate))
+                data = handle.read(frames, dtype="float32", always_2d=True)
+        except (sf.SoundFileError, RuntimeError) as e:
+            raise AudioError(
+                f"{name}: cannot read {duration} s from offset {offset} s ({_clean(str(e), name)})"
+            ) from None
+        audio = data[:, 0].copy() if data.shape[1] == 1 else data.mean(axis=1)
+    if len(audio) == 0:
+        raise AudioError(f"{name}: no audio at offset {offset} s (the file is shorter)")
     _check_samples(audio, name)
     if rate != sample_rate:
         audio = _resample(audio, rate, sample_rate)

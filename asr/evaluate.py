@@ -9,16 +9,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import soundfile as sf
-import torch
 from tqdm import tqdm
 
-from asr.audio import AudioError, load_audio
 from asr.data.manifest import Utterance
-from asr.decoding import GreedyDecoder
+from asr.inference import eval_mode, manifest_emissions
 from asr.metrics import align, error_stats
-from asr.recognizer import SpeechRecognizer
+from asr.recognizer import Recognizer
 from asr.text import Vocabulary, normalize_text
 
 log = logging.getLogger(__name__)
@@ -151,46 +147,14 @@ class EvalResult:
         return summary
 
 
-def _batches(items: list[Utterance], max_seconds: float) -> list[list[Utterance]]:
-    items = sorted(items, key=lambda u: u.duration)
-    batches, batch = [], []
-    for item in items:
-        if batch and item.duration * (len(batch) + 1) > max_seconds:
-            batches.append(batch)
-            batch = []
-        batch.append(item)
-    if batch:
-        batches.append(batch)
-    return batches
-
-
-def _load_item(item: Utterance, sample_rate: int) -> np.ndarray:
-    """The utterance's samples: the whole file, or `duration` seconds from `offset` when it has one."""
-    if not item.offset:
-        return load_audio(item.audio, sample_rate)
-    try:
-        with sf.SoundFile(str(item.audio)) as f:
-            f.seek(int(round(item.offset * f.samplerate)))
-            data = f.read(int(round(item.duration * f.samplerate)), dtype="float32", always_2d=True)
-            rate = f.samplerate
-    except (sf.SoundFileError, RuntimeError) as e:
-        raise AudioError(
-            f"{item.audio}: cannot read {item.duration} s from offset {item.offset} s ({e})"
-        ) from None
-    if len(data) == 0:
-        raise AudioError(f"{item.audio}: no audio at offset {item.offset} s (the file is shorter)")
-    return load_audio(data.mean(axis=1), sample_rate, source_rate=rate)
-
-
 def _reference(text: str, vocab: Vocabulary) -> str:
     """References in the model's alphabet: normalized like training text when they are not already."""
     text = " ".join(text.split())
     return text if vocab.can_encode(text) else normalize_text(text)
 
 
-@torch.no_grad()
 def evaluate(
-    recognizer: SpeechRecognizer,
+    recognizer: Recognizer,
     items: list[Utterance],
     decoder: Any = None,
     batch_seconds: float = 300.0,
@@ -200,9 +164,8 @@ def evaluate(
     return evaluate_decoders(recognizer, items, {"default": decoder}, batch_seconds, progress)["default"]
 
 
-@torch.no_grad()
 def evaluate_decoders(
-    recognizer: SpeechRecognizer,
+    recognizer: Recognizer,
     items: list[Utterance],
     decoders: Mapping[str, Any],
     batch_seconds: float = 300.0,
@@ -212,44 +175,28 @@ def evaluate_decoders(
     Unreadable audio is skipped, logged and listed in each result's `skipped`."""
     if not decoders:
         raise ValueError("evaluate_decoders: give at least one decoder")
-    decoders = {
-        name: dec or GreedyDecoder(recognizer.vocab, recognizer.frame_shift_s)
-        for name, dec in decoders.items()
-    }
-    was_training = recognizer.training
-    recognizer.eval()
-    device = recognizer.device
+    decoders = {name: dec or recognizer.decoder() for name, dec in decoders.items()}
+    rate = recognizer.sample_rate
     results = {name: EvalResult(name=name) for name in decoders}
     bar = tqdm(total=len(items), desc="evaluate", unit="utt", disable=not progress, leave=False)
     try:
-        for batch in _batches(items, batch_seconds):
-            audios, kept = [], []
-            for item in batch:
-                try:
-                    audio = _load_item(item, recognizer.sample_rate)
-                except AudioError as e:
-                    for result in results.values():
-                        result.skipped[item.id] = str(e)
-                    log.warning("skipping %s: %s", item.id, e)
+        with eval_mode(recognizer):
+            for batch in manifest_emissions(recognizer, items, batch_seconds):
+                for result in results.values():
+                    result.skipped.update(batch.skipped)
+                bar.update(len(batch) + len(batch.skipped))
+                if not len(batch):
                     continue
-                audios.append(torch.from_numpy(audio))
-                kept.append(item)
-            bar.update(len(batch))
-            if not kept:
-                continue
-            lengths = torch.tensor([len(a) for a in audios])
-            waveforms = torch.nn.utils.rnn.pad_sequence(audios, batch_first=True)
-            log_probs, out_lengths = recognizer(waveforms.to(device), lengths.to(device))
-            for name, decoder in decoders.items():
-                result = results[name]
-                for item, audio, nbest in zip(kept, audios, decoder.decode(log_probs, out_lengths)):
-                    result.ids.append(item.id)
-                    result.references.append(_reference(item.text, recognizer.vocab))
-                    result.hypotheses.append(nbest[0].text)
-                    result.speakers.append(item.speaker)
-                    result.durations.append(len(audio) / recognizer.sample_rate)
-                result.audio_seconds += float(lengths.sum()) / recognizer.sample_rate
+                for name, decoder in decoders.items():
+                    result = results[name]
+                    nbests = decoder.decode(batch.log_probs, batch.lengths)
+                    for item, samples, nbest in zip(batch.items, batch.samples, nbests):
+                        result.ids.append(item.id)
+                        result.references.append(_reference(item.text, recognizer.vocab))
+                        result.hypotheses.append(nbest[0].text)
+                        result.speakers.append(item.speaker)
+                        result.durations.append(samples / rate)
+                    result.audio_seconds += sum(batch.samples) / rate
     finally:
         bar.close()
-        recognizer.train(was_training)
     return results

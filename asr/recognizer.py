@@ -1,8 +1,12 @@
-"""Audio → log-probabilities: the feature front end, the acoustic model and the vocabulary in one module."""
+"""Audio → log-probabilities: the `Recognizer` protocol and the eager `SpeechRecognizer` that satisfies it.
+
+Every model `asr.load_model` returns (a checkpoint's `SpeechRecognizer`, or an exported model from
+`asr.runtime`) satisfies `Recognizer`: that is all transcription, evaluation and the server use.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import torch
 from torch import nn
@@ -15,8 +19,45 @@ if TYPE_CHECKING:
     from asr.decoding import BeamSearchDecoder, DecoderConfig, GreedyDecoder
 
 
+@runtime_checkable
+class Recognizer(Protocol):
+    """What a loaded model offers, whatever runs it (eager torch, ONNX, TorchScript, int8).
+
+    `model(waveforms (B, S) float32 at sample_rate, lengths (B,) int64 samples)` →
+    `(log_probs (B, T, V) natural-log CTC posteriors, lengths (B,) int64 valid frames)`;
+    one frame covers `frame_shift_s` seconds; blank is `vocab.blank_id` (0).
+    """
+
+    vocab: Vocabulary
+    feature_config: FeatureConfig
+    metadata: dict[str, Any]
+    training: bool
+
+    @property
+    def sample_rate(self) -> int: ...
+
+    @property
+    def frame_shift_s(self) -> float: ...
+
+    @property
+    def model_config(self) -> ModelConfig: ...
+
+    @property
+    def device(self) -> torch.device: ...
+
+    def __call__(
+        self, waveforms: torch.Tensor, lengths: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]: ...
+
+    def eval(self) -> Any: ...
+
+    def train(self, mode: bool = True) -> Any: ...
+
+    def decoder(self, config: DecoderConfig | None = None) -> GreedyDecoder | BeamSearchDecoder: ...
+
+
 class SpeechRecognizer(nn.Module):
-    """What `asr.load_model` returns and `asr.transcribe` uses.
+    """The eager recognizer: what `asr.load_model` returns for a checkpoint file (a `Recognizer`).
 
     forward(waveforms (B, S) at `sample_rate`, lengths (B,) in samples) → log_probs (B, T', V), lengths (B,).
     """

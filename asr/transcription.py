@@ -21,8 +21,9 @@ import torch
 from tqdm import tqdm
 
 from asr.audio import AudioError, _check_file, check_block, load_audio
-from asr.decoding import GreedyDecoder, Hypothesis, Word
-from asr.recognizer import SpeechRecognizer
+from asr.decoding import Hypothesis, Word
+from asr.inference import emissions, eval_mode
+from asr.recognizer import Recognizer
 from asr.vad import Vad, get_vad, segment_stream
 
 __all__ = ["Segment", "Transcript", "transcribe", "transcribe_many"]
@@ -58,7 +59,7 @@ class Transcript:
 
 
 def transcribe(
-    model: SpeechRecognizer,
+    model: Recognizer,
     audio: AudioInput,
     decoder: Any = None,
     sample_rate: int | None = None,
@@ -91,7 +92,7 @@ def transcribe(
 
 
 def transcribe_many(
-    model: SpeechRecognizer,
+    model: Recognizer,
     sources: Iterable[AudioInput | tuple[AudioInput, int | None]],
     decoder: Any = None,
     *,
@@ -140,7 +141,7 @@ class _Job:
 class _Runner:
     def __init__(
         self,
-        model: SpeechRecognizer,
+        model: Recognizer,
         decoder: Any,
         vad: Vad | None,
         max_segment_s: float,
@@ -150,7 +151,7 @@ class _Runner:
         if max_segment_s <= 0 or batch_seconds <= 0:
             raise ValueError("max_segment_s and batch_seconds must be positive")
         self.model = model
-        self.decoder = decoder or GreedyDecoder(model.vocab, model.frame_shift_s)
+        self.decoder = decoder or model.decoder()
         self.vad = vad or _NoVad()
         self.rate = model.sample_rate
         self.max_segment_s = max_segment_s
@@ -159,9 +160,10 @@ class _Runner:
         self.batch: list[tuple[_Job, int, np.ndarray]] = []
 
     def run(self, sources: Iterable[Any]) -> Iterator[tuple[AudioInput, Transcript | AudioError]]:
-        was_training = self.model.training
-        self.model.eval()
-        sources = list(sources)
+        with eval_mode(self.model):
+            yield from self._run(list(sources))
+
+    def _run(self, sources: list[Any]) -> Iterator[tuple[AudioInput, Transcript | AudioError]]:
         jobs: list[_Job] = []
         bar = tqdm(
             total=None, unit="s", unit_scale=True, desc="transcribe", disable=not self.progress, leave=False
@@ -190,7 +192,6 @@ class _Runner:
             yield from _finished(jobs, self.rate)
         finally:
             bar.close()
-            self.model.train(was_training)
 
     def _blocks(self, job: _Job, audio: Any, rate: int | None, bar: tqdm) -> Iterator[np.ndarray]:
         for block in _read_blocks(audio, rate, self.rate, job.name, bar):
@@ -201,11 +202,7 @@ class _Runner:
     def _decode_batch(self) -> None:
         batch = sorted(self.batch, key=lambda b: -len(b[2]))
         self.batch = []
-        device = self.model.device
-        waves = [torch.from_numpy(np.ascontiguousarray(s)) for _, _, s in batch]
-        lengths = torch.tensor([len(w) for w in waves])
-        padded = torch.nn.utils.rnn.pad_sequence(waves, batch_first=True).to(device)
-        log_probs, out_lengths = self.model(padded, lengths.to(device))
+        log_probs, out_lengths = emissions(self.model, [s for _, _, s in batch])
         nbests = self.decoder.decode(log_probs, out_lengths)
         blank = log_probs[..., self.model.vocab.blank_id].float().exp().cpu().numpy()
         out_lengths = out_lengths.cpu().tolist()
