@@ -2,7 +2,8 @@
 
 ``format_transcript(transcript, "srt")`` returns the file's text. Subtitle cues follow the segments,
 split at word boundaries so that no cue is longer than ``max_cue_s`` seconds or ``max_cue_chars``
-characters (when the segment has word times).
+characters (when the segment has word times). ``transcript_to_dict`` is the one JSON schema of a
+transcript: ``asr transcribe --format json`` writes it and ``asr serve`` answers with it.
 """
 
 from __future__ import annotations
@@ -12,14 +13,9 @@ from typing import Any
 
 from asr.decoding import Word
 
-__all__ = ["FORMATS", "format_transcript", "suffix"]
+__all__ = ["FORMATS", "format_transcript", "transcript_to_dict"]
 
 FORMATS = ("txt", "json", "srt", "vtt", "tsv")
-
-
-def suffix(fmt: str) -> str:
-    _check(fmt)
-    return f".{fmt}"
 
 
 def format_transcript(
@@ -30,7 +26,7 @@ def format_transcript(
     if fmt == "txt":
         return transcript.text + "\n"
     if fmt == "json":
-        return json.dumps(to_dict(transcript, source), ensure_ascii=False) + "\n"
+        return json.dumps(transcript_to_dict(transcript, source), ensure_ascii=False) + "\n"
     cues = _cues(transcript, max_cue_s, max_cue_chars)
     if fmt == "tsv":
         rows = ["start\tend\ttext"]
@@ -46,24 +42,36 @@ def format_transcript(
     return "\n".join(blocks)
 
 
-def to_dict(transcript: Any, source: str | None = None) -> dict:
+def transcript_to_dict(transcript: Any, source: str | None = None, word_times: bool = True) -> dict[str, Any]:
+    """The JSON object of a transcript, the same for the CLI's json files and the server's answers.
+
+    Keys, in order (times in seconds, rounded to the millisecond; confidences to 3 decimals)::
+
+        file        the input's name (only when `source` is given: the CLI, one object per file)
+        text        the whole transcript
+        duration_s  the audio's length
+        duration    the same value (the name CLI json files had before the schema was shared)
+        segments    [{start, end, text, words}], cut at pauses; `words` only with `word_times`
+        words       [{word, start, end, confidence}] over the whole file; only with `word_times`
+
+    The server adds ``decoder`` ("greedy" or "beam") and ``processing_s`` to its answer.
+    """
     out: dict[str, Any] = {} if source is None else {"file": source}
     out["text"] = transcript.text
-    out["duration"] = round(transcript.duration_s, 3)
-    out["segments"] = [
-        {
-            "start": round(s.start_s, 3),
-            "end": round(s.end_s, 3),
-            "text": s.text,
-            "words": [_word(w) for w in s.words],
-        }
-        for s in transcript.segments
-    ]
-    out["words"] = [_word(w) for w in transcript.words]
+    out["duration_s"] = out["duration"] = round(transcript.duration_s, 3)
+    segments = []
+    for s in transcript.segments:
+        segment: dict[str, Any] = {"start": round(s.start_s, 3), "end": round(s.end_s, 3), "text": s.text}
+        if word_times:
+            segment["words"] = [_word(w) for w in s.words]
+        segments.append(segment)
+    out["segments"] = segments
+    if word_times:
+        out["words"] = [_word(w) for w in transcript.words]
     return out
 
 
-def _word(w: Word) -> dict:
+def _word(w: Word) -> dict[str, Any]:
     return {
         "word": w.text,
         "start": round(w.start_s, 3),

@@ -21,27 +21,43 @@ Unit = Literal["word", "char"]
 
 @dataclass(frozen=True)
 class ErrorStats:
-    """Edit-distance counts over a corpus; ``ref_words`` counts reference units (words or characters)."""
+    """Edit-distance counts over a corpus, in one unit (words or characters, as they were counted in).
+
+    ``ref_units`` counts the reference's units; ``rate`` is the error rate in that unit: the WER of
+    word stats, the CER of character stats.
+    """
 
     substitutions: int
     deletions: int
     insertions: int
     hits: int
-    ref_words: int
+    ref_units: int
 
     @property
     def errors(self) -> int:
         return self.substitutions + self.deletions + self.insertions
 
     @property
-    def wer(self) -> float:
-        """Error rate (word or character, per the unit the stats were counted in).
+    def rate(self) -> float:
+        """Errors per reference unit (WER for word stats, CER for character stats).
 
         With no reference units at all it is 0.0 when nothing was inserted and ``inf`` otherwise.
         """
-        if self.ref_words == 0:
+        if self.ref_units == 0:
             return 0.0 if self.errors == 0 else math.inf
-        return self.errors / self.ref_words
+        return self.errors / self.ref_units
+
+    # Old names, kept for callers outside this module: `wer` was the rate in either unit (a CER for
+    # character stats) and `ref_words` the reference units (characters for character stats).
+    @property
+    def wer(self) -> float:
+        """Alias of :attr:`rate` (whatever the unit); prefer ``rate``."""
+        return self.rate
+
+    @property
+    def ref_words(self) -> int:
+        """Alias of :attr:`ref_units` (whatever the unit); prefer ``ref_units``."""
+        return self.ref_units
 
     def __add__(self, other: ErrorStats) -> ErrorStats:
         if not isinstance(other, ErrorStats):
@@ -51,22 +67,23 @@ class ErrorStats:
             self.deletions + other.deletions,
             self.insertions + other.insertions,
             self.hits + other.hits,
-            self.ref_words + other.ref_words,
+            self.ref_units + other.ref_units,
         )
 
 
 def wer(references: Sequence[str], hypotheses: Sequence[str]) -> float:
     """Corpus word error rate, as a fraction."""
-    return error_stats(references, hypotheses, unit="word").wer
+    return error_stats(references, hypotheses, unit="word").rate
 
 
 def cer(references: Sequence[str], hypotheses: Sequence[str]) -> float:
     """Corpus character error rate, as a fraction (spaces between words count as characters)."""
-    return error_stats(references, hypotheses, unit="char").wer
+    return error_stats(references, hypotheses, unit="char").rate
 
 
 def error_stats(references: Sequence[str], hypotheses: Sequence[str], unit: Unit = "word") -> ErrorStats:
-    """Substitution/deletion/insertion/hit counts of ``hypotheses`` against ``references``."""
+    """Substitution/deletion/insertion/hit counts of ``hypotheses`` against ``references``, counted in
+    `unit` (words, or characters with the spaces between words)."""
     refs, hyps = _check_pairs(references, hypotheses, unit)
     # jiwer < 4 rejects empty references, so those pairs are counted here: all insertions.
     pairs = [(r, h) for r, h in zip(refs, hyps, strict=True) if r]

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from asr.decoding import Word
-from asr.formats import FORMATS, format_transcript
+from asr.formats import FORMATS, format_transcript, transcript_to_dict
 from asr.transcription import Segment, Transcript
 
 
@@ -30,6 +30,17 @@ def test_txt_and_json():
         "words": [{"word": "again", "start": 3723.25, "end": 3723.75, "confidence": 0.5}],
     }
     assert [w["word"] for w in data["words"]] == ["hello", "world", "again"]
+    assert data == transcript_to_dict(t, "a.wav") and data["duration_s"] == data["duration"]
+
+
+def test_one_schema_with_or_without_word_times():
+    """The server's JSON (no file, word_times optional) is the CLI's schema, less what was not asked for."""
+    t = _transcript()
+    full = transcript_to_dict(t)
+    assert "file" not in full and list(full) == ["text", "duration_s", "duration", "segments", "words"]
+    bare = transcript_to_dict(t, word_times=False)
+    assert list(bare) == ["text", "duration_s", "duration", "segments"]
+    assert bare["segments"] == [{k: v for k, v in s.items() if k != "words"} for s in full["segments"]]
 
 
 def test_srt():

@@ -43,11 +43,13 @@ def test_error_stats_counts() -> None:
         ["the cat sat on the mat", "hello world"], ["the bat sat on mat", "hello world again"]
     )
     # utterance 1: cat->bat (S), "the" deleted (D); utterance 2: "again" inserted (I).
-    assert stats == ErrorStats(substitutions=1, deletions=1, insertions=1, hits=6, ref_words=8)
+    assert stats == ErrorStats(substitutions=1, deletions=1, insertions=1, hits=6, ref_units=8)
     assert stats.errors == 3
     assert stats.wer == pytest.approx(3 / 8)
+    assert stats.rate == stats.wer and stats.ref_words == stats.ref_units == 8
     chars = error_stats(["abc"], ["xbcd"], unit="char")
-    assert chars == ErrorStats(substitutions=1, deletions=0, insertions=1, hits=2, ref_words=3)
+    assert chars == ErrorStats(substitutions=1, deletions=0, insertions=1, hits=2, ref_units=3)
+    assert chars.rate == pytest.approx(2 / 3) and chars.wer == chars.rate  # `wer`: the old name of `rate`
 
 
 def test_error_stats_add_and_frozen() -> None:
