@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -16,8 +15,9 @@ import torch
 
 from asr.errors import CheckpointError
 from asr.features import FeatureConfig
+from asr.fileio import atomic_write
 from asr.model import ModelConfig
-from asr.recognizer import SpeechRecognizer
+from asr.recognizer import Recognizer, SpeechRecognizer
 from asr.text import Vocabulary
 
 FORMAT_VERSION = 1
@@ -47,27 +47,10 @@ def checkpoint_payload(
 
 
 def save_checkpoint(payload: dict[str, Any], path: str | os.PathLike) -> None:
-    """Write atomically: temp file in the same folder, fsync, rename. A kill never leaves a torn file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(payload, f)
-            f.flush()
-            os.fsync(f.fileno())
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; a checkpoint is an ordinary file
-        os.replace(tmp, path)
-        dir_fd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Write atomically (`asr.fileio.atomic_write`: temp file beside it, fsync, rename, ordinary
+    permissions). A kill never leaves a torn file."""
+    with atomic_write(path, "wb") as f:
+        torch.save(payload, f)
 
 
 def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> dict[str, Any]:
@@ -123,15 +106,16 @@ def recognizer_from_payload(payload: dict[str, Any]) -> SpeechRecognizer:
     return recognizer
 
 
-def load_model(path: str | os.PathLike, device: str | torch.device = "cpu") -> SpeechRecognizer:
-    """Rebuild a recognizer from a checkpoint alone, in eval mode on `device`.
+def load_model(path: str | os.PathLike, device: str | torch.device = "cpu") -> Recognizer:
+    """Load a model for inference, in eval mode on `device`: the public loader (`asr.load_model`).
 
-    A directory is an exported model (`asr export`): it loads as an `asr.export.ExportedModel`, which
+    A file is a checkpoint: rebuilt as a `SpeechRecognizer` from it alone. A directory is an exported
+    model (`asr export`): loaded by `asr.runtime.load_exported`. Either is a `Recognizer`, which
     `transcribe`, `evaluate` and `asr serve` use the same way."""
     if Path(path).is_dir():
-        from asr.export import load_exported
+        from asr.runtime import load_exported  # lazy: onnxruntime/jit only for exports
 
-        return load_exported(path, device=device)  # type: ignore[return-value]
+        return load_exported(path, device=device)
     recognizer = recognizer_from_payload(load_checkpoint(path))
     log.info("loaded %s (%d parameters)", path, recognizer.acoustic.num_parameters())
     return recognizer.to(device).eval()

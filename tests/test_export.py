@@ -183,3 +183,36 @@ def test_exported_model_rejects_bad_shapes(tmp_path, checkpoint):
         exported(torch.zeros(16000), torch.tensor([16000]))
     with pytest.raises(ValueError, match="lengths must be"):
         exported(torch.zeros(2, 16000), torch.tensor([16000]))
+
+
+def test_every_loaded_model_is_a_recognizer(tmp_path, checkpoint):
+    """load_model has one return type: the eager model and every exported model satisfy Recognizer."""
+    from asr.recognizer import Recognizer
+    from asr.runtime import EagerInt8Model, ExportedModel
+
+    eager = asr.load_model(checkpoint)
+    models = [eager, EagerInt8Model(eager)]
+    models += [
+        asr.load_model(export_model(checkpoint, tmp_path / f, format=f).parent)
+        for f in ("onnx", "torchscript")
+    ]
+    for model in models:
+        assert isinstance(model, Recognizer), type(model).__name__
+        assert model.decoder() is not None and model.sample_rate == 16000 and model.frame_shift_s > 0
+        assert model.feature_config == FeatureConfig() and model.model_config == eager.model_config
+    assert all(isinstance(m, ExportedModel) for m in models[1:])
+    with pytest.raises(ExportError, match="already an export"):
+        export_model(tmp_path / "onnx", tmp_path / "again")
+
+
+def test_runtime_loads_no_checkpoint_or_export_code():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, asr.runtime\n"
+        "print(','.join(m for m in sys.modules if m in ('asr.checkpoint', 'asr.export', 'torch.onnx')"
+        " or m.startswith(('asr.train', 'asr.data'))))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""
