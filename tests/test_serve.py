@@ -12,32 +12,18 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pytest
 import soundfile as sf
-import torch
 
 pytest.importorskip("fastapi")
 pytest.importorskip("httpx")
 from pathlib import Path  # noqa: E402
 
 from fastapi.testclient import TestClient  # noqa: E402
+from serve_helpers import one_torch_thread, tiny_recognizer  # noqa: E402, F401 - autouse fixture
 
 import asr  # noqa: E402
 from asr.checkpoint import checkpoint_payload, save_checkpoint  # noqa: E402
-from asr.features import FeatureConfig  # noqa: E402
-from asr.model import ModelConfig  # noqa: E402
-from asr.recognizer import SpeechRecognizer  # noqa: E402
+from asr.formats import transcript_to_dict  # noqa: E402
 from asr.serve import ServeConfig, create_app  # noqa: E402
-from asr.text import Vocabulary  # noqa: E402
-
-
-def tiny_recognizer() -> SpeechRecognizer:
-    torch.manual_seed(0)
-    config = ModelConfig(hidden_size=32, num_layers=2)
-    rec = SpeechRecognizer(FeatureConfig(), config, Vocabulary.english_characters()).eval()
-    with torch.no_grad():  # peaky output with word separators: a non-empty transcript with several words
-        rec.acoustic.output.weight.mul_(8)
-        rec.acoustic.output.bias[rec.vocab.separator_id] += 1.5
-    return rec
-
 
 WAV = {"content-type": "audio/wav"}
 
@@ -56,14 +42,6 @@ class SlowModel:
     def __call__(self, *args):
         time.sleep(self._delay)
         return self._model(*args)
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")
@@ -93,6 +71,9 @@ def test_multipart_upload_gives_transcript_with_words(client, model, wav_bytes):
     assert body["decoder"] == "greedy" and body["duration_s"] == pytest.approx(
         len(sf.read(io.BytesIO(wav_bytes))[0]) / 16000, abs=1e-3
     )
+    # One schema: the CLI's json (asr.formats) plus what only a request has.
+    assert set(body) == set(transcript_to_dict(expected)) | {"decoder", "processing_s"}
+    assert [set(s) for s in body["segments"]] == [{"start", "end", "text", "words"}] * len(expected.segments)
 
 
 def test_raw_body_and_formats(client, wav_bytes):

@@ -46,6 +46,16 @@ class WorkerSpec:
     max_audio_seconds: float = 600.0
 
 
+def require_picklable(obj: Any, what: str, hint: str) -> None:
+    """TypeError (saying `hint`) unless `obj` can be pickled to a worker process."""
+    try:
+        pickle.dumps(obj)
+    except Exception as e:  # noqa: BLE001 - pickling raises many types
+        raise TypeError(
+            f"{what} cannot be sent to a worker process ({type(e).__name__}: {e}); {hint}"
+        ) from None
+
+
 def decoder_recipe(decoder: Any) -> Any:
     """How a worker rebuilds `decoder`: BeamSearchDecoders from their vocabulary and config (their KenLM
     state cannot be pickled), anything else pickled as it is."""
@@ -55,13 +65,11 @@ def decoder_recipe(decoder: Any) -> Any:
 
     if isinstance(decoder, BeamSearchDecoder):
         return ("config", decoder.vocab, decoder.config)
-    try:
-        pickle.dumps(decoder)
-    except Exception as e:  # noqa: BLE001 - pickling raises many types
-        raise TypeError(
-            f"the beam decoder ({type(decoder).__name__}) cannot be sent to a worker process ({e}); "
-            "pass a BeamSearchDecoder or a picklable decoder"
-        ) from None
+    require_picklable(
+        decoder,
+        f"the beam decoder ({type(decoder).__name__})",
+        "pass a BeamSearchDecoder or a picklable decoder",
+    )
     return ("object", decoder)
 
 
@@ -73,7 +81,6 @@ def _worker_main(conn: Any, spec: WorkerSpec) -> None:
     import torch
 
     from asr.audio import AudioError, AudioTooLong, load_audio
-    from asr.decoding import GreedyDecoder
     from asr.transcription import transcribe
     from asr.vad import get_vad
 
@@ -86,7 +93,7 @@ def _worker_main(conn: Any, spec: WorkerSpec) -> None:
         from asr.checkpoint import load_model
 
         model = load_model(spec.model_path, device=spec.device)  # type: ignore[arg-type]
-    greedy = GreedyDecoder(model.vocab, model.frame_shift_s)
+    greedy = model.decoder()
     beam = None
     vad = None if spec.vad == "none" else get_vad(spec.vad)
     conn.send(("ready", os.getpid()))
@@ -123,10 +130,11 @@ def _worker_main(conn: Any, spec: WorkerSpec) -> None:
 
 
 def _make_beam(recipe: Any, model: Any) -> Any:
+    """The worker's beam decoder, from its `decoder_recipe` (None: a lexicon-free search without LM)."""
     from asr.decoding import BeamSearchDecoder, DecoderConfig
 
     if recipe is None:
-        return BeamSearchDecoder(model.vocab, config=DecoderConfig(frame_shift_s=model.frame_shift_s))
+        return model.decoder(DecoderConfig())
     if recipe[0] == "config":
         return BeamSearchDecoder(recipe[1], config=recipe[2])
     return recipe[1]

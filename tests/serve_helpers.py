@@ -1,0 +1,121 @@
+"""What the server tests share: a tiny model, one torch thread, and a real `asr serve` process.
+
+test_serve.py uses the in-process pieces; test_serve_load.py, test_serve_abuse.py and test_browser.py
+start `asr serve` on 127.0.0.1 with `Server` (energy VAD, one thread: they measure the service, not
+silero-vad) and stop it with its whole process tree (fork server, workers, their ffmpeg).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+import torch
+
+from asr.checkpoint import checkpoint_payload, save_checkpoint
+from asr.features import FeatureConfig
+from asr.model import ModelConfig
+from asr.recognizer import SpeechRecognizer
+from asr.text import Vocabulary
+
+
+def tiny_recognizer(peaky: bool = True) -> SpeechRecognizer:
+    """An untrained 2x32 BiLSTM (seed 0). `peaky`: output sharpened, with word separators favoured, so
+    that transcripts are non-empty and have several words to compare."""
+    torch.manual_seed(0)
+    rec = SpeechRecognizer(
+        FeatureConfig(), ModelConfig(hidden_size=32, num_layers=2), Vocabulary.english_characters()
+    ).eval()
+    if peaky:
+        with torch.no_grad():
+            rec.acoustic.output.weight.mul_(8)
+            rec.acoustic.output.bias[rec.vocab.separator_id] += 1.5
+    return rec
+
+
+def tiny_checkpoint(path: Path, peaky: bool = True) -> Path:
+    """`tiny_recognizer(peaky)` saved as a checkpoint at `path`."""
+    save_checkpoint(checkpoint_payload(tiny_recognizer(peaky)), path)
+    return path
+
+
+@pytest.fixture(autouse=True)
+def one_torch_thread():
+    """Torch on one thread for the test (autouse where imported), restored after."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def tree_pids(pid: int) -> list[int]:
+    """`pid` and all its descendants (from /proc)."""
+    pids, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        pids.append(p)
+        with contextlib.suppress(FileNotFoundError, ProcessLookupError):
+            for task in Path(f"/proc/{p}/task").iterdir():
+                todo.extend(int(c) for c in (task / "children").read_text().split())
+    return pids
+
+
+class Server:
+    """`asr serve --model model_path` on a free 127.0.0.1 port (plus `extra` options), logging to
+    `log_path`; ready (GET /healthz answered) when constructed, RuntimeError if it is not in time."""
+
+    def __init__(self, model_path: Path, log_path: Path, *extra: str, start_timeout_s: float = 120) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        cmd = [sys.executable, "-m", "asr.cli", "serve", "--model", str(model_path), "--host", "127.0.0.1",
+               "--port", str(self.port), "--threads", "1", "--vad", "energy", *extra]  # fmt: skip
+        self.log_path = log_path
+        self.proc = subprocess.Popen(
+            cmd,
+            stdout=log_path.open("wb"),
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "OMP_NUM_THREADS": "1"},
+        )
+        deadline = time.monotonic() + start_timeout_s
+        while True:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"asr serve exited with {self.proc.returncode}: {self._log_tail()}")
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(self.url + "/healthz", timeout=1).status_code == 200:
+                    return
+            if time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"asr serve did not start in {start_timeout_s:g} s: {self._log_tail()}")
+            time.sleep(0.2)
+
+    def _log_tail(self) -> str:
+        return self.log_path.read_text(errors="replace")[-3000:]
+
+    def health(self) -> dict:
+        return httpx.get(self.url + "/healthz", timeout=10).json()
+
+    def stop(self) -> None:
+        """Terminate the server; kill what is left of its tree (a worker stuck in a request)."""
+        pids = tree_pids(self.proc.pid)
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+        for p in pids[1:]:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(p, signal.SIGKILL)
