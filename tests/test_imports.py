@@ -28,3 +28,50 @@ def test_decoding_does_not_import_torch():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+# Runs `python -m asr ARGS` in-process under runpy, then prints the asr.train / asr.lm.tune modules loaded.
+_LOADED_BY_CLI = """
+import runpy, sys
+sys.argv = ["asr", *sys.argv[1:]]
+try:
+    runpy.run_module("asr", run_name="__main__", alter_sys=True)
+except SystemExit as e:
+    code = e.code or 0
+else:
+    code = 0
+bad = sorted(m for m in sys.modules if m.startswith(("asr.train", "asr.lm.tune", "tensorboard")))
+print("LOADED:" + ",".join(bad))
+print("EXIT:" + str(code))
+"""
+
+
+def _loaded_by(args: list[str]) -> tuple[str, str]:
+    out = subprocess.run(
+        [sys.executable, "-c", _LOADED_BY_CLI, *args], capture_output=True, text=True, timeout=300
+    )
+    lines = out.stdout.splitlines()
+    loaded = next(line for line in lines if line.startswith("LOADED:"))[len("LOADED:") :]
+    code = next(line for line in lines if line.startswith("EXIT:"))[len("EXIT:") :]
+    return loaded, code + (f"\n{out.stderr[-2000:]}" if code != "0" else "")
+
+
+def test_transcribe_help_loads_no_training_or_tuning_code():
+    loaded, code = _loaded_by(["transcribe", "--help"])
+    assert code == "0"
+    assert loaded == ""
+
+
+def test_transcribe_loads_no_training_or_tuning_code(tmp_path):
+    from pathlib import Path
+
+    import numpy as np
+    import soundfile as sf
+
+    model = Path(__file__).resolve().parents[1] / "data" / "models" / "synthetic-en" / "model.pt"
+    wav = tmp_path / "tone.wav"
+    t = np.arange(16000) / 16000
+    sf.write(wav, (0.1 * np.sin(2 * np.pi * 220 * t)).astype(np.float32), 16000)
+    loaded, code = _loaded_by(["transcribe", str(wav), "--model", str(model), "--threads", "1"])
+    assert code == "0"
+    assert loaded == ""

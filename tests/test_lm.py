@@ -9,9 +9,10 @@ import pytest
 import soundfile as sf
 import torch
 
-import asr.lm as lm_module
+import asr.lm.build as lm_build
 from asr.cli import main
-from asr.decoding import BeamSearchDecoder, DecoderConfig
+from asr.cli.options import DEFAULT_HOTWORD_BONUS, decoder_config
+from asr.decoding import BeamSearchDecoder, DecoderConfig, build_decoder
 from asr.lm import LMToolsMissing, build_lm, find_kenlm_tool
 from asr.text import Vocabulary
 
@@ -42,7 +43,7 @@ def corpus(tmp_path):
 
 
 def test_missing_tools_say_how_to_get_them(tmp_path, monkeypatch, corpus, capsys):
-    monkeypatch.setattr(lm_module, "_REPO_TOOLS", tmp_path / "nowhere")
+    monkeypatch.setattr(lm_build, "_REPO_TOOLS", tmp_path / "nowhere")
     monkeypatch.setenv("ASR_KENLM_BIN", str(tmp_path / "empty"))
     monkeypatch.setenv("PATH", str(tmp_path / "empty"))
     with pytest.raises(LMToolsMissing, match="make lm-tools"):
@@ -151,9 +152,15 @@ def test_cli_lm_tune_and_decoder_options(tmp_path, capsys):
     assert "beam_size" in capsys.readouterr().err
 
 
+def decoder_from_args(args, vocab, frame_shift_s):
+    """What the CLI does with the decoding options: a DecoderConfig (None: greedy), then the model's
+    decoder for it (here built from a vocabulary and frame shift, as model.decoder(config) does)."""
+    config = decoder_config(args, args.model)
+    return None if config is None else build_decoder(vocab, frame_shift_s, config)
+
+
 def test_decoder_from_args():
     from asr.cli import build_parser
-    from asr.lm import decoder_from_args
 
     def parse(*flags):
         return build_parser().parse_args(["transcribe", "a.wav", "--model", "m.pt", *flags])
@@ -164,7 +171,7 @@ def test_decoder_from_args():
     )
     assert isinstance(decoder, BeamSearchDecoder)
     assert decoder.config.beam_size == 8 and decoder.config.frame_shift_s == 0.04
-    assert decoder.config.hotwords == (("cat", 1.5), ("new york", lm_module.DEFAULT_HOTWORD_BONUS))
+    assert decoder.config.hotwords == (("cat", 1.5), ("new york", DEFAULT_HOTWORD_BONUS))
 
 
 @needs_lmplz
@@ -189,7 +196,6 @@ def test_quantized_trie_is_smaller_and_decodes_the_same(tmp_path, corpus, capsys
 def test_decoder_json_beside_the_model_is_used_unless_options_or_greedy(tmp_path):
     from asr.cli import build_parser
     from asr.config import ConfigError
-    from asr.lm import decoder_from_args
 
     model = tmp_path / "model.pt"
     model.write_bytes(b"weights")
@@ -208,3 +214,17 @@ def test_decoder_json_beside_the_model_is_used_unless_options_or_greedy(tmp_path
     assert decoder_from_args(parse("--beam-size", "3"), VOCAB, 0.03).config.beam_size == 3
     with pytest.raises(ConfigError, match="--greedy"):
         decoder_from_args(parse("--greedy", "--beam-size", "3"), VOCAB, 0.03)
+
+
+def test_old_option_spellings_still_parse():
+    from asr.cli import build_parser
+
+    parser = build_parser()
+    old = parser.parse_args(["transcribe", "a.wav", "--max-segment-s", "7"])
+    assert old.max_segment_seconds == 7.0
+    assert parser.parse_args(["transcribe", "a.wav"]).max_segment_seconds == 20.0
+    new = parser.parse_args(["lm", "build", "--text", "t.txt", "-o", "lm.bin", "--quantize-bits", "8"])
+    assert new.quantize_bits == 8
+    old = parser.parse_args(["lm", "build", "--text", "t.txt", "-o", "lm.bin", "--quantize", "8"])
+    assert old.quantize_bits == 8
+    assert parser.parse_args(["lm", "build", "--text", "t.txt", "-o", "lm.bin"]).quantize_bits is None

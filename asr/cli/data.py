@@ -1,4 +1,4 @@
-"""`asr data ...` subcommands: manifests to and from lhotse."""
+"""`asr data ...`: manifests to and from lhotse."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import sys
 from typing import Any
 
 
-def add_data_commands(subparsers: Any) -> None:
+def add_parser(subparsers: Any) -> None:
     """Register ``asr data from-lhotse`` and ``asr data to-lhotse``."""
     data = subparsers.add_parser("data", help="convert manifests (lhotse interop)")
     sub = data.add_subparsers(dest="data_command", required=True)
@@ -20,21 +20,21 @@ def add_data_commands(subparsers: Any) -> None:
         "--audio-dir", help="where cut segments are written as wav (default: OUTPUT_audio/ beside it)"
     )
     p.add_argument("--no-normalize", action="store_true", help="keep texts as they are (no normalize_text)")
-    p.set_defaults(func=cmd_from_lhotse)
+    p.set_defaults(func=run_from_lhotse)
 
     p = sub.add_parser("to-lhotse", help="a manifest → lhotse recordings, supervisions and cuts")
     p.add_argument("manifest")
     p.add_argument("-o", "--output-dir", required=True)
     p.add_argument("--name", help="file name prefix (default: the manifest's name)")
-    p.set_defaults(func=cmd_to_lhotse)
+    p.set_defaults(func=run_to_lhotse)
 
 
-def _fail(args: argparse.Namespace, error: Exception) -> int:
-    print(f"asr data {args.data_command}: error: {error}", file=sys.stderr)
+def _fail(command: str, error: Exception) -> int:
+    print(f"asr data {command}: error: {error}", file=sys.stderr)
     return 2
 
 
-def cmd_from_lhotse(args: argparse.Namespace) -> int:
+def run_from_lhotse(args: argparse.Namespace) -> int:
     from asr.datasets.lhotse_interop import LhotseMissing, from_lhotse
 
     try:
@@ -43,18 +43,18 @@ def cmd_from_lhotse(args: argparse.Namespace) -> int:
             normalize=not args.no_normalize,
         )  # fmt: skip
     except (LhotseMissing, ValueError, FileNotFoundError, OSError) as e:
-        return _fail(args, e)
+        return _fail("from-lhotse", e)
     print(f"{args.output}: {n} utterances" + (f", {len(skipped)} cuts skipped" if skipped else ""))
     return 0
 
 
-def cmd_to_lhotse(args: argparse.Namespace) -> int:
+def run_to_lhotse(args: argparse.Namespace) -> int:
     from asr.datasets.lhotse_interop import LhotseMissing, to_lhotse
 
     try:
         paths = to_lhotse(args.manifest, args.output_dir, name=args.name)
     except (LhotseMissing, ValueError, FileNotFoundError, OSError) as e:
-        return _fail(args, e)
+        return _fail("to-lhotse", e)
     for kind, path in paths.items():
         print(f"{kind}: {path}")
     return 0

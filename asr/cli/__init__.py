@@ -1,0 +1,64 @@
+"""The `asr` command: one entry point, one module per subcommand.
+
+Each command module (``asr.cli.transcribe`` …) has ``add_parser(subparsers)``, which registers its
+arguments and its run function, and imports its heavy dependencies (torch, training, serving) only
+when it runs, so ``asr transcribe`` loads no training code. Arguments shared by several commands are
+defined once in :mod:`asr.cli.options`. This package is the only user of argparse and the only code in
+asr that prints.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import importlib.util
+import logging
+import sys
+
+__all__ = ["build_parser", "main"]
+
+# in the order `asr --help` lists them; "recipe" is registered when its module is there
+COMMANDS = ("train", "evaluate", "transcribe", "export", "serve", "lm", "data", "recipe")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="asr", description="BiLSTM-CTC speech recognition")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name in COMMANDS:
+        module_name = f"{__name__}.{name}"
+        if importlib.util.find_spec(module_name) is None:
+            continue
+        importlib.import_module(module_name).add_parser(sub)
+    return parser
+
+
+def _expected_errors() -> tuple[type[BaseException], ...]:
+    """Errors reported as one line and exit status 2 (anything else is a bug: a traceback)."""
+    from asr.errors import AudioError, CheckpointError, ConfigError, ManifestError, TrainingError
+
+    return (AudioError, CheckpointError, ConfigError, FileNotFoundError, ManifestError, TrainingError)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        datefmt="%H:%M:%S",
+    )
+    import torch
+
+    torch.set_flush_denormal(True)  # padded batches drive LSTM states into slow denormals (see train())
+    try:
+        return args.func(args)
+    except _expected_errors() as e:
+        print(f"asr {args.command}: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"asr {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,75 @@
+"""`asr evaluate`: WER/CER of a model on a manifest, with per-utterance reports."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from asr.cli.options import (
+    add_decoder_arguments,
+    add_device_arguments,
+    add_model_argument,
+    load_model_option,
+    set_threads,
+)
+
+
+def add_parser(sub: Any) -> None:
+    p = sub.add_parser("evaluate", help="WER/CER of a model on a manifest")
+    add_model_argument(p)
+    p.add_argument("--manifest", required=True)
+    p.add_argument("--output-dir", help="where recogs/errs/summary files go (default: beside the model)")
+    p.add_argument("--name", help="report name (default: the manifest's file name)")
+    add_device_arguments(p)
+    p.add_argument(
+        "--also-greedy",
+        action="store_true",
+        help="with beam options: also score greedy decoding in the same run (reports NAME-greedy)",
+    )
+    add_decoder_arguments(p)
+    p.set_defaults(func=run)
+
+
+def _print_summary(report: str, kind: str, summary: dict[str, Any], out_dir: Path) -> None:
+    print(
+        f"{report} ({kind}): WER {100 * summary['wer']:.2f}%  CER {100 * summary['cer']:.2f}%  "
+        f"(S {summary['substitutions']} D {summary['deletions']} I {summary['insertions']} "
+        f"of {summary['reference_words']} words; {summary['utterances']} utterances, "
+        f"{summary['skipped']} skipped; reports in {out_dir}/*-{report}.*)"
+    )
+    for spk, fig in summary.get("per_speaker", {}).items():
+        print(
+            f"  speaker {spk}: WER {100 * fig['wer']:.2f}%  CER {100 * fig['cer']:.2f}%  ({fig['utterances']})"
+        )
+
+
+def run(args: argparse.Namespace) -> int:
+    from asr.data.manifest import read_manifest
+    from asr.evaluate import evaluate_decoders
+
+    set_threads(args.threads)
+    items = read_manifest(args.manifest)
+    loaded = load_model_option(args.model, args.device)
+    decoder = loaded.decoder(args)
+    name = args.name or Path(args.manifest).stem
+    decoders = {name: decoder}
+    if decoder is not None and args.also_greedy:
+        decoders[f"{name}-greedy"] = None
+    results = evaluate_decoders(loaded.model, items, decoders, progress=sys.stderr.isatty())
+    if args.output_dir:
+        out_dir = Path(args.output_dir)
+    else:  # beside the model, but never inside the shipped model's folder
+        out_dir = Path("exp") / "default-model" if loaded.is_default else loaded.path.parent
+    for report, result in results.items():
+        summary = result.write_reports(out_dir, report)
+        _print_summary(report, "greedy" if decoders[report] is None else "beam", summary, out_dir)
+    skipped = next(iter(results.values())).skipped
+    if skipped:
+        print(
+            f"asr evaluate: {len(skipped)} unreadable utterances skipped (first: {next(iter(skipped))}; "
+            f"all listed in {out_dir}/summary-{name}.json)",
+            file=sys.stderr,
+        )
+    return 1 if skipped else 0

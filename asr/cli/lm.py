@@ -1,0 +1,133 @@
+"""`asr lm build` and `asr lm tune`: a word n-gram LM for beam search, and its weights on a dev set."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from asr.cli.options import (
+    add_alias,
+    add_beam_size_argument,
+    add_device_arguments,
+    add_lexicon_argument,
+    add_model_argument,
+    lexicon_option,
+    set_threads,
+)
+
+
+def _floats(text: str) -> tuple[float, ...]:
+    try:
+        values = tuple(float(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from None
+    if not values:
+        raise argparse.ArgumentTypeError("expected at least one number")
+    return values
+
+
+def add_parser(sub: Any) -> None:
+    lm = sub.add_parser("lm", help="build or tune a word n-gram LM for beam search")
+    lm_sub = lm.add_subparsers(dest="lm_command", required=True)
+
+    p = lm_sub.add_parser("build", help="KenLM lmplz + build_binary on text files (needs `make lm-tools`)")
+    p.add_argument("--text", nargs="+", required=True, help="text files, one sentence per line")
+    p.add_argument("--order", type=int, default=3, help="n-gram order (default 3)")
+    p.add_argument("-o", "--output", required=True, help="LM file: .arpa for ARPA, anything else binary")
+    p.add_argument("--prune", type=int, nargs="+", metavar="N", help="lmplz --prune thresholds per order")
+    p.add_argument("--memory", default="20%", help="lmplz -S: memory for sorting (default 20%%)")
+    p.add_argument(
+        "--normalize", action="store_true", help="normalize raw text first (asr.text.normalize_text)"
+    )
+    p.add_argument("--binary-type", choices=["probing", "trie"], default="probing")
+    p.add_argument(
+        "--quantize-bits",
+        type=int,
+        metavar="BITS",
+        help="trie with probabilities and backoffs in BITS bits (e.g. 8: about a third of the size)",
+    )
+    add_alias(p, "--quantize", "quantize_bits", type=int)
+    p.set_defaults(func=run_build)
+
+    p = lm_sub.add_parser("tune", help="grid-search lm_weight / word_score on a dev manifest")
+    add_model_argument(p, required=True, help="checkpoint or export directory")
+    p.add_argument("--manifest", required=True, help="dev manifest (never the test set)")
+    p.add_argument("--lm", required=True)
+    add_lexicon_argument(p)
+    # no defaults here: absent lists mean asr.lm.tune's DEFAULT_LM_WEIGHTS / DEFAULT_WORD_SCORES
+    p.add_argument("--lm-weights", type=_floats, metavar="A,B,...")
+    p.add_argument(
+        "--word-scores",
+        type=_floats,
+        metavar="A,B,...",
+        help="word scores to try; write negative lists with '=': --word-scores=-4,-3,-2",
+    )
+    add_beam_size_argument(p)
+    p.add_argument(
+        "-o", "--output", help="JSON for the best settings (default: MODEL_DIR/decoder-tuned.json)"
+    )
+    add_device_arguments(p)
+    p.set_defaults(func=run_tune)
+
+
+def run_build(args: argparse.Namespace) -> int:
+    from asr.lm.build import LMBuildError, build_lm
+
+    try:
+        result = build_lm(
+            args.text,
+            args.output,
+            args.order,
+            prune=args.prune,
+            memory=args.memory,
+            normalize=args.normalize,
+            binary_type="trie" if args.quantize_bits else args.binary_type,
+            quantize_bits=args.quantize_bits or 0,
+        )
+    except (LMBuildError, ValueError) as e:
+        print(f"asr lm build: error: {e}", file=sys.stderr)
+        return 2
+    print(result.summary())
+    return 0
+
+
+def _print_point(i: int, n: int, point: dict[str, float]) -> None:
+    print(
+        f"[{i}/{n}] lm_weight {point['lm_weight']:<5g} word_score {point['word_score']:<5g} "
+        f"WER {100 * point['wer']:6.2f}%  CER {100 * point['cer']:6.2f}%",
+        flush=True,
+    )
+
+
+def run_tune(args: argparse.Namespace) -> int:
+    set_threads(args.threads)
+    from asr.decoding import DecoderConfig
+    from asr.lm.tune import tune_lm
+
+    base = DecoderConfig() if args.beam_size is None else DecoderConfig(beam_size=args.beam_size)
+    grid = {"lm_weights": args.lm_weights, "word_scores": args.word_scores}
+    try:
+        result = tune_lm(
+            args.model,
+            args.manifest,
+            args.lm,
+            lexicon_option(args.lexicon, args.lm),
+            base=base,
+            device=args.device,
+            progress=False,
+            on_point=_print_point,
+            **{name: values for name, values in grid.items() if values is not None},
+        )
+    except ValueError as e:
+        print(f"asr lm tune: error: {e}", file=sys.stderr)
+        return 2
+    output = Path(args.output) if args.output else Path(args.model).parent / "decoder-tuned.json"
+    result.save(output)
+    print(
+        f"best: lm_weight {result.config.lm_weight:g}, word_score {result.config.word_score:g}: "
+        f"WER {100 * result.wer:.2f}%  CER {100 * result.cer:.2f}% on {result.utterances} utterances; "
+        f"saved to {output} (use: asr evaluate ... --decoder-config {output})"
+    )
+    return 0

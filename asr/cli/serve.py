@@ -1,0 +1,88 @@
+"""`asr serve`: the HTTP API and the upload/record page for a model."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import Any
+
+from asr.cli.options import (
+    add_decoder_arguments,
+    add_device_arguments,
+    add_model_argument,
+    add_vad_argument,
+    load_model_option,
+    set_threads,
+)
+
+
+def add_parser(sub: Any) -> None:
+    p = sub.add_parser("serve", help="HTTP API and upload/record page for a model (checkpoint or export)")
+    add_model_argument(p)
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0: all interfaces)")
+    p.add_argument("--port", type=int, default=8000)
+    add_device_arguments(p)
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="worker processes (each with its own model): transcriptions at once",
+    )
+    p.add_argument("--max-queue", type=int, default=8, help="requests waiting beyond those; more get 503")
+    p.add_argument("--max-upload-mb", type=float, default=25.0, help="largest accepted upload (MiB)")
+    p.add_argument("--max-audio-seconds", type=float, default=600.0, help="longest accepted audio")
+    p.add_argument(
+        "--timeout",
+        type=float,
+        default=120.0,
+        help="seconds (after the upload) before a request gets 504; its worker is killed and replaced",
+    )
+    p.add_argument(
+        "--upload-timeout", type=float, default=60.0, help="seconds an upload may take before it gets 408"
+    )
+    p.add_argument(
+        "--api-key",
+        help="require this key on every request (Authorization: Bearer KEY); default: $ASR_API_KEY. "
+        "Prefer the environment variable: command lines are visible to other users",
+    )
+    add_vad_argument(p, "how audio is cut at pauses (as for transcribe); energy is cheapest per request")
+    add_decoder_arguments(p)
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from asr.serve import ServeConfig, create_app
+    from asr.serve.app import API_KEY_ENV, is_loopback, uvicorn_options
+
+    try:
+        import uvicorn
+    except ImportError:
+        print("asr serve: error: needs the serve extra: pip install 'asr[serve]'", file=sys.stderr)
+        return 2
+    set_threads(args.threads)
+    api_key = args.api_key or os.environ.get(API_KEY_ENV) or None
+    config = ServeConfig(
+        max_upload_bytes=int(args.max_upload_mb * 1024 * 1024),
+        max_audio_seconds=args.max_audio_seconds,
+        workers=args.workers,
+        max_queue=args.max_queue,
+        request_timeout_s=args.timeout,
+        torch_threads=args.threads,
+        vad=args.vad,
+        upload_timeout_s=args.upload_timeout,
+        api_key=api_key,
+    )
+    if api_key is None and not is_loopback(args.host):
+        print(
+            f"asr serve: warning: listening on {args.host} without an API key: anyone who can reach this "
+            f"port can use the service (set {API_KEY_ENV} or --api-key; see README, Security)",
+            file=sys.stderr,
+        )
+    loaded = load_model_option(args.model, args.device)
+    decoder = loaded.decoder(args)
+    model_path = str(loaded.path)
+    app = create_app(loaded.model, config, decoder, model_path=model_path, device=args.device)
+    print(f"serving {model_path} on http://{args.host}:{args.port}/  (API docs: /docs)", file=sys.stderr)
+    uvicorn.run(app, **uvicorn_options(config, args.host, args.port))
+    return 0

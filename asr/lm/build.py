@@ -1,0 +1,217 @@
+"""Building KenLM word n-grams: ``lmplz`` (and ``build_binary``) on text files, plus the LM's word list.
+
+:func:`build_lm` writes the LM and, beside it, ``<stem>.words.txt``: its vocabulary, usable as the
+decoder's lexicon. Both files are written atomically (a kill leaves the old file or the new one).
+
+``lmplz``/``build_binary`` ship in no wheel: ``make lm-tools`` compiles them into ``tools/kenlm/bin``. They
+are looked up in ``$ASR_KENLM_BIN``, then ``tools/kenlm/bin`` of this checkout, then ``PATH``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from asr.errors import LMBuildError, LMToolsMissing
+from asr.fileio import atomic_path, atomic_write
+
+__all__ = ["KENLM_BIN_ENV", "LMBuildError", "LMBuildResult", "LMToolsMissing", "build_lm", "find_kenlm_tool"]
+
+log = logging.getLogger(__name__)
+
+KENLM_BIN_ENV = "ASR_KENLM_BIN"
+_REPO_TOOLS = Path(__file__).resolve().parents[2] / "tools" / "kenlm" / "bin"
+
+
+def find_kenlm_tool(name: str) -> Path:
+    """Path of KenLM's `name` (``lmplz``, ``build_binary``): $ASR_KENLM_BIN, tools/kenlm/bin, then PATH."""
+    places = []
+    if os.environ.get(KENLM_BIN_ENV):
+        places.append(Path(os.environ[KENLM_BIN_ENV]))
+    places.append(_REPO_TOOLS)
+    for place in places:
+        candidate = place / name
+        if candidate.is_file() and os.access(candidate, os.X_OK):
+            return candidate
+    found = shutil.which(name)
+    if found:
+        return Path(found)
+    raise LMToolsMissing(
+        f"KenLM's {name} was not found (looked in ${KENLM_BIN_ENV}, {_REPO_TOOLS} and PATH). No wheel or "
+        "Debian package ships it: run `make lm-tools` in the asr checkout to compile lmplz and build_binary "
+        "from the kenlm sdist (cmake + Boost, about a minute), or set "
+        f"{KENLM_BIN_ENV} to a folder that holds them."
+    )
+
+
+@dataclass(frozen=True)
+class LMBuildResult:
+    """What :func:`build_lm` wrote, and the counts lmplz reported."""
+
+    path: Path
+    words_path: Path
+    order: int
+    ngrams: dict[int, int]
+    words: int
+    sentences: int
+    seconds: float
+
+    def summary(self) -> str:
+        counts = ", ".join(f"{n}-grams {c}" for n, c in sorted(self.ngrams.items()))
+        return (
+            f"{self.path}: {self.order}-gram LM from {self.sentences} sentences ({counts}) in "
+            f"{self.seconds:.1f} s; its {self.words} words (a lexicon for the decoder) in {self.words_path}"
+        )
+
+
+def build_lm(
+    texts: str | os.PathLike | Sequence[str | os.PathLike],
+    output: str | os.PathLike,
+    order: int = 3,
+    *,
+    prune: Sequence[int] | None = None,
+    memory: str = "20%",
+    normalize: bool = False,
+    binary_type: str = "probing",
+    discount_fallback: bool = True,
+    quantize_bits: int = 0,
+) -> LMBuildResult:
+    """Build a KenLM word n-gram from text files (one sentence a line).
+
+    `output` ending in ``.arpa`` gets an ARPA file; anything else a KenLM binary (`binary_type`
+    ``probing``: fastest, or ``trie``: smaller). `normalize` runs :func:`asr.text.normalize_text` on each
+    line first (for raw text; the synthetic recipe's ``train_text.txt`` is already normalized).
+    `discount_fallback` lets lmplz estimate small or artificial text, where it otherwise aborts with
+    "Could not calculate Kneser-Ney discounts". `prune` are lmplz's per-order count thresholds.
+    `quantize_bits` (2-24, trie only) stores probabilities and backoffs in that many bits: a third of the
+    size at 8 bits, for LMs that ship with a model.
+    """
+    started = time.perf_counter()
+    paths = [Path(texts)] if isinstance(texts, str | os.PathLike) else [Path(t) for t in texts]
+    if not paths:
+        raise ValueError("build_lm: no text files given")
+    for path in paths:
+        if not path.is_file():
+            raise FileNotFoundError(f"{path}: no such text file (one sentence per line)")
+    if not isinstance(order, int) or order < 1:
+        raise ValueError(f"order must be an integer >= 1, got {order!r}")
+    if binary_type not in ("probing", "trie"):
+        raise ValueError(f"binary_type must be 'probing' or 'trie', got {binary_type!r}")
+    if quantize_bits and (binary_type != "trie" or not 2 <= quantize_bits <= 24):
+        raise ValueError(f"quantize_bits needs binary_type 'trie' and 2..24 bits, got {quantize_bits}")
+    output = Path(output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    want_arpa = output.suffix == ".arpa"
+    lmplz = find_kenlm_tool("lmplz")
+    build_binary = None if want_arpa else find_kenlm_tool("build_binary")
+    words_path = output.with_suffix(".words.txt")
+
+    # lmplz's scratch files and the ARPA live beside the output (same file system, and cleaned up)
+    with tempfile.TemporaryDirectory(prefix=".lm-", dir=output.parent) as tmp:
+        arpa = Path(tmp) / "lm.arpa"
+        sentences = _run_lmplz(
+            lmplz, paths, arpa, Path(tmp), order, memory, normalize, discount_fallback, prune
+        )
+        if sentences == 0:
+            raise LMBuildError(f"no text in {', '.join(map(str, paths))}: nothing to build an LM from")
+        from asr.decoding.beam import arpa_unigrams
+
+        ngrams = _arpa_counts(arpa)
+        words = arpa_unigrams(arpa)
+        with atomic_path(output) as out_tmp:
+            if build_binary is None:
+                os.replace(arpa, out_tmp)
+            else:
+                _run_build_binary(build_binary, arpa, out_tmp, binary_type, quantize_bits)
+        with atomic_write(words_path) as f:
+            f.write("".join(w + "\n" for w in words))
+    return LMBuildResult(
+        output, words_path, order, ngrams, len(words), sentences, time.perf_counter() - started
+    )
+
+
+def _run_lmplz(
+    lmplz: Path,
+    paths: Sequence[Path],
+    arpa: Path,
+    scratch: Path,
+    order: int,
+    memory: str,
+    normalize: bool,
+    discount_fallback: bool,
+    prune: Sequence[int] | None,
+) -> int:
+    """Feed the sentences of `paths` to lmplz, which writes `arpa`; returns the number of sentences."""
+    cmd = [str(lmplz), "-o", str(order), "-S", memory, "-T", str(scratch), "--arpa", str(arpa)]
+    if discount_fallback:
+        cmd.append("--discount_fallback")
+    if prune:
+        cmd += ["--prune", *(str(int(p)) for p in prune)]
+    log.info("running %s", " ".join(cmd))
+    stderr_path = scratch / "lmplz.log"
+    with stderr_path.open("w") as stderr:
+        proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=stderr, stderr=stderr, text=True)
+        sentences = 0
+        try:
+            assert proc.stdin is not None
+            for line in _sentences(paths, normalize):
+                proc.stdin.write(line + "\n")
+                sentences += 1
+            proc.stdin.close()
+        except BrokenPipeError:
+            pass  # lmplz died early; its log below says why
+        code = proc.wait()
+    if code != 0 or not arpa.is_file():
+        raise LMBuildError(f"lmplz failed (exit {code}): {_tail(stderr_path)}")
+    return sentences
+
+
+def _run_build_binary(
+    build_binary: Path, arpa: Path, out: Path, binary_type: str, quantize_bits: int
+) -> None:
+    """ARPA → KenLM binary at `out` (a path that may already exist, empty)."""
+    quantize = ["-q", str(quantize_bits), "-b", str(quantize_bits)] if quantize_bits else []
+    result = subprocess.run(
+        [str(build_binary), *quantize, binary_type, str(arpa), str(out)], capture_output=True, text=True
+    )
+    if result.returncode != 0 or not out.is_file() or out.stat().st_size == 0:
+        raise LMBuildError(
+            f"build_binary failed (exit {result.returncode}): {(result.stderr or result.stdout)[-2000:]}"
+        )
+
+
+def _sentences(paths: Iterable[Path], normalize: bool) -> Iterable[str]:
+    normalize_text = None
+    if normalize:
+        from asr.text import normalize_text
+    for path in paths:
+        with path.open(encoding="utf-8", errors="replace") as f:
+            for line in f:
+                line = normalize_text(line) if normalize_text else " ".join(line.split())
+                if line:
+                    yield line
+
+
+def _arpa_counts(arpa: Path) -> dict[int, int]:
+    """The ``ngram N=COUNT`` lines of an ARPA header."""
+    counts = {}
+    with arpa.open(encoding="utf-8", errors="replace") as f:
+        for line in f:
+            if line.startswith("ngram "):
+                n, count = line[6:].split("=")
+                counts[int(n)] = int(count)
+            elif line.startswith("\\1-grams"):
+                break
+    return counts
+
+
+def _tail(path: Path, chars: int = 2000) -> str:
+    text = path.read_text(errors="replace").strip()
+    return text[-chars:] if text else "(no output)"
