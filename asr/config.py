@@ -26,8 +26,36 @@ def load_toml(path: str | Path) -> dict[str, Any]:
         raise ConfigError(f"{path}: invalid TOML: {e}") from e
 
 
-def _coerce(value: Any, annotation: Any, where: str) -> Any:
-    """Check `value` against a dataclass field annotation, converting strings from --set."""
+def _wrong(where: str, what: str, value: Any) -> ConfigError:
+    return ConfigError(f"{where} = {value!r} has the wrong type: expected {what}")
+
+
+def _strict(value: Any, annotation: Any, where: str) -> Any:
+    """The TOML value itself must have the field's type (ints pass for floats; a string passes for a
+    list of strings, as its one item); no string is parsed."""
+    if annotation is bool and not isinstance(value, bool):
+        raise _wrong(where, "true/false", value)
+    if annotation in (int, float) and (isinstance(value, bool) or not isinstance(value, int | float)):
+        raise _wrong(where, "a number", value)
+    if annotation is int and not isinstance(value, int):
+        raise _wrong(where, "an integer", value)
+    if typing.get_origin(annotation) in (tuple, list) and isinstance(value, str):
+        (item_type, *_) = typing.get_args(annotation) or (Any,)
+        if item_type is not str:
+            raise _wrong(where, "a list", value)
+        return (value,) if value else ()
+    return value
+
+
+def _coerce(value: Any, annotation: Any, where: str, strict: bool = False) -> Any:
+    """Check `value` against a dataclass field annotation, converting strings from --set (unless
+    `strict`); a table for a dataclass field becomes that dataclass."""
+    if dataclasses.is_dataclass(annotation):
+        if not isinstance(value, dict):
+            raise ConfigError(f"{where}: expected a table ([{where}])")
+        return from_table(annotation, value, where, strict=strict)
+    if strict:
+        value = _strict(value, annotation, where)
     origin = typing.get_origin(annotation)
     if origin in (typing.Union, types.UnionType):
         options = typing.get_args(annotation)
@@ -38,7 +66,7 @@ def _coerce(value: Any, annotation: Any, where: str) -> Any:
             if option is type(None):
                 continue
             try:
-                return _coerce(value, option, where)
+                return _coerce(value, option, where, strict)
             except ConfigError:
                 continue
         raise ConfigError(f"{where}: {value!r} does not match {annotation}")
@@ -48,7 +76,7 @@ def _coerce(value: Any, annotation: Any, where: str) -> Any:
         if not isinstance(value, list | tuple):
             raise ConfigError(f"{where}: expected a list, got {value!r}")
         (item_type, *_) = typing.get_args(annotation) or (Any,)
-        return tuple(_coerce(v, item_type, where) for v in value)
+        return tuple(_coerce(v, item_type, where, strict) for v in value)
     if annotation is bool:
         if isinstance(value, bool):
             return value
@@ -78,14 +106,18 @@ def _coerce(value: Any, annotation: Any, where: str) -> Any:
     return value
 
 
-def from_table(cls: type[T], table: dict[str, Any], section: str) -> T:
-    """Build dataclass `cls` from a TOML table; unknown keys and wrong types are errors."""
+def from_table(cls: type[T], table: dict[str, Any], section: str, *, strict: bool = False) -> T:
+    """Build dataclass `cls` from a TOML table; unknown keys and wrong types are errors.
+
+    A field whose type is a dataclass reads a sub-table (``[corpus.warp]``). `strict`: values must have
+    the field's TOML type, for tables with no ``--set`` strings to parse (a recipe's ``[corpus]``).
+    """
     hints = typing.get_type_hints(cls)
     names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
     unknown = sorted(set(table) - names)
     if unknown:
-        raise ConfigError(f"[{section}]: unknown key(s) {unknown}; known: {sorted(names)}")
-    kwargs = {k: _coerce(v, hints[k], f"{section}.{k}") for k, v in table.items()}
+        raise ConfigError(f"[{section}]: unknown keys {unknown}; known keys: {sorted(names)}")
+    kwargs = {k: _coerce(v, hints[k], f"{section}.{k}", strict) for k, v in table.items()}
     try:
         return cls(**kwargs)
     except TypeError as e:

@@ -6,6 +6,7 @@ import hashlib
 import io
 import logging
 import random
+import sys
 import tarfile
 import threading
 import zipfile
@@ -378,6 +379,7 @@ def test_every_recipe_archive_has_a_size_for_the_disk_check():
             f"recipe_{name}_sizes", root / "recipes" / name / "prepare.py"
         )
         module = importlib.util.module_from_spec(spec)
+        sys.modules[spec.name] = module  # dataclasses resolve their annotations through sys.modules
         spec.loader.exec_module(module)
         resources += list(getattr(module, "RESOURCES", []))
         resources += [r for rs in getattr(module, "VARIANTS", {}).values() for r in rs]

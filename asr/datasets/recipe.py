@@ -1,36 +1,87 @@
-"""Small helpers the recipes' ``prepare.py`` scripts share: the ``[corpus]`` table and the command line."""
+"""What the recipes' ``prepare.py`` scripts share: the ``[corpus]`` table as a frozen dataclass, preparing
+a corpus's splits, and the one command-line main (``--config``, ``-v``, download/prepare subcommands).
+
+The library part (:func:`read_corpus_config`, :func:`prepare_corpus`) logs; only the command-line part
+(:func:`main_wrapper` and the ``cmd_*`` helpers) prints.
+"""
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from asr.config import ConfigError, load_toml
+from asr.config import ConfigError, from_table, load_toml
+from asr.datasets.download import Resource, add_download_arguments, fetch
+from asr.datasets.prepare import Item, PrepareResult, fingerprint, run_splits, write_text_corpus
 
-__all__ = ["corpus_table", "main_wrapper", "recipe_parser"]
+__all__ = [
+    "add_prepare_arguments",
+    "add_prepare_command",
+    "download_command",
+    "main_wrapper",
+    "prepare_corpus",
+    "print_results",
+    "read_corpus_config",
+    "recipe_parser",
+]
+
+log = logging.getLogger("asr.datasets.recipe")
+C = TypeVar("C")
 
 
-def corpus_table(config: str | os.PathLike | None, defaults: dict[str, Any]) -> dict[str, Any]:
-    """The config's ``[corpus]`` table over ``defaults``; an unknown key or a wrong type is an error."""
+def read_corpus_config(cls: type[C], config: str | os.PathLike | None) -> C:
+    """The config's ``[corpus]`` table as dataclass ``cls`` (its defaults without a config file).
+
+    Read with :func:`asr.config.from_table` (strict: TOML values only, no strings parsed); an unknown key
+    or a wrong type is a :class:`ConfigError` that names the file and the key.
+    """
     table = dict(load_toml(config).get("corpus", {})) if config else {}
-    unknown = sorted(set(table) - set(defaults))
-    if unknown:
-        raise ConfigError(f"{config}: [corpus]: unknown key(s) {unknown}; known: {sorted(defaults)}")
-    merged = dict(defaults)
-    for key, value in table.items():
-        default = defaults[key]
-        if default is not None and not isinstance(value, type(default)):
-            if isinstance(default, float) and isinstance(value, int):
-                value = float(value)
-            else:
-                raise ConfigError(f"{config}: [corpus] {key} = {value!r}: expected {type(default).__name__}")
-        merged[key] = value
-    return merged
+    try:
+        return from_table(cls, table, "corpus", strict=True)
+    except ConfigError as e:
+        raise ConfigError(f"{config}: {e}") from None
+
+
+def prepare_corpus(
+    listings: dict[str, Callable[[], list[Item]]],
+    out_dir: str | os.PathLike,
+    cfg: Any,
+    key_parts: Sequence[object],
+    *,
+    jobs: int = 1,
+    progress: bool = True,
+    force: bool = False,
+    text_split: str | None = "train",
+) -> dict[str, PrepareResult | None]:
+    """Prepare every split of ``listings`` whose inputs changed (None for those up to date).
+
+    ``cfg`` is the corpus dataclass (its ``min_duration``/``max_duration`` bound the utterances); it and
+    ``key_parts`` (recipe version, corpus folder, ...) make the key that says a split is up to date.
+    ``--force`` changes the key. ``text_split``'s transcripts become ``train_text.txt`` (LM text).
+    """
+    out = Path(out_dir)
+    key = fingerprint(key_parts[0], dataclasses.asdict(cfg), *key_parts[1:]) + ("-forced" if force else "")
+    results = run_splits(
+        listings, out, key, jobs=jobs, progress=progress,
+        min_duration=cfg.min_duration, max_duration=cfg.max_duration,
+    )  # fmt: skip
+    if text_split and results.get(text_split) is not None:
+        write_text_corpus(results[text_split].rows, out / "train_text.txt")
+    return results
+
+
+# --- command line ----------------------------------------------------------------------------------
+
+
+def print_results(results: dict[str, PrepareResult | None]) -> None:
+    for split, result in results.items():
+        print(result.summary() if result else f"{split}: up to date")
 
 
 def recipe_parser(description: str) -> tuple[argparse.ArgumentParser, Any]:
@@ -48,10 +99,47 @@ def add_prepare_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--force", action="store_true", help="prepare again even if up to date")
 
 
+def add_prepare_command(
+    sub: Any, func: Callable[[argparse.Namespace], int], help: str, corpus_dir: str, out: str
+) -> argparse.ArgumentParser:
+    """The ``prepare`` subcommand: ``--corpus-dir``, ``--out`` and the prepare options."""
+    p = sub.add_parser("prepare", help=help)
+    p.add_argument("--corpus-dir", default=corpus_dir, help="the extracted corpus folder")
+    p.add_argument("--out", default=out, help="manifests (and converted audio) go here")
+    add_prepare_arguments(p)
+    p.set_defaults(func=func)
+    return p
+
+
+def download_command(
+    sub: Any,
+    resources: Callable[[argparse.Namespace], list[Resource]],
+    help: str,
+    dir: str,
+    corpus: str,
+    name: str,
+) -> argparse.ArgumentParser:
+    """The ``download`` subcommand: fetch ``resources(args)`` into ``--dir`` (the corpus unpacks into
+    ``DIR/<corpus>``); the returned parser takes the recipe's own extra options."""
+
+    def run(args: argparse.Namespace) -> int:
+        fetch(
+            resources(args), Path(args.dir) / "download", Path(args.dir), mirror=args.mirror,
+            remove_archive=args.remove_archive, retries=args.retries, progress=not args.no_progress,
+        )  # fmt: skip
+        print(f"{name} is in {Path(args.dir) / corpus}")
+        return 0
+
+    p = sub.add_parser("download", help=help)
+    p.add_argument("--dir", default=dir, help=f"archives go to DIR/download, the corpus to DIR/{corpus}")
+    add_download_arguments(p)
+    p.set_defaults(func=run)
+    return p
+
+
 def main_wrapper(parser: argparse.ArgumentParser, argv: list[str] | None = None) -> int:
     """Parse, set up logging, run ``args.func(args)``; expected errors print one line, exit 2."""
-    from asr.audio import AudioError
-    from asr.datasets.download import DownloadError, UnsafeArchiveError
+    from asr.errors import AsrError
 
     args = parser.parse_args(argv)
     logging.basicConfig(
@@ -62,6 +150,6 @@ def main_wrapper(parser: argparse.ArgumentParser, argv: list[str] | None = None)
     func: Callable[[argparse.Namespace], int] = args.func
     try:
         return func(args) or 0
-    except (ConfigError, DownloadError, UnsafeArchiveError, AudioError, FileNotFoundError, ValueError) as e:
+    except (AsrError, FileNotFoundError, ValueError) as e:
         print(f"{Path(sys.argv[0]).name} {args.command}: error: {e}", file=sys.stderr)
         return 2

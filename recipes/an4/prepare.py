@@ -13,7 +13,7 @@ looked for first, then ``.sph``)::
     an4/wav/an4_clstk/<speaker>/<utt>.sph    an4_sphere.tar.gz: NIST SPHERE (16 kHz 16-bit PCM, with a header)
     an4/wav/an4test_clstk/<speaker>/<utt>.{raw,sph}
 
-``prepare`` converts each file to ``<out>/wav/<split>/<speaker>/<utt>.wav`` and writes
+``prepare_an4(corpus_dir, out_dir)`` is the same step from Python. ``prepare`` converts each file to ``<out>/wav/<split>/<speaker>/<utt>.wav`` and writes
 ``train.jsonl``, ``dev.jsonl`` (the last ``dev_speakers`` training speakers, held out), ``test.jsonl``
 (the official test set), ``<split>.report.json`` and ``train_text.txt`` (LM text). A listing whose
 audio is nowhere to be found is an error, not an empty manifest.
@@ -24,15 +24,25 @@ Neither archive has a published checksum, and none could be confirmed for this r
 
 from __future__ import annotations
 
+import argparse
 import logging
+import os
 import re
 import sys
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-from asr.datasets.download import Resource, add_download_arguments, fetch
-from asr.datasets.prepare import Item, RawFormat, fingerprint, run_splits, write_text_corpus
-from asr.datasets.recipe import add_prepare_arguments, corpus_table, main_wrapper, recipe_parser
+from asr.datasets.download import Resource
+from asr.datasets.prepare import Item, PrepareResult, RawFormat
+from asr.datasets.recipe import (
+    add_prepare_command,
+    download_command,
+    main_wrapper,
+    prepare_corpus,
+    print_results,
+    read_corpus_config,
+    recipe_parser,
+)
 
 log = logging.getLogger("asr.recipes.an4")
 
@@ -57,7 +67,18 @@ VARIANTS = {
     ],
 }
 RESOURCES = VARIANTS["sphere"]
-DEFAULTS = {"dev_speakers": 4, "min_duration": 0.1, "max_duration": 30.0, "variant": "sphere"}
+
+
+@dataclass(frozen=True)
+class AN4Config:
+    """The ``[corpus]`` table."""
+
+    dev_speakers: int = 4  # the last N training speakers (sorted) are held out as dev
+    min_duration: float = 0.1
+    max_duration: float = 30.0
+    variant: str = "sphere"  # the archive ``download`` fetches: sphere or raw
+
+
 _TRANSCRIPT = re.compile(r"^(?P<text>.*?)\s*\((?P<id>[^()\s]+)\)\s*$")
 _MARKUP = re.compile(r"</?s>|<sil>|\+\+[^+]*\+\+")
 
@@ -107,32 +128,23 @@ def list_split(corpus: Path, official: str, out: Path, split: str) -> list[Item]
     return items
 
 
-def cmd_download(args) -> int:  # noqa: ANN001
-    variant = args.variant or corpus_table(args.config, DEFAULTS)["variant"]
-    if variant not in VARIANTS:
-        raise ValueError(f"AN4 variant {variant!r}: expected one of {', '.join(VARIANTS)}")
-    resources = VARIANTS[variant]
-    if args.sha256:
-        resources = [replace(r, sha256=None if args.sha256 == "none" else args.sha256) for r in resources]
-    fetch(
-        resources, Path(args.dir) / "download", Path(args.dir), mirror=args.mirror,
-        remove_archive=args.remove_archive, retries=args.retries, progress=not args.no_progress,
-    )  # fmt: skip
-    print(f"AN4 is in {Path(args.dir) / 'an4'}")
-    return 0
-
-
-def cmd_prepare(args) -> int:  # noqa: ANN001
-    cfg = corpus_table(args.config, DEFAULTS)
-    corpus, out = Path(args.corpus_dir), Path(args.out)
-    key = fingerprint(RECIPE_VERSION, cfg, str(corpus.resolve()))
-    if args.force:
-        key += "-forced"
+def prepare_an4(
+    corpus_dir: str | os.PathLike,
+    out_dir: str | os.PathLike,
+    cfg: AN4Config | None = None,
+    *,
+    jobs: int = 1,
+    progress: bool = True,
+    force: bool = False,
+) -> dict[str, PrepareResult | None]:
+    """Convert the extracted ``an4/`` folder into ``out_dir``'s manifests (None: a split up to date)."""
+    cfg = cfg or AN4Config()
+    corpus, out = Path(corpus_dir), Path(out_dir)
 
     def train_dev() -> tuple[list[Item], list[Item]]:
         items = list_split(corpus, "train", out, "train")
         speakers = sorted({i.speaker for i in items if i.speaker})
-        held = set(speakers[len(speakers) - cfg["dev_speakers"] :]) if cfg["dev_speakers"] else set()
+        held = set(speakers[len(speakers) - cfg.dev_speakers :]) if cfg.dev_speakers else set()
         dev = [
             replace(i, target=out / "wav" / "dev" / str(i.speaker) / f"{i.id}.wav")
             for i in items
@@ -140,41 +152,56 @@ def cmd_prepare(args) -> int:  # noqa: ANN001
         ]
         return [i for i in items if i.speaker not in held], dev
 
-    results = run_splits(
-        {
-            "train": lambda: train_dev()[0],
-            "dev": lambda: train_dev()[1],
-            "test": lambda: list_split(corpus, "test", out, "test"),
-        },
-        out, key, jobs=args.jobs, progress=not args.no_progress,
-        min_duration=cfg["min_duration"], max_duration=cfg["max_duration"],
-    )  # fmt: skip
-    if results["train"] is not None:
-        write_text_corpus(results["train"].rows, out / "train_text.txt")
-    for split, result in results.items():
-        print(result.summary() if result else f"{split}: up to date")
+    listings = {
+        "train": lambda: train_dev()[0],
+        "dev": lambda: train_dev()[1],
+        "test": lambda: list_split(corpus, "test", out, "test"),
+    }
+    key = (RECIPE_VERSION, str(corpus.resolve()))
+    return prepare_corpus(listings, out, cfg, key, jobs=jobs, progress=progress, force=force)
+
+
+def _resources(args: argparse.Namespace) -> list[Resource]:
+    variant = args.variant or read_corpus_config(AN4Config, args.config).variant
+    if variant not in VARIANTS:
+        raise ValueError(f"AN4 variant {variant!r}: expected one of {', '.join(VARIANTS)}")
+    resources = VARIANTS[variant]
+    if args.sha256:
+        resources = [replace(r, sha256=None if args.sha256 == "none" else args.sha256) for r in resources]
+    return resources
+
+
+def cmd_prepare(args: argparse.Namespace) -> int:
+    cfg = read_corpus_config(AN4Config, args.config)
+    print_results(
+        prepare_an4(
+            args.corpus_dir, args.out, cfg, jobs=args.jobs, progress=not args.no_progress, force=args.force
+        )
+    )
     return 0
 
 
-def build_parser():  # noqa: ANN201
+def build_parser() -> argparse.ArgumentParser:
     parser, sub = recipe_parser("AN4 recipe: download and prepare manifests")
-    p = sub.add_parser("download", help="download and extract an4_sphere.tar.gz (or the raw variant)")
-    p.add_argument(
-        "--dir", default="data/an4", help="the archive goes to DIR/download, the corpus to DIR/an4"
+    p = download_command(
+        sub,
+        _resources,
+        "download and extract an4_sphere.tar.gz (or the raw variant)",
+        "data/an4",
+        "an4",
+        "AN4",
     )
     p.add_argument(
         "--variant", choices=sorted(VARIANTS), help="sphere (https, default) or raw (CMU, http); or [corpus]"
     )
     p.add_argument("--sha256", help="verify the archive against this sha256 (none: no check, the default)")
-    add_download_arguments(p)
-    p.set_defaults(func=cmd_download)
-    p = sub.add_parser("prepare", help="convert audio and write manifests")
-    p.add_argument("--corpus-dir", default="data/an4/an4", help="the extracted an4/ folder")
-    p.add_argument("--out", default="data/an4", help="manifests and converted wav files go here")
-    add_prepare_arguments(p)
-    p.set_defaults(func=cmd_prepare)
+    add_prepare_command(sub, cmd_prepare, "convert audio and write manifests", "data/an4/an4", "data/an4")
     return parser
 
 
+def main(argv: list[str] | None = None) -> int:
+    return main_wrapper(build_parser(), argv)
+
+
 if __name__ == "__main__":
-    sys.exit(main_wrapper(build_parser()))
+    sys.exit(main())

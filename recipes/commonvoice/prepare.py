@@ -20,24 +20,40 @@ are used in place (the loader decodes mp3 with libsndfile); ``speaker`` is the `
 
 from __future__ import annotations
 
+import argparse
 import csv
 import logging
+import os
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 from asr.datasets.download import extract
-from asr.datasets.prepare import Item, fingerprint, run_splits, write_text_corpus
-from asr.datasets.recipe import add_prepare_arguments, corpus_table, main_wrapper, recipe_parser
+from asr.datasets.prepare import Item, PrepareResult
+from asr.datasets.recipe import (
+    add_prepare_arguments,
+    main_wrapper,
+    prepare_corpus,
+    print_results,
+    read_corpus_config,
+    recipe_parser,
+)
 
 log = logging.getLogger("asr.recipes.commonvoice")
 
 RECIPE_VERSION = 2  # 2: clips decoded at prepare time
-DEFAULTS = {
-    "splits": ["train", "dev", "test"],
-    "min_duration": 0.5,
-    "max_duration": 20.0,
-    "verify_audio": True,  # decode every clip once: corrupt ones are reported by prepare, not training
-}
+
+
+@dataclass(frozen=True)
+class CommonVoiceConfig:
+    """The ``[corpus]`` table."""
+
+    splits: tuple[str, ...] = ("train", "dev", "test")
+    min_duration: float = 0.5
+    max_duration: float = 20.0
+    verify_audio: bool = True  # decode every clip once: corrupt ones are reported by prepare, not training
+
+
 HOW_TO_DOWNLOAD = (
     "Common Voice needs you to accept its terms: download the English release from "
     "https://commonvoice.mozilla.org/datasets, then pass the tarball with --archive (or extract it and "
@@ -87,7 +103,7 @@ def read_split(cv_dir: Path, split: str, durations: dict[str, float], verify: bo
     return items
 
 
-def cmd_download(args) -> int:  # noqa: ANN001
+def cmd_download(args: argparse.Namespace) -> int:
     if not args.archive:
         print(HOW_TO_DOWNLOAD, file=sys.stderr)
         return 2
@@ -105,29 +121,40 @@ def cmd_download(args) -> int:  # noqa: ANN001
     return 0
 
 
-def cmd_prepare(args) -> int:  # noqa: ANN001
-    cfg = corpus_table(args.config, DEFAULTS)
-    cv_dir, out = Path(args.cv_dir), Path(args.out)
+def prepare_commonvoice(
+    corpus_dir: str | os.PathLike,
+    out_dir: str | os.PathLike,
+    cfg: CommonVoiceConfig | None = None,
+    *,
+    jobs: int = 1,
+    progress: bool = True,
+    force: bool = False,
+) -> dict[str, PrepareResult | None]:
+    """Write ``out_dir``'s manifests from a release's language folder (None: a split up to date)."""
+    cfg = cfg or CommonVoiceConfig()
+    cv_dir = Path(corpus_dir)
     if not cv_dir.is_dir():
         raise FileNotFoundError(f"{cv_dir}: no such folder. {HOW_TO_DOWNLOAD}")
     listing = sorted((p.name, p.stat().st_size) for p in cv_dir.glob("*.tsv"))
-    key = fingerprint(RECIPE_VERSION, cfg, str(cv_dir.resolve()), listing) + ("-forced" if args.force else "")
     durations = read_durations(cv_dir)
     if not durations:
         log.info("no clip_durations.tsv: reading each mp3 header (slower)")
-    results = run_splits(
-        {s: (lambda s=s: read_split(cv_dir, s, durations, cfg["verify_audio"])) for s in cfg["splits"]},
-        out, key, jobs=args.jobs, progress=not args.no_progress,
-        min_duration=cfg["min_duration"], max_duration=cfg["max_duration"],
-    )  # fmt: skip
-    if results.get("train") is not None:
-        write_text_corpus(results["train"].rows, out / "train_text.txt")
-    for split, result in results.items():
-        print(result.summary() if result else f"{split}: up to date")
+    listings = {s: (lambda s=s: read_split(cv_dir, s, durations, cfg.verify_audio)) for s in cfg.splits}
+    key = (RECIPE_VERSION, str(cv_dir.resolve()), listing)
+    return prepare_corpus(listings, out_dir, cfg, key, jobs=jobs, progress=progress, force=force)
+
+
+def cmd_prepare(args: argparse.Namespace) -> int:
+    cfg = read_corpus_config(CommonVoiceConfig, args.config)
+    print_results(
+        prepare_commonvoice(
+            args.cv_dir, args.out, cfg, jobs=args.jobs, progress=not args.no_progress, force=args.force
+        )
+    )
     return 0
 
 
-def build_parser():  # noqa: ANN201
+def build_parser() -> argparse.ArgumentParser:
     parser, sub = recipe_parser(
         "Common Voice (English) recipe: unpack a downloaded release, prepare manifests"
     )
@@ -145,5 +172,9 @@ def build_parser():  # noqa: ANN201
     return parser
 
 
+def main(argv: list[str] | None = None) -> int:
+    return main_wrapper(build_parser(), argv)
+
+
 if __name__ == "__main__":
-    sys.exit(main_wrapper(build_parser()))
+    sys.exit(main())

@@ -15,15 +15,28 @@ from SLR11 and writes lower-cased copies the decoder reads: ``lm/<name>.arpa`` a
 
 from __future__ import annotations
 
+import argparse
 import gzip
+import json
 import logging
-import shutil
+import os
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
+from asr.config import load_toml
 from asr.datasets.download import Resource, add_download_arguments, fetch
-from asr.datasets.prepare import Item, fingerprint, run_splits, write_text_corpus
-from asr.datasets.recipe import add_prepare_arguments, corpus_table, main_wrapper, recipe_parser
+from asr.datasets.prepare import Item, PrepareResult, write_text_corpus
+from asr.datasets.recipe import (
+    add_prepare_command,
+    download_command,
+    main_wrapper,
+    prepare_corpus,
+    print_results,
+    read_corpus_config,
+    recipe_parser,
+)
+from asr.fileio import atomic_write
 
 log = logging.getLogger("asr.recipes.librispeech")
 
@@ -58,12 +71,18 @@ LM_FILES = (
     "librispeech-lexicon.txt",
     "librispeech-lm-norm.txt.gz",
 )
-DEFAULTS = {
-    "splits": list(SPLITS),
-    "train_splits": ["train-clean-100", "train-clean-360", "train-other-500"],
-    "min_duration": 0.5,
-    "max_duration": 35.0,
-}
+
+
+@dataclass(frozen=True)
+class LibriSpeechConfig:
+    """The ``[corpus]`` table: the splits to fetch and prepare, and those whose union is train.jsonl."""
+
+    splits: tuple[str, ...] = tuple(SPLITS)
+    train_splits: tuple[str, ...] = ("train-clean-100", "train-clean-360", "train-other-500")
+    min_duration: float = 0.5
+    max_duration: float = 35.0
+
+
 LM_DEFAULTS = {"arpa": "3-gram.pruned.1e-7.arpa.gz"}
 LM_APPROX_SIZES = {  # rounded, as https://www.openslr.org/11/ lists them: for the disk-space check only
     "3-gram.arpa.gz": 759_000_000, "3-gram.pruned.1e-7.arpa.gz": 34_000_000,
@@ -106,30 +125,27 @@ def list_split(corpus: Path, split: str) -> list[Item]:
     return items
 
 
-def cmd_download(args) -> int:  # noqa: ANN001
-    cfg = corpus_table(args.config, DEFAULTS)
-    splits = args.splits or cfg["splits"]
-    fetch(
-        [split_resource(s) for s in splits], Path(args.dir) / "download", Path(args.dir), mirror=args.mirror,
-        remove_archive=args.remove_archive, retries=args.retries, progress=not args.no_progress,
-    )  # fmt: skip
-    print(f"LibriSpeech {', '.join(splits)} in {Path(args.dir) / 'LibriSpeech'}")
-    return 0
-
-
-def cmd_prepare(args) -> int:  # noqa: ANN001
-    cfg = corpus_table(args.config, DEFAULTS)
-    corpus, out = Path(args.corpus_dir), Path(args.out)
-    splits = args.splits or cfg["splits"]
-    key = fingerprint(RECIPE_VERSION, cfg, str(corpus.resolve())) + ("-forced" if args.force else "")
-    results = run_splits(
-        {s: (lambda s=s: list_split(corpus, s)) for s in splits},
-        out, key, jobs=args.jobs, progress=not args.no_progress,
-        min_duration=cfg["min_duration"], max_duration=cfg["max_duration"],
-    )  # fmt: skip
-    for split, result in results.items():
-        print(result.summary() if result else f"{split}: up to date")
-    train = [s for s in cfg["train_splits"] if s in splits]
+def prepare_librispeech(
+    corpus_dir: str | os.PathLike,
+    out_dir: str | os.PathLike,
+    cfg: LibriSpeechConfig | None = None,
+    *,
+    splits: list[str] | None = None,
+    jobs: int = 1,
+    progress: bool = True,
+    force: bool = False,
+) -> dict[str, PrepareResult | None]:
+    """Write ``<split>.jsonl`` for ``splits`` (default ``[corpus] splits``) and train.jsonl, the union of
+    the ``train_splits`` among them, with ``train_text.txt`` (None: a split up to date)."""
+    cfg = cfg or LibriSpeechConfig()
+    corpus, out = Path(corpus_dir), Path(out_dir)
+    splits = list(splits or cfg.splits)
+    listings = {s: (lambda s=s: list_split(corpus, s)) for s in splits}
+    key = (RECIPE_VERSION, str(corpus.resolve()))
+    results = prepare_corpus(
+        listings, out, cfg, key, jobs=jobs, progress=progress, force=force, text_split=None
+    )
+    train = [s for s in cfg.train_splits if s in splits]
     if train and (any(results[s] is not None for s in train) or not (out / "train.jsonl").exists()):
         from asr.data.manifest import write_manifest
 
@@ -138,21 +154,28 @@ def cmd_prepare(args) -> int:  # noqa: ANN001
             rows.extend(_read_rows(out / f"{s}.jsonl"))
         write_manifest(out / "train.jsonl", rows)
         write_text_corpus(rows, out / "train_text.txt")
-        print(f"train.jsonl: {len(rows)} utterances from {', '.join(train) or 'no split'}")
-    return 0
+        log.info("train.jsonl: %d utterances from %s", len(rows), ", ".join(train))
+    return results
 
 
 def _read_rows(path: Path) -> list[dict]:
-    import json
-
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def cmd_prepare(args: argparse.Namespace) -> int:
+    cfg = read_corpus_config(LibriSpeechConfig, args.config)
+    results = prepare_librispeech(
+        args.corpus_dir, args.out, cfg, splits=args.splits,
+        jobs=args.jobs, progress=not args.no_progress, force=args.force,
+    )  # fmt: skip
+    print_results(results)
+    return 0
 
 
 def lowercase_file(src: Path, dst: Path, first_column: bool = False) -> None:
     """Copy ``src`` (plain or .gz) to ``dst`` lower-cased (only the first column with ``first_column``)."""
     opener = gzip.open if src.suffix == ".gz" else open
-    tmp = dst.with_name(f".{dst.name}.tmp")
-    with opener(src, "rt", encoding="utf-8") as fin, open(tmp, "w", encoding="utf-8") as fout:
+    with opener(src, "rt", encoding="utf-8") as fin, atomic_write(dst, durable=False) as fout:
         for line in fin:
             if first_column:
                 word = line.split(maxsplit=1)[0] if line.strip() else ""
@@ -160,12 +183,9 @@ def lowercase_file(src: Path, dst: Path, first_column: bool = False) -> None:
                     fout.write(word.lower() + "\n")
             else:
                 fout.write(line.lower())
-    shutil.move(tmp, dst)
 
 
-def cmd_lm(args) -> int:  # noqa: ANN001
-    from asr.config import load_toml
-
+def cmd_lm(args: argparse.Namespace) -> int:
     lm_cfg = {**LM_DEFAULTS, **(load_toml(args.config).get("lm", {}) if args.config else {})}
     arpa_gz = lm_cfg["arpa"]
     if arpa_gz not in LM_FILES:
@@ -187,21 +207,22 @@ def cmd_lm(args) -> int:  # noqa: ANN001
     return 0
 
 
-def build_parser():  # noqa: ANN201
+def build_parser() -> argparse.ArgumentParser:
     parser, sub = recipe_parser("LibriSpeech recipe: download, prepare manifests, official LM")
-    p = sub.add_parser("download", help="download and extract the splits (default: [corpus] splits)")
-    p.add_argument(
-        "--dir", default="data/librispeech", help="archives in DIR/download, corpus in DIR/LibriSpeech"
+
+    def resources(args: argparse.Namespace) -> list[Resource]:
+        splits = args.splits or read_corpus_config(LibriSpeechConfig, args.config).splits
+        return [split_resource(s) for s in splits]
+
+    p = download_command(
+        sub, resources, "download and extract the splits (default: [corpus] splits)",
+        "data/librispeech", "LibriSpeech", "LibriSpeech",
+    )  # fmt: skip
+    p.add_argument("--splits", nargs="+", choices=list(SPLITS))
+    p = add_prepare_command(
+        sub, cmd_prepare, "write manifests", "data/librispeech/LibriSpeech", "data/librispeech"
     )
     p.add_argument("--splits", nargs="+", choices=list(SPLITS))
-    add_download_arguments(p)
-    p.set_defaults(func=cmd_download)
-    p = sub.add_parser("prepare", help="write manifests")
-    p.add_argument("--corpus-dir", default="data/librispeech/LibriSpeech")
-    p.add_argument("--out", default="data/librispeech")
-    p.add_argument("--splits", nargs="+", choices=list(SPLITS))
-    add_prepare_arguments(p)
-    p.set_defaults(func=cmd_prepare)
     p = sub.add_parser("lm", help="official ARPA LM + word list from OpenSLR SLR11, lower-cased")
     p.add_argument("--dir", default="data/librispeech", help="files go to DIR/lm")
     add_download_arguments(p)
@@ -209,5 +230,9 @@ def build_parser():  # noqa: ANN201
     return parser
 
 
+def main(argv: list[str] | None = None) -> int:
+    return main_wrapper(build_parser(), argv)
+
+
 if __name__ == "__main__":
-    sys.exit(main_wrapper(build_parser()))
+    sys.exit(main())

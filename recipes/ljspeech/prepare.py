@@ -13,13 +13,24 @@ one where it is empty. LJ Speech has no official ASR split: dev and test are who
 
 from __future__ import annotations
 
+import argparse
 import logging
+import os
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
-from asr.datasets.download import Resource, add_download_arguments, fetch
-from asr.datasets.prepare import Item, fingerprint, run_splits, write_text_corpus
-from asr.datasets.recipe import add_prepare_arguments, corpus_table, main_wrapper, recipe_parser
+from asr.datasets.download import Resource
+from asr.datasets.prepare import Item, PrepareResult
+from asr.datasets.recipe import (
+    add_prepare_command,
+    download_command,
+    main_wrapper,
+    prepare_corpus,
+    print_results,
+    read_corpus_config,
+    recipe_parser,
+)
 
 log = logging.getLogger("asr.recipes.ljspeech")
 
@@ -32,7 +43,21 @@ RESOURCES = [
         size=2_748_572_632,
     )
 ]
-DEFAULTS = {"dev_chapters": ["LJ001"], "test_chapters": ["LJ002"], "min_duration": 0.5, "max_duration": 15.0}
+
+
+@dataclass(frozen=True)
+class LJSpeechConfig:
+    """The ``[corpus]`` table: dev and test are whole chapters (id prefixes)."""
+
+    dev_chapters: tuple[str, ...] = ("LJ001",)
+    test_chapters: tuple[str, ...] = ("LJ002",)
+    min_duration: float = 0.5
+    max_duration: float = 15.0
+
+    def __post_init__(self) -> None:
+        overlap = sorted(set(self.dev_chapters) & set(self.test_chapters))
+        if overlap:
+            raise ValueError(f"[corpus] dev_chapters and test_chapters overlap: {overlap}")
 
 
 def read_metadata(corpus: Path) -> list[Item]:
@@ -55,22 +80,19 @@ def read_metadata(corpus: Path) -> list[Item]:
     return items
 
 
-def cmd_download(args) -> int:  # noqa: ANN001
-    fetch(
-        RESOURCES, Path(args.dir) / "download", Path(args.dir), mirror=args.mirror,
-        remove_archive=args.remove_archive, retries=args.retries, progress=not args.no_progress,
-    )  # fmt: skip
-    print(f"LJ Speech is in {Path(args.dir) / 'LJSpeech-1.1'}")
-    return 0
-
-
-def cmd_prepare(args) -> int:  # noqa: ANN001
-    cfg = corpus_table(args.config, DEFAULTS)
-    corpus, out = Path(args.corpus_dir), Path(args.out)
-    key = fingerprint(RECIPE_VERSION, cfg, str(corpus.resolve())) + ("-forced" if args.force else "")
-    dev, test = tuple(cfg["dev_chapters"]), tuple(cfg["test_chapters"])
-    if set(dev) & set(test):
-        raise ValueError(f"[corpus] dev_chapters and test_chapters overlap: {sorted(set(dev) & set(test))}")
+def prepare_ljspeech(
+    corpus_dir: str | os.PathLike,
+    out_dir: str | os.PathLike,
+    cfg: LJSpeechConfig | None = None,
+    *,
+    jobs: int = 1,
+    progress: bool = True,
+    force: bool = False,
+) -> dict[str, PrepareResult | None]:
+    """Write ``out_dir``'s manifests from the extracted ``LJSpeech-1.1/`` (None: a split up to date)."""
+    cfg = cfg or LJSpeechConfig()
+    corpus = Path(corpus_dir)
+    dev, test = cfg.dev_chapters, cfg.test_chapters
 
     def part(split: str) -> list[Item]:
         items = read_metadata(corpus)
@@ -79,31 +101,34 @@ def cmd_prepare(args) -> int:  # noqa: ANN001
             return [i for i in items if not i.id.startswith(dev + test)]
         return [i for i in items if i.id.startswith(chapter[split])]
 
-    results = run_splits(
-        {s: (lambda s=s: part(s)) for s in ("train", "dev", "test")},
-        out, key, jobs=args.jobs, progress=not args.no_progress,
-        min_duration=cfg["min_duration"], max_duration=cfg["max_duration"],
-    )  # fmt: skip
-    if results["train"] is not None:
-        write_text_corpus(results["train"].rows, out / "train_text.txt")
-    for split, result in results.items():
-        print(result.summary() if result else f"{split}: up to date")
+    listings = {s: (lambda s=s: part(s)) for s in ("train", "dev", "test")}
+    key = (RECIPE_VERSION, str(corpus.resolve()))
+    return prepare_corpus(listings, out_dir, cfg, key, jobs=jobs, progress=progress, force=force)
+
+
+def cmd_prepare(args: argparse.Namespace) -> int:
+    cfg = read_corpus_config(LJSpeechConfig, args.config)
+    print_results(
+        prepare_ljspeech(
+            args.corpus_dir, args.out, cfg, jobs=args.jobs, progress=not args.no_progress, force=args.force
+        )
+    )
     return 0
 
 
-def build_parser():  # noqa: ANN201
+def build_parser() -> argparse.ArgumentParser:
     parser, sub = recipe_parser("LJ Speech recipe: download and prepare manifests")
-    p = sub.add_parser("download", help="download and extract LJSpeech-1.1.tar.bz2 (2.6 GB)")
-    p.add_argument("--dir", default="data/ljspeech")
-    add_download_arguments(p)
-    p.set_defaults(func=cmd_download)
-    p = sub.add_parser("prepare", help="write manifests")
-    p.add_argument("--corpus-dir", default="data/ljspeech/LJSpeech-1.1")
-    p.add_argument("--out", default="data/ljspeech")
-    add_prepare_arguments(p)
-    p.set_defaults(func=cmd_prepare)
+    download_command(
+        sub, lambda args: RESOURCES, "download and extract LJSpeech-1.1.tar.bz2 (2.6 GB)",
+        "data/ljspeech", "LJSpeech-1.1", "LJ Speech",
+    )  # fmt: skip
+    add_prepare_command(sub, cmd_prepare, "write manifests", "data/ljspeech/LJSpeech-1.1", "data/ljspeech")
     return parser
 
 
+def main(argv: list[str] | None = None) -> int:
+    return main_wrapper(build_parser(), argv)
+
+
 if __name__ == "__main__":
-    sys.exit(main_wrapper(build_parser()))
+    sys.exit(main())

@@ -19,14 +19,25 @@ seconds of audio, not a whole talk, per utterance.
 
 from __future__ import annotations
 
+import argparse
 import logging
+import os
 import re
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
-from asr.datasets.download import Resource, add_download_arguments, fetch
-from asr.datasets.prepare import Item, fingerprint, run_splits, write_text_corpus
-from asr.datasets.recipe import add_prepare_arguments, corpus_table, main_wrapper, recipe_parser
+from asr.datasets.download import Resource
+from asr.datasets.prepare import Item, PrepareResult
+from asr.datasets.recipe import (
+    add_prepare_command,
+    download_command,
+    main_wrapper,
+    prepare_corpus,
+    print_results,
+    read_corpus_config,
+    recipe_parser,
+)
 
 log = logging.getLogger("asr.recipes.tedlium3")
 
@@ -40,14 +51,24 @@ RESOURCES = [
         approx_size=51_000_000_000,  # "51G" on https://www.openslr.org/51/: the disk-space check only
     )
 ]
-DEFAULTS = {
-    "train_dir": "data",
-    "dev_dir": "legacy/dev",
-    "test_dir": "legacy/test",
-    "unk": "remove",
-    "min_duration": 0.5,
-    "max_duration": 30.0,
-}
+
+
+@dataclass(frozen=True)
+class TedliumConfig:
+    """The ``[corpus]`` table: each split's folder under the corpus, and what ``<unk>`` does."""
+
+    train_dir: str = "data"
+    dev_dir: str = "legacy/dev"
+    test_dir: str = "legacy/test"
+    unk: str = "remove"  # "remove" the word, or "skip" the segment
+    min_duration: float = 0.5
+    max_duration: float = 30.0
+
+    def __post_init__(self) -> None:
+        if self.unk not in ("remove", "skip"):
+            raise ValueError(f'[corpus] unk = {self.unk!r}: expected "remove" or "skip"')
+
+
 _NOISE = re.compile(r"\{[^}]*\}|\[[^\]]*\]|\(\d+\)")
 # TED-LIUM splits contractions treebank-style: "it 's", "do n't".
 _DETACHED = re.compile(r" (?='[a-zA-Z]|n't\b)")
@@ -115,47 +136,53 @@ def list_split(corpus: Path, folder: str, out: Path, split: str, unk: str) -> li
     return items
 
 
-def cmd_download(args) -> int:  # noqa: ANN001
-    fetch(
-        RESOURCES, Path(args.dir) / "download", Path(args.dir), mirror=args.mirror,
-        remove_archive=args.remove_archive, retries=args.retries, progress=not args.no_progress,
-    )  # fmt: skip
-    print(f"TED-LIUM 3 is in {Path(args.dir) / 'TEDLIUM_release-3'}")
+def prepare_tedlium3(
+    corpus_dir: str | os.PathLike,
+    out_dir: str | os.PathLike,
+    cfg: TedliumConfig | None = None,
+    *,
+    jobs: int = 1,
+    progress: bool = True,
+    force: bool = False,
+) -> dict[str, PrepareResult | None]:
+    """Cut the talks of ``TEDLIUM_release-3/`` into ``out_dir``'s utterances (None: a split up to date)."""
+    cfg = cfg or TedliumConfig()
+    corpus, out = Path(corpus_dir), Path(out_dir)
+    folders = {"train": cfg.train_dir, "dev": cfg.dev_dir, "test": cfg.test_dir}
+    listings = {s: (lambda s=s: list_split(corpus, folders[s], out, s, cfg.unk)) for s in folders}
+    key = (RECIPE_VERSION, str(corpus.resolve()))
+    return prepare_corpus(listings, out, cfg, key, jobs=jobs, progress=progress, force=force)
+
+
+def cmd_prepare(args: argparse.Namespace) -> int:
+    cfg = read_corpus_config(TedliumConfig, args.config)
+    print_results(
+        prepare_tedlium3(
+            args.corpus_dir, args.out, cfg, jobs=args.jobs, progress=not args.no_progress, force=args.force
+        )
+    )
     return 0
 
 
-def cmd_prepare(args) -> int:  # noqa: ANN001
-    cfg = corpus_table(args.config, DEFAULTS)
-    if cfg["unk"] not in ("remove", "skip"):
-        raise ValueError(f'[corpus] unk = {cfg["unk"]!r}: expected "remove" or "skip"')
-    corpus, out = Path(args.corpus_dir), Path(args.out)
-    key = fingerprint(RECIPE_VERSION, cfg, str(corpus.resolve())) + ("-forced" if args.force else "")
-    folders = {"train": cfg["train_dir"], "dev": cfg["dev_dir"], "test": cfg["test_dir"]}
-    results = run_splits(
-        {s: (lambda s=s: list_split(corpus, folders[s], out, s, cfg["unk"])) for s in folders},
-        out, key, jobs=args.jobs, progress=not args.no_progress,
-        min_duration=cfg["min_duration"], max_duration=cfg["max_duration"],
-    )  # fmt: skip
-    if results["train"] is not None:
-        write_text_corpus(results["train"].rows, out / "train_text.txt")
-    for split, result in results.items():
-        print(result.summary() if result else f"{split}: up to date")
-    return 0
-
-
-def build_parser():  # noqa: ANN201
+def build_parser() -> argparse.ArgumentParser:
     parser, sub = recipe_parser("TED-LIUM 3 recipe: download, cut stm segments into utterances")
-    p = sub.add_parser("download", help="download and extract TEDLIUM_release-3.tgz (~51 GB)")
-    p.add_argument("--dir", default="data/tedlium3")
-    add_download_arguments(p)
-    p.set_defaults(func=cmd_download)
-    p = sub.add_parser("prepare", help="cut segments and write manifests")
-    p.add_argument("--corpus-dir", default="data/tedlium3/TEDLIUM_release-3")
-    p.add_argument("--out", default="data/tedlium3")
-    add_prepare_arguments(p)
-    p.set_defaults(func=cmd_prepare)
+    download_command(
+        sub, lambda args: RESOURCES, "download and extract TEDLIUM_release-3.tgz (~51 GB)",
+        "data/tedlium3", "TEDLIUM_release-3", "TED-LIUM 3",
+    )  # fmt: skip
+    add_prepare_command(
+        sub,
+        cmd_prepare,
+        "cut segments and write manifests",
+        "data/tedlium3/TEDLIUM_release-3",
+        "data/tedlium3",
+    )
     return parser
 
 
+def main(argv: list[str] | None = None) -> int:
+    return main_wrapper(build_parser(), argv)
+
+
 if __name__ == "__main__":
-    sys.exit(main_wrapper(build_parser()))
+    sys.exit(main())
