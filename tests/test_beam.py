@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -10,12 +11,14 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from asr.decoding import BeamSearchDecoder, DecoderConfig, GreedyDecoder, Hypothesis
-from asr.decoding.beam import arpa_unigrams, lm_vocabulary, read_lexicon
+from asr.decoding import BeamSearchDecoder, Decoder, DecoderConfig, GreedyDecoder, Hypothesis, build_decoder
 from asr.decoding.hotwords import ROOT, HotwordGraph
+from asr.decoding.lexicon import arpa_unigrams, lm_vocabulary, read_lexicon
+from asr.errors import ConfigError
 from asr.text import Vocabulary
 
 VOCAB = Vocabulary.english_characters()
+ROOT_DIR = Path(__file__).resolve().parents[1]
 SEP = VOCAB.separator_id
 
 
@@ -383,6 +386,36 @@ def test_config_round_trip(tmp_path):
         DecoderConfig(beam_threshold=-1)
     with pytest.raises(ValueError, match="token_min_logp"):
         DecoderConfig(token_min_logp=1.0)
+
+
+def test_decoder_config_rejects_unknown_keys(tmp_path):
+    with pytest.raises(ConfigError, match=r"'beam_szie'.*known: .*beam_size"):
+        DecoderConfig.from_dict({"beam_szie": 8})
+    path = tmp_path / "decoder.json"
+    path.write_text('{"lm_wieght": 0.3, "dev_wer": 0.1}')
+    with pytest.raises(ConfigError, match=r"decoder.json: .*'lm_wieght'") as error:
+        DecoderConfig.from_file(path)
+    assert "dev_wer" not in str(error.value)  # `asr lm tune`'s result keys are allowed
+
+
+@pytest.mark.parametrize(
+    "path", sorted(p for top in ("data", "recipes") for p in (ROOT_DIR / top).rglob("decoder*.json"))
+)
+def test_every_shipped_decoder_json_loads(path):
+    assert isinstance(DecoderConfig.from_file(path), DecoderConfig)
+
+
+def test_greedy_and_beam_satisfy_the_decoder_protocol():
+    for decoder in (
+        GreedyDecoder(VOCAB, 0.02),
+        BeamSearchDecoder(VOCAB, frame_shift_s=0.02),
+        build_decoder(VOCAB, 0.04),
+        build_decoder(VOCAB, 0.04, DecoderConfig()),
+    ):
+        assert isinstance(decoder, Decoder)
+        assert decoder.vocab is VOCAB and decoder.frame_shift_s in (0.02, 0.04)
+        hyps = decoder.decode(emission(spell("cat"))[None], torch.tensor([7]))
+        assert len(hyps) == 1 and hyps[0][0].text == "cat"
 
 
 def test_worker_processes_give_the_same_answers(cat_lm):

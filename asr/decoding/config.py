@@ -11,7 +11,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["DecoderConfig"]
+from asr.errors import ConfigError
+
+__all__ = ["RESULT_KEYS", "ConfigError", "DecoderConfig"]
+
+# Keys `asr lm tune` writes beside the settings (its results); a decoder config file may carry them.
+RESULT_KEYS = frozenset({"dev_wer", "dev_cer", "utterances", "skipped", "grid"})
 
 
 @dataclass(frozen=True)
@@ -128,10 +133,15 @@ class DecoderConfig:
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> DecoderConfig:
-        """Inverse of :meth:`to_dict`; also accepts `asr lm tune` output (extra result keys ignored)."""
+        """Inverse of :meth:`to_dict`; also accepts `asr lm tune` output (its result keys, RESULT_KEYS,
+        are skipped). Any other key is a ConfigError: a misspelt setting must not be silently ignored."""
         if not isinstance(d, Mapping):
-            raise ValueError(f"decoder config: expected a mapping, got {type(d).__name__}")
+            raise ConfigError(f"decoder config: expected a mapping, got {type(d).__name__}")
         known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(str(k) for k in d if k not in known and k not in RESULT_KEYS)
+        if unknown:
+            listed = ", ".join(map(repr, unknown))
+            raise ConfigError(f"decoder config: unknown key(s) {listed}; known: {', '.join(sorted(known))}")
         return cls(**{k: v for k, v in d.items() if k in known})
 
     @classmethod
@@ -154,7 +164,7 @@ class DecoderConfig:
         try:
             return cls.from_dict(d)
         except ValueError as e:
-            raise ValueError(f"{path}: {e}") from None
+            raise ConfigError(f"{path}: {e}") from None
 
 
 def _hotword_pairs(hotwords: Mapping[str, float] | Iterable[Any] | None) -> tuple[tuple[str, float], ...]:

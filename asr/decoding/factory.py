@@ -5,14 +5,13 @@ from __future__ import annotations
 from asr.decoding.beam import BeamSearchDecoder
 from asr.decoding.config import DecoderConfig
 from asr.decoding.greedy import GreedyDecoder
+from asr.decoding.protocol import Decoder
 from asr.text import Vocabulary
 
 __all__ = ["build_decoder"]
 
 
-def build_decoder(
-    vocab: Vocabulary, frame_shift_s: float, config: DecoderConfig | None = None
-) -> GreedyDecoder | BeamSearchDecoder:
+def build_decoder(vocab: Vocabulary, frame_shift_s: float, config: DecoderConfig | None = None) -> Decoder:
     """Greedy decoding when `config` is None, otherwise beam search with `config` (its
     ``frame_shift_s`` replaced by the model's, so word times are always in the model's seconds).
 

@@ -7,8 +7,9 @@ from typing import Any
 import numpy as np
 
 from asr.decoding._validate import as_log_probs
-from asr.decoding.confidence import WordScorer, word_confidences
-from asr.decoding.hypothesis import Hypothesis, Word
+from asr.decoding.confidence import WordScorer
+from asr.decoding.hypothesis import Hypothesis
+from asr.decoding.words import path_words
 from asr.text import Vocabulary
 
 
@@ -16,7 +17,8 @@ class GreedyDecoder:
     """Best-path decoding of CTC output.
 
     `frame_shift_s` is the duration of one output frame in seconds (feature hop × subsampling); it
-    turns frame indices into word times.
+    turns frame indices into word times. Words and confidences come from :func:`~asr.decoding.words.path_words`
+    (the confidence is the word's posterior against its one-change neighbours, acoustics only).
     """
 
     def __init__(self, vocab: Vocabulary, frame_shift_s: float = 0.03) -> None:
@@ -42,54 +44,19 @@ class GreedyDecoder:
             positions = np.flatnonzero(emit[b])
             tokens = best[b, positions].tolist()
             text = "".join(self.vocab.tokens[t] for t in tokens)
-            words = self._words(tokens, positions, log_probs[b, : lengths[b]], best[b, : lengths[b]])
+            # Every frame may change in a competitor; the confidence is acoustic only.
+            _, words = path_words(
+                best[b, : lengths[b]],
+                log_probs[b, : lengths[b]],
+                np.ones(int(lengths[b]), dtype=bool),
+                positions,
+                positions,
+                self.vocab,
+                _ACOUSTIC_ONLY,
+                self.frame_shift_s,
+            )
             results.append([Hypothesis(text.strip(), tuple(tokens), float(scores[b]), words)])
         return results
-
-    def _words(
-        self, tokens: list[int], positions: np.ndarray, log_probs: np.ndarray, path: np.ndarray
-    ) -> tuple[Word, ...]:
-        """Group emitted characters (at frames `positions`) into words with times and confidences.
-
-        log_probs (T, V) and path (T,): the utterance's frames and their best tokens. The confidence is
-        the word's posterior against its one-change neighbours, acoustics only
-        (:func:`asr.decoding.confidence.word_confidences`).
-        """
-        sep = self.vocab.separator_id
-        spans: list[tuple[int, int]] = []
-        start, n = 0, len(tokens)
-        while start < n:
-            if tokens[start] == sep:
-                start += 1
-                continue
-            end = start
-            while end < n and tokens[end] != sep:
-                end += 1
-            spans.append((start, end))
-            start = end
-        if not spans:
-            return ()
-        chars = self.vocab.tokens
-        texts = ["".join(chars[t] for t in tokens[a:b]) for a, b in spans]
-        row_log_probs = np.minimum(log_probs, 0.0)
-        confidences = word_confidences(
-            path,
-            row_log_probs[np.arange(len(path)), path],
-            row_log_probs,
-            np.ones(len(path), dtype=bool),
-            positions,
-            spans,
-            texts,
-            self.vocab.blank_id,
-            sep,
-            chars,
-            _ACOUSTIC_ONLY,
-        )
-        shift = self.frame_shift_s
-        return tuple(
-            Word(text, float(positions[a]) * shift, float(positions[b - 1] + 1) * shift, confidence)
-            for text, (a, b), confidence in zip(texts, spans, confidences)
-        )
 
 
 _ACOUSTIC_ONLY = WordScorer(None, 0.0, 0.0, None)
