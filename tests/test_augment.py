@@ -7,9 +7,8 @@ import pytest
 import soundfile as sf
 import torch
 
-from asr.data.augment import WaveformAugment, WaveformAugmentConfig, waveform_augment_from
+from asr.data.augment import AugmentConfig, WaveformAugment, make_waveform_augment
 from asr.train.config import TrainConfig, load_run_config
-from asr.train.loop import make_waveform_augment
 
 
 def batch(lengths=(16000, 12000, 8000)) -> tuple[torch.Tensor, torch.Tensor]:
@@ -20,13 +19,13 @@ def batch(lengths=(16000, 12000, 8000)) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def test_everything_off_by_default():
-    assert make_waveform_augment(TrainConfig(), 16000) is None
-    assert waveform_augment_from((1.0,), 0, 6, 0, (5, 30), "", 0, (0.2, 0.7), 16000) is None
+    assert make_waveform_augment(TrainConfig().augment, 16000) is None
+    assert make_waveform_augment(AugmentConfig(speed_perturb=True, speed_factors=(1.0,)), 16000) is None
 
 
 def test_speed_perturbation_changes_lengths_by_the_factor():
     torch.manual_seed(0)
-    aug = WaveformAugment(WaveformAugmentConfig(speed_factors=(0.9, 1.1)))
+    aug = WaveformAugment(AugmentConfig(speed_perturb=True, speed_factors=(0.9, 1.1)))
     x, lengths = batch()
     y, new = aug(x, lengths)
     ratios = (lengths / new).tolist()
@@ -38,7 +37,7 @@ def test_speed_perturbation_changes_lengths_by_the_factor():
 
 def test_noise_is_added_at_the_requested_snr():
     torch.manual_seed(0)
-    aug = WaveformAugment(WaveformAugmentConfig(noise_prob=1.0, noise_snr_db=(10.0, 10.0)))
+    aug = WaveformAugment(AugmentConfig(noise_prob=1.0, noise_snr_db=(10.0, 10.0)))
     x, lengths = batch()
     y, _ = aug(x, lengths)
     for i, n in enumerate(lengths.tolist()):
@@ -51,23 +50,23 @@ def test_noise_is_added_at_the_requested_snr():
 def test_noise_folder_recordings_are_mixed_in(tmp_path):
     sf.write(tmp_path / "hum.wav", 0.2 * np.sin(np.arange(4000) / 3.0).astype(np.float32), 16000)
     (tmp_path / "broken.wav").write_bytes(b"not audio")
-    aug = WaveformAugment(WaveformAugmentConfig(noise_prob=1.0, noise_dir=str(tmp_path)))
+    aug = WaveformAugment(AugmentConfig(noise_prob=1.0, noise_dir=str(tmp_path)))
     assert len(aug.noises) == 1
     torch.manual_seed(1)
     y, _ = aug(*batch())
     assert torch.isfinite(y).all()
     with pytest.raises(FileNotFoundError, match="noise folder"):
-        WaveformAugment(WaveformAugmentConfig(noise_prob=1.0, noise_dir=str(tmp_path / "nope")))
+        WaveformAugment(AugmentConfig(noise_prob=1.0, noise_dir=str(tmp_path / "nope")))
 
 
 def test_gain_and_reverb_keep_shape_and_silence_padding():
     torch.manual_seed(0)
     x, lengths = batch()
-    gain = WaveformAugment(WaveformAugmentConfig(gain_prob=1.0, gain_db=6.0))
+    gain = WaveformAugment(AugmentConfig(gain_prob=1.0, gain_db=6.0))
     y, _ = gain(x, lengths)
     ratio_db = 20 * torch.log10(y.abs().amax(1) / x.abs().amax(1))
     assert (ratio_db.abs() <= 6.0 + 1e-4).all() and not torch.allclose(y, x)
-    reverb = WaveformAugment(WaveformAugmentConfig(reverb_prob=1.0))
+    reverb = WaveformAugment(AugmentConfig(reverb_prob=1.0))
     y, new = reverb(x, lengths)
     assert y.shape == x.shape and torch.equal(new, lengths)
     for i, n in enumerate(lengths.tolist()):
@@ -81,7 +80,7 @@ def test_telephone_band_removes_energy_above_4khz_and_below_300hz():
     tones = {hz: 0.2 * torch.sin(2 * torch.pi * hz * t) for hz in (100, 1000, 6000)}
     x = torch.stack([sum(tones.values()), sum(tones.values())])
     lengths = torch.tensor([16000, 16000])
-    aug = WaveformAugment(WaveformAugmentConfig(telephone_prob=1.0))
+    aug = WaveformAugment(AugmentConfig(telephone_prob=1.0))
     y, new = aug(x, lengths)
     assert y.shape == x.shape and torch.equal(new, lengths)
 
@@ -92,16 +91,21 @@ def test_telephone_band_removes_energy_above_4khz_and_below_300hz():
         assert level(row, 1000) > 0.15  # the speech band passes
         assert level(row, 6000) < 0.002  # nothing above the 4 kHz Nyquist of 8 kHz audio
         assert level(row, 100) < 0.1  # the 300 Hz high-pass takes most of the hum
-    off = WaveformAugment(WaveformAugmentConfig(telephone_prob=1e-9, gain_prob=1.0, gain_db=0.0))
+    off = WaveformAugment(AugmentConfig(telephone_prob=1e-9, gain_prob=1.0, gain_db=0.0))
     assert torch.allclose(off(x, lengths)[0], x)  # not chosen: untouched
 
 
 def test_seeded_and_configurable_from_toml_overrides():
     run = load_run_config(
         None,
-        ["train.speed_perturb=true", "train.noise_prob=0.5", "train.reverb_prob=0.3", "train.gain_prob=0.5"],
+        [
+            "train.augment.speed_perturb=true",
+            "train.augment.noise_prob=0.5",
+            "train.augment.reverb_prob=0.3",
+            "train.augment.gain_prob=0.5",
+        ],
     )
-    aug = make_waveform_augment(run.train, 16000)
+    aug = make_waveform_augment(run.train.augment, 16000)
     assert aug is not None and aug.config.speed_factors == (0.9, 1.0, 1.1)
     x, lengths = batch()
     torch.manual_seed(3)
@@ -110,12 +114,12 @@ def test_seeded_and_configurable_from_toml_overrides():
     b = aug(x, lengths)
     assert torch.equal(a[0], b[0]) and torch.equal(a[1], b[1])
     with pytest.raises(ValueError, match="noise_snr_db"):
-        TrainConfig(noise_snr_db=(30.0, 5.0))
+        AugmentConfig(noise_snr_db=(30.0, 5.0))
 
 
 def test_babble_mixes_other_utterances_of_the_batch_at_the_requested_snr():
     torch.manual_seed(0)
-    aug = WaveformAugment(WaveformAugmentConfig(babble_prob=1.0, babble_snr_db=(10.0, 10.0), babble_voices=2))
+    aug = WaveformAugment(AugmentConfig(babble_prob=1.0, babble_snr_db=(10.0, 10.0), babble_voices=2))
     x, lengths = batch()
     y, new = aug(x, lengths)
     assert torch.equal(new, lengths)
@@ -130,8 +134,8 @@ def test_babble_mixes_other_utterances_of_the_batch_at_the_requested_snr():
         own = spectrum[(freqs - (300 + 100 * i)).abs() < 5].max()
         others = max(spectrum[(freqs - (300 + 100 * k)).abs() < 5].max() for k in range(3) if k != i)
         assert others > 5 * own
-    single = WaveformAugment(WaveformAugmentConfig(babble_prob=1.0))
+    single = WaveformAugment(AugmentConfig(babble_prob=1.0))
     x1, l1 = batch((16000,))
     assert torch.equal(single(x1, l1)[0], x1)  # nobody else to talk: unchanged
-    cfg = load_run_config(None, ["train.babble_prob=0.5", "train.babble_snr_db=3,12"]).train
-    assert make_waveform_augment(cfg, 16000).config.babble_snr_db == (3.0, 12.0)
+    cfg = load_run_config(None, ["train.augment.babble_prob=0.5", "train.augment.babble_snr_db=3,12"]).train
+    assert make_waveform_augment(cfg.augment, 16000).config.babble_snr_db == (3.0, 12.0)

@@ -10,6 +10,7 @@ import torch
 from tiny_corpus import make_corpus, tiny_run, training_state
 
 import asr.train.loop as loop
+import asr.train.step as step
 from asr.checkpoint import load_checkpoint, load_model
 
 
@@ -45,7 +46,7 @@ def test_accumulation_checkpoints_averaging_and_monitoring(corpus, tmp_path):
 
 
 def test_non_finite_losses_skip_steps_then_stop_the_run(corpus, tmp_path, monkeypatch, caplog):
-    real_step = loop.train_step
+    real_step = step.train_step
     calls = {"n": 0}
 
     def flaky_step(*args, **kwargs):
@@ -53,7 +54,7 @@ def test_non_finite_losses_skip_steps_then_stop_the_run(corpus, tmp_path, monkey
         loss = real_step(*args, **kwargs)
         return loss * float("nan") if calls["n"] == 2 or calls["n"] >= 4 else loss
 
-    monkeypatch.setattr(loop, "train_step", flaky_step)
+    monkeypatch.setattr(step, "train_step", flaky_step)
     out = tmp_path / "exp"
     run = tiny_run(corpus, out, "train.max_bad_steps=3", "train.epochs=3", "train.tensorboard=false")
     with pytest.raises(loop.TrainingError, match="3 non-finite losses or gradients in a row"):

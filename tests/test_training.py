@@ -21,7 +21,7 @@ OVERFIT = [
     "train.lr=0.003",
     "train.warmup_steps=20",
     "train.max_duration=40",
-    "train.spec_augment=false",
+    "train.augment.spec_augment=false",
     "train.log_every=1",
 ]
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 import errno
 import logging
 import math
+import os
+from pathlib import Path
 
 import pytest
 import tiny_corpus
@@ -13,7 +15,9 @@ import torch
 from tiny_corpus import make_corpus, training_state, write_config
 
 import asr.checkpoint
+import asr.train.checkpointing as checkpointing
 import asr.train.loop as loop
+import asr.train.step as step
 from asr import cli
 from asr.checkpoint import load_checkpoint
 
@@ -44,7 +48,7 @@ class _NaNGradient(torch.autograd.Function):
 
 
 def test_non_finite_gradient_norm_skips_the_update(corpus, tmp_path, monkeypatch, caplog):
-    real_step = loop.train_step
+    real_step = step.train_step
     calls = {"n": 0}
 
     def poisoned_step(*args, **kwargs):
@@ -52,7 +56,7 @@ def test_non_finite_gradient_norm_skips_the_update(corpus, tmp_path, monkeypatch
         loss = real_step(*args, **kwargs)
         return _NaNGradient.apply(loss) if calls["n"] in (2, 5) else loss
 
-    monkeypatch.setattr(loop, "train_step", poisoned_step)
+    monkeypatch.setattr(step, "train_step", poisoned_step)
     caplog.set_level(logging.WARNING)
     out = tmp_path / "exp"
     loop.train(tiny_run(corpus, out), progress=False)
@@ -70,8 +74,8 @@ def test_non_finite_gradient_norm_skips_the_update(corpus, tmp_path, monkeypatch
 
 
 def test_non_finite_gradients_in_a_row_stop_the_run(corpus, tmp_path, monkeypatch):
-    real_step = loop.train_step
-    monkeypatch.setattr(loop, "train_step", lambda *a, **k: _NaNGradient.apply(real_step(*a, **k)))
+    real_step = step.train_step
+    monkeypatch.setattr(step, "train_step", lambda *a, **k: _NaNGradient.apply(real_step(*a, **k)))
     out = tmp_path / "exp"
     with pytest.raises(loop.TrainingError, match="3 non-finite losses or gradients in a row"):
         loop.train(tiny_run(corpus, out, "train.max_bad_steps=3"), progress=False)
@@ -112,13 +116,13 @@ def test_resume_refuses_a_changed_manifest_with_a_clear_cli_error(corpus, tmp_pa
 
 def test_best_is_written_before_last(corpus, tmp_path, monkeypatch):
     written = []
-    real_save = loop.save_checkpoint
+    real_save = checkpointing.save_checkpoint
 
     def recording_save(payload, path):
         written.append(path.name)
         real_save(payload, path)
 
-    monkeypatch.setattr(loop, "save_checkpoint", recording_save)
+    monkeypatch.setattr(checkpointing, "save_checkpoint", recording_save)
     loop.train(
         tiny_run(corpus, tmp_path / "exp", "train.epochs=1", "train.checkpoint_every=0"), progress=False
     )
@@ -135,7 +139,10 @@ def test_full_disk_is_a_clear_error_and_keeps_the_last_checkpoint(corpus, tmp_pa
         calls["n"] += 1
         if calls["n"] <= 2:  # epoch 1: best.pt and last.pt
             return real_save(obj, f, *args, **kwargs)
-        f.write(b"\0" * 1000)  # part of the file, then the disk is full
+        if isinstance(f, str | os.PathLike):  # a writer that hands torch.save a path
+            Path(f).write_bytes(b"\0" * 1000)
+        else:
+            f.write(b"\0" * 1000)  # part of the file, then the disk is full
         raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(asr.checkpoint.torch, "save", filling_save)

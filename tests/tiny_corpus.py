@@ -5,6 +5,7 @@ whole batch computes in one process."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import signal
@@ -17,7 +18,10 @@ import numpy as np
 import soundfile as sf
 import torch
 
+from asr.data.augment import AugmentConfig
 from asr.train.config import load_run_config
+
+AUGMENT_KEYS = {f.name for f in dataclasses.fields(AugmentConfig)}
 
 WORDS = ["ab", "cat", "sun", "go", "tree", "dog"]
 
@@ -40,7 +44,8 @@ def make_corpus(root: Path, count: int = 16, seconds: float = 1.0, seed: int = 0
 
 
 def write_config(path: Path, corpus: Path, **train: object) -> Path:
-    """Tiny deterministic model: fp32, one thread, no dropout, no SpecAugment."""
+    """Tiny deterministic model: fp32, one thread, no dropout, no SpecAugment. `train` keys of the
+    [train.augment] table (spec_augment, noise_prob …) go there."""
     settings = {
         "train_manifest": str(corpus / "train.jsonl"),
         "dev_manifest": str(corpus / "dev.jsonl"),
@@ -56,8 +61,10 @@ def write_config(path: Path, corpus: Path, **train: object) -> Path:
         "plots": False,
         **train,
     }
+    augment = {k: settings.pop(k) for k in list(settings) if k in AUGMENT_KEYS}
     lines = ["[model]", "hidden_size = 16", "num_layers = 2", "dropout = 0.0", "[train]"]
     lines += [f"{k} = {json.dumps(v)}" for k, v in settings.items()]
+    lines += ["[train.augment]", *(f"{k} = {json.dumps(v)}" for k, v in augment.items())]
     path.write_text("\n".join(lines) + "\n")
     return path
 

@@ -4,20 +4,22 @@
 random gain, additive noise at a random SNR (generated coloured noise, or clips from a noise folder)
 and simulated room reverberation. `SpecAugment` masks the (B, T, F) features. Both draw from torch's
 global RNG, which the training loop saves in its checkpoints, so a resumed run draws the same masks.
-Neither is applied at evaluation: the training loop calls them in its training step only.
+Neither is applied at evaluation: the training loop calls them in its training step only. What runs
+is one :class:`AugmentConfig`, the ``[train.augment]`` table of a training config.
 """
 
 from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 import torchaudio
 import torchaudio.functional as AF
+
+from asr.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -42,25 +44,54 @@ class SpecAugment(torch.nn.Module):
 
 
 @dataclass(frozen=True)
-class WaveformAugmentConfig:
-    """Which waveform augmentations run and how strongly. Probabilities are per utterance."""
+class AugmentConfig:
+    """The ``[train.augment]`` table: which augmentations run and how strongly (waveform kinds all off
+    by default, SpecAugment on). Probabilities are per utterance. Saved in every checkpoint."""
 
-    speed_factors: tuple[float, ...] = ()  # e.g. (0.9, 1.0, 1.1); empty: no speed perturbation
-    gain_prob: float = 0.0
+    # ---- SpecAugment on the (B, T, F) features
+    spec_augment: bool = True
+    freq_mask: int = 15  # widest frequency mask, in mel bins
+    time_mask: int = 20  # widest time mask, in frames
+    num_time_masks: int = 2
+    # ---- waveform augmentation, before the front end
+    speed_perturb: bool = False
+    speed_factors: tuple[float, ...] = (0.9, 1.0, 1.1)  # one drawn per utterance when speed_perturb
+    gain_prob: float = 0.0  # probability of a random gain
     gain_db: float = 6.0  # gain drawn uniformly in ±gain_db
-    noise_prob: float = 0.0
-    noise_snr_db: tuple[float, float] = (5.0, 30.0)
-    noise_dir: str = ""  # folder of noise recordings; empty: generated coloured noise only
-    reverb_prob: float = 0.0
-    reverb_rt60: tuple[float, float] = (0.2, 0.7)  # seconds
-    telephone_prob: float = 0.0  # band-limit to 8 kHz sampling (300-3400 Hz speech band), then back
-    babble_prob: float = 0.0  # mix in other utterances of the batch (other training voices)
-    babble_snr_db: tuple[float, float] = (5.0, 20.0)
+    noise_prob: float = 0.0  # probability of additive noise
+    noise_snr_db: tuple[float, ...] = (5.0, 30.0)  # SNR drawn uniformly in this range
+    noise_dir: str = ""  # folder of noise recordings mixed in (half the time); empty: generated noise
+    reverb_prob: float = 0.0  # probability of simulated room reverberation
+    reverb_rt60: tuple[float, ...] = (0.2, 0.7)  # reverberation time range, seconds
+    telephone_prob: float = 0.0  # 8 kHz telephone band (300-3400 Hz), then back
+    babble_prob: float = 0.0  # other utterances of the batch talking underneath
+    babble_snr_db: tuple[float, ...] = (5.0, 20.0)  # foreground-to-babble ratio drawn in this range
     babble_voices: int = 3  # how many other utterances talk at once
 
+    def __post_init__(self) -> None:
+        for name in ("noise_snr_db", "reverb_rt60", "babble_snr_db"):
+            value = getattr(self, name)
+            if len(value) != 2 or value[0] > value[1]:
+                raise ConfigError(f"train.augment.{name} must be [low, high], got {list(value)}")
+        for name in ("gain_prob", "noise_prob", "reverb_prob", "telephone_prob", "babble_prob"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ConfigError(
+                    f"train.augment.{name} must be a probability in [0, 1], got {getattr(self, name)}"
+                )
+        if self.speed_perturb and not all(0.5 <= f <= 2.0 for f in self.speed_factors):
+            raise ConfigError(
+                f"train.augment.speed_factors must lie in [0.5, 2], got {list(self.speed_factors)}"
+            )
+
     @property
-    def active(self) -> bool:
-        speed = any(f != 1.0 for f in self.speed_factors)
+    def speeds(self) -> tuple[float, ...]:
+        """The speed factors drawn from: none unless speed_perturb is on."""
+        return self.speed_factors if self.speed_perturb else ()
+
+    @property
+    def waveform_active(self) -> bool:
+        """Whether any waveform augmentation runs (SpecAugment aside)."""
+        speed = any(f != 1.0 for f in self.speeds)
         probs = (self.gain_prob, self.noise_prob, self.reverb_prob, self.telephone_prob, self.babble_prob)
         return speed or any(p > 0 for p in probs)
 
@@ -97,7 +128,7 @@ class WaveformAugment(torch.nn.Module):
     convolution for all reverberated utterances, noise for the whole batch at once.
     """
 
-    def __init__(self, config: WaveformAugmentConfig, sample_rate: int = 16000, max_noise_files: int = 200):
+    def __init__(self, config: AugmentConfig, sample_rate: int = 16000, max_noise_files: int = 200):
         super().__init__()
         self.config = config
         self.sample_rate = sample_rate
@@ -108,7 +139,7 @@ class WaveformAugment(torch.nn.Module):
     def forward(self, waveforms: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         cfg = self.config
         x, lengths = waveforms, lengths
-        if any(f != 1.0 for f in cfg.speed_factors):
+        if any(f != 1.0 for f in cfg.speeds):
             x, lengths = self.speed(x, lengths)
         b, s = x.shape
         device = x.device
@@ -175,10 +206,10 @@ class WaveformAugment(torch.nn.Module):
 
     def speed(self, x: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Resample each utterance by a factor drawn from `speed_factors` (faster = shorter)."""
-        factors = torch.tensor(self.config.speed_factors, device=x.device)
+        factors = torch.tensor(self.config.speeds, device=x.device)
         picks = torch.randint(len(factors), (x.shape[0],), device=x.device)
         pieces: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = []
-        for k, factor in enumerate(self.config.speed_factors):
+        for k, factor in enumerate(self.config.speeds):
             rows = (picks == k).nonzero().squeeze(1)
             if rows.numel() == 0:
                 continue
@@ -247,7 +278,7 @@ def load_noise_folder(folder: str | Path, sample_rate: int, max_files: int = 200
 
     folder = Path(folder)
     if not folder.is_dir():
-        raise FileNotFoundError(f"{folder}: noise folder not found (train.noise_dir)")
+        raise FileNotFoundError(f"{folder}: noise folder not found (train.augment.noise_dir)")
     paths = sorted(p for p in folder.rglob("*") if p.suffix.lower() in NOISE_SUFFIXES)[:max_files]
     clips = []
     for path in paths:
@@ -264,32 +295,13 @@ def load_noise_folder(folder: str | Path, sample_rate: int, max_files: int = 200
     return clips
 
 
-def waveform_augment_from(
-    speed_factors: Sequence[float],
-    gain_prob: float,
-    gain_db: float,
-    noise_prob: float,
-    noise_snr_db: Sequence[float],
-    noise_dir: str,
-    reverb_prob: float,
-    reverb_rt60: Sequence[float],
-    sample_rate: int,
-    telephone_prob: float = 0.0,
-    babble_prob: float = 0.0,
-    babble_snr_db: Sequence[float] = (5.0, 20.0),
-) -> WaveformAugment | None:
-    """A WaveformAugment for these settings, or None when they switch everything off."""
-    config = WaveformAugmentConfig(
-        tuple(speed_factors),
-        gain_prob,
-        gain_db,
-        noise_prob,
-        (float(noise_snr_db[0]), float(noise_snr_db[1])),
-        noise_dir,
-        reverb_prob,
-        (float(reverb_rt60[0]), float(reverb_rt60[1])),
-        telephone_prob,
-        babble_prob,
-        (float(babble_snr_db[0]), float(babble_snr_db[1])),
-    )
-    return WaveformAugment(config, sample_rate) if config.active else None
+def make_waveform_augment(config: AugmentConfig, sample_rate: int) -> WaveformAugment | None:
+    """The configured waveform augmentation, or None when every kind is off (the default)."""
+    return WaveformAugment(config, sample_rate) if config.waveform_active else None
+
+
+def make_spec_augment(config: AugmentConfig) -> SpecAugment | None:
+    """The configured SpecAugment, or None when it is off."""
+    if not config.spec_augment:
+        return None
+    return SpecAugment(config.freq_mask, config.time_mask, config.num_time_masks)

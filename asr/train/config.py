@@ -1,14 +1,28 @@
-"""TrainConfig and the run config that joins features, model and training settings."""
+"""TrainConfig (with its [train.augment] AugmentConfig) and the run config that joins features, model
+and training settings."""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, replace
+import logging
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
 from asr.config import ConfigError, apply_overrides, from_table, load_toml
+from asr.data.augment import AugmentConfig
 from asr.features import FeatureConfig
 from asr.model import ModelConfig
+
+__all__ = [
+    "AugmentConfig",
+    "RunConfig",
+    "TrainConfig",
+    "load_run_config",
+    "train_config_from_dict",
+    "train_config_from_table",
+]
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -33,10 +47,6 @@ class TrainConfig:
     # "auto": bfloat16 autocast where the hardware has fast bf16 (CUDA with bf16; CPUs with AMX, where
     # the LSTM step measured ~5x faster than fp32), else fp32. "bf16", "fp16" (CUDA only), "fp32" force it.
     precision: str = "auto"
-    spec_augment: bool = True
-    freq_mask: int = 15  # widest frequency mask, in mel bins
-    time_mask: int = 20  # widest time mask, in frames
-    num_time_masks: int = 2
     seed: int = 0
     # Start from these weights (a checkpoint with the same [model] and [features]) instead of a random
     # init: fine-tuning, or a second learning-rate cycle. --resume, when it finds last.pt, wins over this.
@@ -52,19 +62,8 @@ class TrainConfig:
     grad_accum: int = 1  # batches whose gradients add up before one optimizer step
     keep_checkpoints: int = 0  # also keep the last K checkpoints as ckpt-STEP.pt (0: last.pt/best.pt only)
     average_last: int = 0  # at the end, average the weights of the last N checkpoints into averaged.pt
-    # ---- waveform augmentation (all off by default; see asr/data/augment.py)
-    speed_perturb: bool = False
-    speed_factors: tuple[float, ...] = (0.9, 1.0, 1.1)
-    gain_prob: float = 0.0  # probability of a random gain per utterance
-    gain_db: float = 6.0  # gains drawn uniformly in +-gain_db
-    noise_prob: float = 0.0  # probability of additive noise per utterance
-    noise_snr_db: tuple[float, ...] = (5.0, 30.0)  # SNR drawn uniformly in this range
-    noise_dir: str = ""  # folder of noise recordings mixed in (half the time); empty: generated noise
-    reverb_prob: float = 0.0  # probability of simulated room reverberation per utterance
-    reverb_rt60: tuple[float, ...] = (0.2, 0.7)  # reverberation time range, seconds
-    telephone_prob: float = 0.0  # probability of the 8 kHz telephone band (300-3400 Hz) per utterance
-    babble_prob: float = 0.0  # probability of babble: other utterances of the batch talking underneath
-    babble_snr_db: tuple[float, ...] = (5.0, 20.0)  # foreground-to-babble ratio drawn in this range
+    # ---- augmentation: the [train.augment] table (see asr/data/augment.py)
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
     # ---- monitoring (rank 0 only): metrics.csv always; TensorBoard events and PNG curves when enabled
     tensorboard: bool = True
     plots: bool = True
@@ -73,22 +72,15 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         if self.precision not in ("auto", "fp32", "bf16", "fp16"):
-            raise ValueError(f"train.precision must be auto, fp32, bf16 or fp16, got {self.precision!r}")
+            raise ConfigError(f"train.precision must be auto, fp32, bf16 or fp16, got {self.precision!r}")
         if self.pack_sequences not in ("auto", "true", "false"):
-            raise ValueError(f"train.pack_sequences must be auto, true or false, got {self.pack_sequences!r}")
+            raise ConfigError(
+                f"train.pack_sequences must be auto, true or false, got {self.pack_sequences!r}"
+            )
         if self.grad_accum < 1:
-            raise ValueError(f"train.grad_accum must be >= 1, got {self.grad_accum}")
+            raise ConfigError(f"train.grad_accum must be >= 1, got {self.grad_accum}")
         if self.dist_backend not in ("auto", "gloo", "nccl"):
-            raise ValueError(f"train.dist_backend must be auto, gloo or nccl, got {self.dist_backend!r}")
-        for name in ("noise_snr_db", "reverb_rt60", "babble_snr_db"):
-            value = getattr(self, name)
-            if len(value) != 2 or value[0] > value[1]:
-                raise ValueError(f"train.{name} must be [low, high], got {list(value)}")
-        for name in ("gain_prob", "noise_prob", "reverb_prob", "telephone_prob", "babble_prob"):
-            if not 0.0 <= getattr(self, name) <= 1.0:
-                raise ValueError(f"train.{name} must be a probability in [0, 1], got {getattr(self, name)}")
-        if self.speed_perturb and not all(0.5 <= f <= 2.0 for f in self.speed_factors):
-            raise ValueError(f"train.speed_factors must lie in [0.5, 2], got {list(self.speed_factors)}")
+            raise ConfigError(f"train.dist_backend must be auto, gloo or nccl, got {self.dist_backend!r}")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -103,15 +95,78 @@ class RunConfig:
     def to_dict(self) -> dict[str, Any]:
         return {"features": asdict(self.features), "model": asdict(self.model), "train": asdict(self.train)}
 
+    @classmethod
+    def from_dict(cls, stored: dict[str, Any]) -> RunConfig:
+        """The run config a checkpoint stored (``payload["train"]["config"]``), old layouts included."""
+        return cls(
+            FeatureConfig.from_dict(stored["features"]),
+            ModelConfig.from_dict(stored["model"]),
+            train_config_from_dict(stored.get("train", {})),
+        )
+
 
 # Tables a recipe config may carry for its own scripts (e.g. corpus generation); `asr train` ignores them.
-RECIPE_TABLES = {"corpus", "lm", "decode"}
+RECIPE_TABLES = {"corpus", "lm"}
+
+# The augmentation keys [train] held before they moved into [train.augment] (old checkpoints store them).
+FLAT_AUGMENT_KEYS = frozenset(f.name for f in fields(AugmentConfig)) - {"babble_voices"}
+
+
+def _augment_table(train: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Split a [train] table into its own keys and its [train.augment] sub-table, which a TOML file
+    gives as a nested table and `--set train.augment.key=value` as a dotted key."""
+    train = dict(train)
+    augment = train.pop("augment", {})
+    if not isinstance(augment, dict):
+        raise ConfigError(f"train.augment = {augment!r}: expected a table ([train.augment])")
+    augment = dict(augment)
+    for key in [k for k in train if k.startswith("augment.")]:
+        augment[key.removeprefix("augment.")] = train.pop(key)
+    return train, augment
+
+
+def train_config_from_table(table: dict[str, Any]) -> TrainConfig:
+    """[train] and its [train.augment] sub-table; an augmentation key left in [train] is an error."""
+    train, augment = _augment_table(table)
+    moved = sorted(FLAT_AUGMENT_KEYS & set(train))
+    if moved:
+        raise ConfigError(
+            f"[train]: {', '.join(moved)} moved to the [train.augment] table: write them under a "
+            f"`[train.augment]` heading (or --set train.augment.{moved[0]}=...)"
+        )
+    return replace(
+        from_table(TrainConfig, train, "train"), augment=from_table(AugmentConfig, augment, "train.augment")
+    )
+
+
+def train_config_from_dict(stored: dict[str, Any]) -> TrainConfig:
+    """A TrainConfig from a checkpoint's stored dict. Checkpoints written before [train.augment] keep the
+    augmentation keys flat in it: they are moved into the sub-table; keys this asr no longer knows are
+    dropped (with a warning), so an old checkpoint still describes itself."""
+    train, augment = _augment_table(stored)
+    for key in FLAT_AUGMENT_KEYS & set(train):
+        augment.setdefault(key, train.pop(key))
+    known = {f.name for f in fields(TrainConfig)}
+    known_augment = {f.name for f in fields(AugmentConfig)}
+    dropped = sorted({*(set(train) - known), *(f"augment.{k}" for k in set(augment) - known_augment)})
+    if dropped:
+        log.warning("stored train config: ignoring keys this asr does not know: %s", ", ".join(dropped))
+    train = {k: v for k, v in train.items() if k in known}
+    augment = {k: v for k, v in augment.items() if k in known_augment}
+    return replace(
+        from_table(TrainConfig, train, "train"), augment=from_table(AugmentConfig, augment, "train.augment")
+    )
 
 
 def load_run_config(path: str | Path | None, overrides: list[str] | None = None) -> RunConfig:
     raw = load_toml(path) if path else {}
     raw = apply_overrides(raw, overrides or [])
     unknown = set(raw) - {"features", "model", "train"} - RECIPE_TABLES
+    if "decode" in unknown:
+        raise ConfigError(
+            "[decode] is no longer read (nothing used it): pass decoding options to `asr transcribe` / "
+            "`asr evaluate`, or keep them in a decoder.json beside the model"
+        )
     if unknown:
         raise ConfigError(f"unknown config table(s) {sorted(unknown)}; expected [features], [model], [train]")
     features = from_table(FeatureConfig, raw.get("features", {}), "features")
@@ -120,5 +175,5 @@ def load_run_config(path: str | Path | None, overrides: list[str] | None = None)
     if "input_size" in raw.get("model", {}) and model.input_size != features.n_mels:
         raise ConfigError(f"model.input_size={model.input_size} must equal features.n_mels={features.n_mels}")
     model = replace(model, input_size=features.n_mels)
-    train = from_table(TrainConfig, raw.get("train", {}), "train")
+    train = train_config_from_table(raw.get("train", {}))
     return RunConfig(features, model, train)
