@@ -68,43 +68,21 @@ class TuneResult:
 def model_emissions(
     recognizer: Any, items: Sequence[Any], batch_seconds: float = 120.0
 ) -> tuple[list, list, int]:
-    """(log_probs (T, V) float32 tensors, reference texts, skipped count) for manifest `items`.
+    """(log_probs (T, V) float32 CPU tensors, reference texts, skipped count) for manifest `items`,
+    in duration order, through the one inference path (:func:`asr.inference.manifest_emissions`).
 
-    Utterances are batched by duration (up to `batch_seconds` of audio per forward pass); unreadable
-    audio is logged and counted, not fatal.
+    Unreadable audio is logged and counted, not fatal.
     """
-    import torch
-
-    from asr.audio import AudioError, load_audio
+    from asr.inference import eval_mode, manifest_emissions
 
     emissions, references, skipped = [], [], 0
-    recognizer.eval()
-    batch: list[tuple[Any, Any]] = []
-
-    def flush() -> None:
-        if not batch:
-            return
-        audios = [torch.from_numpy(a) for a, _ in batch]
-        lengths = torch.tensor([len(a) for a in audios])
-        waves = torch.nn.utils.rnn.pad_sequence(audios, batch_first=True).to(recognizer.device)  # (B, S)
-        with torch.no_grad():
-            log_probs, out_lengths = recognizer(waves, lengths.to(recognizer.device))  # (B, T, V), (B,)
-        for b, (_, item) in enumerate(batch):
-            emissions.append(log_probs[b, : int(out_lengths[b])].float().cpu())
-            references.append(item.text)
-        batch.clear()
-
-    for item in sorted(items, key=lambda u: u.duration):
-        try:
-            audio = load_audio(item.audio, recognizer.sample_rate)
-        except AudioError as e:
-            log.warning("skipping %s: %s", item.id, e)
-            skipped += 1
-            continue
-        if batch and item.duration * (len(batch) + 1) > batch_seconds:
-            flush()
-        batch.append((audio, item))
-    flush()
+    with eval_mode(recognizer):
+        for batch in manifest_emissions(recognizer, items, batch_seconds):
+            skipped += len(batch.skipped)
+            for b, item in enumerate(batch.items):
+                # clone: a plain tensor, not an inference-mode one, for the decoders' batching
+                emissions.append(batch.log_probs[b, : int(batch.lengths[b])].float().cpu().clone())
+                references.append(item.text)
     return emissions, references, skipped
 
 
