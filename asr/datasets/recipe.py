@@ -137,19 +137,20 @@ def download_command(
     return p
 
 
-def main_wrapper(parser: argparse.ArgumentParser, argv: list[str] | None = None) -> int:
-    """Parse, set up logging, run ``args.func(args)``; expected errors print one line, exit 2."""
+def main_wrapper(parser: argparse.ArgumentParser, argv: Sequence[str] | None = None) -> int:
+    """Every recipe's main: parse, set up logging (``-v``/``--verbose`` or ``--log-level``), run
+    ``args.func(args)``; an expected error prints one line (no traceback) and exits 2."""
     from asr.errors import AsrError
 
     args = parser.parse_args(argv)
+    level = getattr(args, "log_level", None) or ("DEBUG" if getattr(args, "verbose", False) else "INFO")
     logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        datefmt="%H:%M:%S",
+        level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S"
     )
     func: Callable[[argparse.Namespace], int] = args.func
     try:
         return func(args) or 0
     except (AsrError, FileNotFoundError, ValueError) as e:
-        print(f"{Path(sys.argv[0]).name} {args.command}: error: {e}", file=sys.stderr)
+        where = " ".join(x for x in (Path(sys.argv[0]).name, getattr(args, "command", None)) if x)
+        print(f"{where}: error: {e}", file=sys.stderr)
         return 2

@@ -20,6 +20,8 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
+from asr.fileio import atomic_write
+
 # Engines that share the speakers they were made from: leaving one out means leaving all out.
 SHARED_SPEAKERS = ({"mbrola", "festival"},)
 
@@ -64,9 +66,8 @@ def split_by_engine(corpus: Path, hold: Sequence[str], out: Path, max_train: int
     report = {}
     for name, split_rows in splits.items():
         lines = "".join(json.dumps(r) + "\n" for r in _rebased(split_rows, corpus, out))
-        tmp = out / f".{name}.jsonl.tmp"
-        tmp.write_text(lines, encoding="utf-8")
-        os.replace(tmp, out / f"{name}.jsonl")
+        with atomic_write(out / f"{name}.jsonl") as f:
+            f.write(lines)
         report[name] = {
             "utterances": len(split_rows),
             "hours": round(sum(r["duration"] for r in split_rows) / 3600, 3),

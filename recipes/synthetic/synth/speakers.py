@@ -7,7 +7,6 @@ cannot do this: its ``pitch`` effect resamples, so it moves formants with F0, an
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -48,6 +47,8 @@ class WarpConfig:
             ("pitch_semitones", -12, 12),
             ("tempo", 0.5, 2.0),
         ):
+            if len(getattr(self, name)) != 2:
+                raise ValueError(f"[corpus.warp] {name} must be [low, high], got {getattr(self, name)!r}")
             lo, hi = getattr(self, name)
             if not lo_limit <= lo <= hi <= hi_limit:
                 raise ValueError(f"[corpus.warp] {name} must be [low, high] within {lo_limit}..{hi_limit}")
@@ -62,24 +63,6 @@ class WarpConfig:
             return round(lo_hi[0] + (lo_hi[1] - lo_hi[0]) * float(x), 3)
 
         return SpeakerWarp(at(self.formant, u[1]), at(self.pitch_semitones, u[2]), at(self.tempo, u[3]))
-
-    @classmethod
-    def from_dict(cls, table: Mapping[str, object]) -> WarpConfig:
-        known = {"prob", "formant", "pitch_semitones", "tempo"}
-        unknown = sorted(set(table) - known)
-        if unknown:
-            raise ValueError(f"[corpus.warp]: unknown keys {unknown}; known keys: {sorted(known)}")
-        kwargs: dict[str, object] = {}
-        for k, v in table.items():
-            if k == "prob":
-                if isinstance(v, bool) or not isinstance(v, (int, float)):
-                    raise ValueError(f"[corpus.warp] prob must be a number, got {v!r}")
-                kwargs[k] = float(v)
-            else:
-                if not (isinstance(v, list) and len(v) == 2 and all(isinstance(x, (int, float)) for x in v)):
-                    raise ValueError(f"[corpus.warp] {k} must be [low, high], got {v!r}")
-                kwargs[k] = (float(v[0]), float(v[1]))
-        return cls(**kwargs)  # type: ignore[arg-type]
 
 
 def warp_envelope(envelope: np.ndarray, factor: float) -> np.ndarray:
