@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass
 
 import torch
@@ -95,7 +94,3 @@ class LogMelFrontend(nn.Module):
             var = (((feats - mean) * mask) ** 2).sum(1, keepdim=True) / count
             feats = (feats - mean) / torch.sqrt(var + 1e-5)
         return feats.masked_fill(~mask, 0.0), frame_lengths
-
-
-def frames_for_seconds(config: FeatureConfig, seconds: float) -> int:
-    return int(math.floor(seconds * config.sample_rate)) // config.hop_length + 1

@@ -1,6 +1,6 @@
 """Audio in, transcript out: the user-facing join of audio loading, VAD, model and decoder.
 
-Long recordings are read in blocks (never whole, for files soundfile can read), cut at pauses by a
+Long recordings are read in blocks (`asr.audio.read_blocks`: never whole, for files soundfile can read), cut at pauses by a
 voice-activity detector into segments of bounded length, decoded in batches (segments of several files
 share batches) and stitched back together with times from the start of each recording. Memory therefore
 depends on the block, segment and batch sizes, not on the length of the audio.
@@ -12,15 +12,13 @@ import logging
 import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
-import soundfile as sf
 import torch
 from tqdm import tqdm
 
-from asr.audio import AudioError, _check_file, check_block, load_audio
+from asr.audio import AudioError, read_blocks
 from asr.decoding import Hypothesis, Word
 from asr.inference import emissions, eval_mode
 from asr.recognizer import Recognizer
@@ -31,7 +29,6 @@ __all__ = ["Segment", "Transcript", "transcribe", "transcribe_many"]
 log = logging.getLogger(__name__)
 
 AudioInput = str | os.PathLike | bytes | np.ndarray
-_BLOCK_SECONDS = 60.0
 # A frame after a word's last emitted token still belongs to the word while blank is below this
 # probability: CTC emits a word's last letter before the sound ends (measured ~55 ms early on average).
 _WORD_END_BLANK_PROB = 0.5
@@ -194,7 +191,17 @@ class _Runner:
             bar.close()
 
     def _blocks(self, job: _Job, audio: Any, rate: int | None, bar: tqdm) -> Iterator[np.ndarray]:
-        for block in _read_blocks(audio, rate, self.rate, job.name, bar):
+        if isinstance(audio, (str, os.PathLike)) and rate is not None:
+            raise ValueError("a sample rate applies only to numpy arrays; files carry their own rate")
+        if isinstance(audio, np.ndarray) and rate is None:
+            raise ValueError("transcribe: a numpy array needs sample_rate= (its sample rate in Hz)")
+
+        def add_duration(seconds: float) -> None:
+            bar.total = (bar.total or 0) + seconds
+            bar.refresh()
+
+        blocks = read_blocks(audio, self.rate, source_rate=rate, name=job.name, on_duration=add_duration)
+        for block in blocks:
             job.samples += len(block)
             bar.update(len(block) / self.rate)
             yield block
@@ -290,76 +297,3 @@ def _name(audio: Any) -> str:
     if isinstance(audio, (str, os.PathLike)):
         return os.fspath(audio)
     return "<array>" if isinstance(audio, np.ndarray) else "<bytes>"
-
-
-def _read_blocks(audio: Any, rate: int | None, target: int, name: str, bar: tqdm) -> Iterator[np.ndarray]:
-    """Mono float32 blocks at `target` Hz. Files soundfile reads are streamed; others decoded whole."""
-    if isinstance(audio, (str, os.PathLike)):
-        if rate is not None:
-            raise ValueError("a sample rate applies only to numpy arrays; files carry their own rate")
-        path = Path(audio)
-        _check_file(path)
-        try:
-            handle = sf.SoundFile(str(path))
-        except (sf.SoundFileError, RuntimeError):
-            handle = None  # not a libsndfile format: the ffmpeg/librosa fallback decodes it whole
-        if handle is not None:
-            yield from _stream_soundfile(handle, target, name, bar)
-            return
-        wave = load_audio(path, target)
-    elif isinstance(audio, np.ndarray):
-        if rate is None:
-            raise ValueError("transcribe: a numpy array needs sample_rate= (its sample rate in Hz)")
-        _note_rate(name, rate, target)
-        wave = load_audio(audio, target, source_rate=rate)
-    else:
-        try:
-            import io
-
-            _note_rate(name, sf.info(io.BytesIO(bytes(audio))).samplerate, target)
-        except (sf.SoundFileError, RuntimeError):
-            pass
-        wave = load_audio(audio, target)
-    if bar.total is None:
-        bar.total = 0
-    bar.total += len(wave) / target
-    step = int(_BLOCK_SECONDS * target)
-    for i in range(0, len(wave), step):
-        yield wave[i : i + step]
-
-
-def _stream_soundfile(handle: sf.SoundFile, target: int, name: str, bar: tqdm) -> Iterator[np.ndarray]:
-    with handle:
-        rate = handle.samplerate
-        _note_rate(name, rate, target)
-        if handle.frames > 0:
-            bar.total = (bar.total or 0) + handle.frames / rate
-            bar.refresh()
-        step = int(_BLOCK_SECONDS * rate)
-        while True:
-            try:
-                data = handle.read(step, dtype="float32", always_2d=True)
-            except (sf.SoundFileError, RuntimeError) as e:
-                raise AudioError(f"{name}: cannot decode audio ({e}); check that the file plays") from None
-            if len(data) == 0:
-                return
-            block = data[:, 0] if data.shape[1] == 1 else data.mean(axis=1)
-            check_block(block, name)  # NaN/inf, or far beyond full scale
-            if rate != target:
-                block = load_audio(block, target, source_rate=rate)
-            yield np.ascontiguousarray(block, dtype=np.float32)
-
-
-def _note_rate(name: str, rate: int, target: int) -> None:
-    if rate < target:
-        log.info(
-            "%s: %d Hz audio resampled to the model's %d Hz (frequencies above %d Hz are missing, so "
-            "accuracy may be lower than on %d Hz recordings)",
-            name,
-            rate,
-            target,
-            rate // 2,
-            target,
-        )
-    elif rate != target:
-        log.debug("%s: resampling %d Hz to %d Hz", name, rate, target)

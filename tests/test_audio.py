@@ -13,6 +13,7 @@ import pytest
 import soundfile as sf
 
 import asr.audio
+import asr.audio.fallback
 from asr.audio import AudioError, audio_duration, load_audio, save_wav
 
 SR = 16000
@@ -105,7 +106,7 @@ def test_librosa_fallback_without_ffmpeg(tmp_path: Path, monkeypatch: pytest.Mon
     pytest.importorskip("librosa")
     m4a = ffmpeg_encode(write(tmp_path / "a.wav", chirp(22050, 2.0), 22050), tmp_path / "a.m4a")
     # Hide ffmpeg from asr.audio only; audioread still finds it to decode.
-    monkeypatch.setattr(asr.audio.shutil, "which", lambda name: None)
+    monkeypatch.setattr(asr.audio.fallback.shutil, "which", lambda name: None)
     assert_length(load_audio(m4a), 2.0, rel=0.03)
 
 
@@ -319,7 +320,7 @@ def test_ffmpeg_formats_are_measured_by_ffprobe_before_decoding(
     def no_decoder(*args, **kwargs):
         raise AssertionError("started a decoder for a file whose header is already too long")
 
-    monkeypatch.setattr(asr.audio, "_decode_ffmpeg", no_decoder)
+    monkeypatch.setattr(asr.audio.fallback, "_decode_ffmpeg", no_decoder)
     with pytest.raises(asr.audio.AudioTooLong, match=r"lasts 600.0 s"):
         load_audio(m4a, max_seconds=30)
     assert audio_duration(m4a) == pytest.approx(600, abs=1)  # from the header, no decoding
@@ -388,3 +389,35 @@ def test_error_messages_carry_no_object_reprs() -> None:
     with pytest.raises(AudioError) as e:
         load_audio(b"not audio at all" * 20)
     assert " at 0x" not in str(e.value) and "/tmp" not in str(e.value), str(e.value)
+
+
+# --- stretches and blocks --------------------------------------------------------------------------
+
+
+def test_load_segment_seeks_to_the_stretch_and_decodes_only_it(tmp_path: Path, monkeypatch) -> None:
+    ramp = (np.arange(3 * SR) / (3 * SR) - 0.5).astype(np.float32)
+    path = write(tmp_path / "ramp.wav", ramp, SR, subtype="FLOAT")
+    import asr.audio.load
+
+    def whole(*args, **kwargs):
+        raise AssertionError("decoded the whole file")
+
+    monkeypatch.setattr(asr.audio.load, "load_audio", whole)
+    segment = asr.audio.load_segment(path, SR, offset=1.0, duration=0.5)
+    assert np.array_equal(segment, ramp[SR : SR + SR // 2])
+    assert np.array_equal(asr.audio.load_segment(path, SR, offset=2.5), ramp[2 * SR + SR // 2 :])
+    with pytest.raises(AudioError, match="no audio at offset 5.0"):
+        asr.audio.load_segment(path, SR, offset=5.0, duration=1.0)
+
+
+def test_read_blocks_streams_files_and_cuts_arrays(tmp_path: Path) -> None:
+    audio = chirp(SR, 2.5)
+    path = write(tmp_path / "c.wav", audio, SR, subtype="FLOAT")
+    seen: list[float] = []
+    blocks = list(asr.audio.read_blocks(path, SR, block_seconds=1.0, on_duration=seen.append))
+    assert [len(b) for b in blocks] == [SR, SR, SR // 2] and seen == [pytest.approx(2.5)]
+    assert np.allclose(np.concatenate(blocks), audio)
+    blocks = list(asr.audio.read_blocks(audio, SR, source_rate=SR, block_seconds=1.0))
+    assert [len(b) for b in blocks] == [SR, SR, SR // 2]
+    with pytest.raises(ValueError, match="source_rate"):
+        list(asr.audio.read_blocks(audio, SR))

@@ -61,3 +61,18 @@ def test_bad_items_are_skipped_and_reported(tmp_path):
     assert set(dataset.skipped) == {"corrupt", "missing", "nan"}
     assert all(dataset.skipped[k] for k in dataset.skipped)
     assert collate([None, None]) is None
+
+
+def test_items_with_an_offset_read_only_their_stretch(tmp_path):
+    ramp = (np.arange(3 * 16000) / 48000 - 0.5).astype(np.float32)
+    sf.write(tmp_path / "long.wav", ramp, 16000, subtype="FLOAT")
+    rows = [
+        {"id": "mid", "audio": "long.wav", "duration": 1.0, "offset": 1.0, "text": "hi"},
+        {"id": "head", "audio": "long.wav", "duration": 0.5, "text": "hi"},
+        {"id": "past", "audio": "long.wav", "duration": 1.0, "offset": 9.0, "text": "hi"},
+    ]
+    (tmp_path / "m.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    ds = SpeechDataset(read_manifest(tmp_path / "m.jsonl"), Vocabulary.english_characters())
+    assert np.array_equal(ds[0].audio, ramp[16000:32000])
+    assert np.array_equal(ds[1].audio, ramp[:8000])
+    assert not ds[2] and "no audio at offset" in ds.skipped["past"]

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from asr.audio import AudioError, load_audio
+from asr.audio import AudioError, load_segment
 from asr.data.manifest import Utterance
 from asr.text import Vocabulary
 
@@ -56,10 +56,8 @@ class SpeechDataset(torch.utils.data.Dataset):
             tokens = self.vocab.encode(item.text)
             if not tokens:
                 raise ValueError("empty transcript")
-            audio = load_audio(item.audio, self.sample_rate)
-            if item.offset or item.duration:
-                start = int(item.offset * self.sample_rate)
-                audio = audio[start : start + int(round(item.duration * self.sample_rate)) or None]
+            # Only [offset, offset + duration) is decoded: a segment of a long recording costs its own length.
+            audio = load_segment(item.audio, self.sample_rate, item.offset, item.duration or None)
         except (AudioError, ValueError) as e:
             self.skipped[item.id] = str(e)
             log.warning("skipping %s: %s", item.id, e)

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from asr.errors import ManifestError
+from asr.fileio import atomic_write
 
 
 @dataclass(frozen=True)
@@ -55,10 +55,6 @@ def read_manifest(path: str | os.PathLike) -> list[Utterance]:
 
 def write_manifest(path: str | os.PathLike, rows: list[dict]) -> None:
     """Write rows as JSON lines, atomically."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
+    with atomic_write(path) as f:
         for row in rows:
             f.write(json.dumps(row, ensure_ascii=False) + "\n")
-    os.replace(tmp, path)
