@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import importlib.util
 import logging
 import sys
 
 __all__ = ["build_parser", "main"]
 
-# in the order `asr --help` lists them; "recipe" is registered when its module is there
-COMMANDS = ("train", "evaluate", "transcribe", "export", "serve", "lm", "data", "recipe")
+# the subcommand modules, in the order `asr --help` lists them (asr.cli.recipe is not one: it is the
+# shared command line of the recipes' prepare.py scripts)
+COMMANDS = ("train", "evaluate", "transcribe", "export", "serve", "lm", "data")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -26,10 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", required=True)
     for name in COMMANDS:
-        module_name = f"{__name__}.{name}"
-        if importlib.util.find_spec(module_name) is None:
-            continue
-        importlib.import_module(module_name).add_parser(sub)
+        importlib.import_module(f"{__name__}.{name}").add_parser(sub)
     return parser
 
 
