@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from asr.audio import AudioError, read_blocks
+from asr.audio import BLOCK_SECONDS, AudioError, read_blocks
 from asr.decoding import Hypothesis, Word
 from asr.inference import emissions, eval_mode
 from asr.recognizer import Recognizer
@@ -29,6 +29,7 @@ __all__ = ["Segment", "Transcript", "transcribe", "transcribe_many"]
 log = logging.getLogger(__name__)
 
 AudioInput = str | os.PathLike | bytes | np.ndarray
+_BLOCK_SECONDS = BLOCK_SECONDS  # how much of a recording is read at a time
 # A frame after a word's last emitted token still belongs to the word while blank is below this
 # probability: CTC emits a word's last letter before the sound ends (measured ~55 ms early on average).
 _WORD_END_BLANK_PROB = 0.5
@@ -200,7 +201,14 @@ class _Runner:
             bar.total = (bar.total or 0) + seconds
             bar.refresh()
 
-        blocks = read_blocks(audio, self.rate, source_rate=rate, name=job.name, on_duration=add_duration)
+        blocks = read_blocks(
+            audio,
+            self.rate,
+            source_rate=rate,
+            block_seconds=_BLOCK_SECONDS,
+            name=job.name,
+            on_duration=add_duration,
+        )
         for block in blocks:
             job.samples += len(block)
             bar.update(len(block) / self.rate)
