@@ -109,3 +109,23 @@ def test_init_from_starts_at_the_given_weights_and_refuses_another_shape(corpus,
     )
     with pytest.raises(loop.TrainingError, match="hidden_size"):
         loop.train(wider, progress=False)
+
+
+def test_init_from_an_old_checkpoint_whose_stored_config_keeps_augmentation_flat():
+    """The shipped model predates [train.augment]: its stored run config still rebuilds the run, and
+    train.init_from loads its weights."""
+    from pathlib import Path
+
+    from asr.recognizer import SpeechRecognizer
+    from asr.text import Vocabulary
+    from asr.train.checkpointing import init_weights
+    from asr.train.config import RunConfig
+
+    shipped = Path(__file__).resolve().parent.parent / "data" / "models" / "synthetic-en" / "model.pt"
+    payload = load_checkpoint(shipped)
+    assert "noise_prob" in payload["train"]["config"]["train"]  # the old, flat layout
+    run = RunConfig.from_dict(payload["train"]["config"])
+    recognizer = SpeechRecognizer(run.features, run.model, Vocabulary.english_characters())
+    init_weights(recognizer, run, str(shipped))
+    for key, value in payload["state_dict"].items():
+        torch.testing.assert_close(recognizer.acoustic.state_dict()[key], value.float(), rtol=0, atol=0)

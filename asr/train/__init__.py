@@ -1,1 +1,6 @@
-"""Training: config, loop, checkpoints. Never imported by the decoding or transcription code."""
+"""Training, never imported by the decoding or transcription code.
+
+`config` (TrainConfig and its [train.augment] table), `loop` (the story: `train`), `setup` (device,
+precision, data, feature statistics), `step` (one optimisation step), `checkpointing` (every training
+checkpoint written or read), `distributed` (torchrun plumbing) and `monitor` (metrics, curves).
+"""
