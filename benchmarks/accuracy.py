@@ -228,7 +228,7 @@ def main(argv: list[str] | None = None) -> int:
                 parser.error(f"{tool} is needed for the degraded sets (make install puts it there)")
     import torch
 
-    from asr.decoding import BeamSearchDecoder, DecoderConfig
+    from asr.decoding import DecoderConfig
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -239,8 +239,7 @@ def main(argv: list[str] | None = None) -> int:
     decoder_file = args.decoder_config or bundled_decoder_config(args.model)
     decoders: dict[str, object] = {"greedy": None}
     if decoder_file:
-        config = DecoderConfig.from_file(decoder_file).replace(frame_shift_s=model.frame_shift_s)
-        decoders["beam+LM"] = BeamSearchDecoder(model.vocab, config=config)
+        decoders["beam+LM"] = model.decoder(DecoderConfig.from_file(decoder_file))
     else:
         log.warning("no decoder.json beside %s and no --decoder-config: greedy only", args.model)
 

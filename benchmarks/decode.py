@@ -34,35 +34,26 @@ import math
 import sys
 import time
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import torch
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from asr.decoding import BeamSearchDecoder, DecoderConfig, GreedyDecoder  # noqa: E402
+from asr.decoding import Decoder, DecoderConfig, build_decoder  # noqa: E402
+from asr.decoding.lexicon import read_lexicon  # noqa: E402
 from asr.metrics import error_stats  # noqa: E402
 from asr.text import Vocabulary  # noqa: E402
-
-# Groups of characters a weak acoustic model confuses (generated emissions only).
-CONFUSABLE = ["aeiou", "bp", "dt", "gkc", "mn", "fvh", "sz", "lr", "wv", "ijy", "xs", "qk"]
-
-
-@dataclass
-class EmissionSet:
-    name: str
-    description: str
-    emissions: list[torch.Tensor]  # (T, V) log-probs each
-    references: list[str]
-    frame_shift_s: float
-
-    @property
-    def frames(self) -> int:
-        return sum(e.shape[0] for e in self.emissions)
+from benchmarks.decode_inputs import (  # noqa: E402
+    EmissionSet,
+    generated_emissions,
+    model_emission_set,
+    padded,
+)
+from benchmarks.decode_peers import pyctcdecode_runner, torchaudio_runner  # noqa: E402
 
 
 @dataclass
@@ -82,121 +73,10 @@ class Row:
         return self.frames / self.seconds
 
 
-# --- emissions ------------------------------------------------------------------------------------
-
-
-def generated_emissions(
-    texts: Sequence[str],
-    vocab: Vocabulary,
-    min_frames: int,
-    seed: int,
-    p_sub: float = 0.12,
-    p_del: float = 0.03,
-) -> tuple[list[torch.Tensor], list[str]]:
-    """Peaky CTC log-probs spelling `texts` (cycled until `min_frames`), with confusions.
-
-    Each character gets 1-2 frames, blanks 0-3 frames between characters (1 at least between repeats)
-    and 2-7 at the ends. Per frame, logits are N(0, 1) noise plus a margin of 5-13 on the frame's token
-    (blank frames 8-16). With probability `p_sub` a letter's frame is won by a confusable letter with
-    the true one 0.3-3 behind it; with `p_del` a letter is swallowed by a blank, the letter 1-4 behind.
-    """
-    rng = np.random.default_rng(seed)
-    confusable: dict[str, list[str]] = {}
-    for group in CONFUSABLE:
-        for c in group:
-            confusable.setdefault(c, [])
-            confusable[c].extend(x for x in group if x != c and x not in confusable[c])
-    index = {t: i for i, t in enumerate(vocab.tokens)}
-    letters = [t for t in vocab.tokens[1:] if t != vocab.word_separator]
-    emissions, references = [], []
-    frames_total = 0
-    k = 0
-    while frames_total < min_frames:
-        text = texts[k % len(texts)]
-        k += 1
-        plan: list[tuple[int, int | None, float]] = []  # (winner, runner-up, its gap to the winner)
-
-        plan.extend([(0, None, 0.0)] * int(rng.integers(2, 8)))
-        previous = None
-        for ch in text:
-            token = index[ch]
-            if token == previous:
-                plan.extend([(0, None, 0.0)] * 1)
-            r = rng.random()
-            if ch != " " and r < p_del:
-                plan.append((0, token, rng.uniform(1, 4)))
-            elif ch != " " and r < p_del + p_sub:
-                pool = confusable.get(ch) or [c for c in letters if c != ch]
-                plan.append((index[pool[int(rng.integers(len(pool)))]], token, rng.uniform(0.3, 3)))
-            else:
-                for _ in range(1 + int(rng.random() < 0.3)):
-                    plan.append((token, None, 0.0))
-            plan.extend([(0, None, 0.0)] * int(rng.integers(0, 4)))
-            previous = token
-        plan.extend([(0, None, 0.0)] * int(rng.integers(2, 8)))
-        logits = rng.normal(0.0, 1.0, (len(plan), len(vocab))).astype(np.float32)
-        for t, (winner, runner_up, gap) in enumerate(plan):
-            logits[t, winner] += rng.uniform(8, 16) if winner == 0 else rng.uniform(5, 13)
-            if runner_up is not None:
-                logits[t, runner_up] = logits[t, winner] - gap
-        emissions.append(torch.log_softmax(torch.from_numpy(logits), dim=-1))
-        references.append(text)
-        frames_total += len(plan)
-    return emissions, references
-
-
-def model_emission_set(model: Path, manifest: Path, cache_dir: Path) -> EmissionSet:
-    """Run the model over the manifest once (cached on disk by model and manifest timestamps)."""
-    from asr.checkpoint import load_model
-    from asr.data.manifest import read_manifest
-    from asr.lm import model_emissions
-
-    stamp = f"{model.stat().st_mtime_ns}-{manifest.stat().st_mtime_ns}"
-    cache = cache_dir / f"emissions-{model.stem}-{manifest.stem}.pt"
-    recognizer = load_model(model)
-    if cache.is_file():
-        saved = torch.load(cache, weights_only=True)
-        if saved.get("stamp") == stamp and saved.get("model") == str(model):
-            emissions, references = saved["emissions"], saved["references"]
-            print(f"(model emissions from the cache {cache})")
-        else:
-            saved = None
-    else:
-        saved = None
-    if saved is None:
-        t0 = time.perf_counter()
-        emissions, references, skipped = model_emissions(recognizer, read_manifest(manifest))
-        print(
-            f"(computed model emissions in {time.perf_counter() - t0:.1f} s; {skipped} utterances unreadable)"
-        )
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        torch.save(
-            {"stamp": stamp, "model": str(model), "emissions": emissions, "references": references}, cache
-        )
-    return EmissionSet(
-        "model",
-        f"model {model} on {manifest} ({len(emissions)} utterances)",
-        emissions,
-        references,
-        recognizer.frame_shift_s,
-    )
-
-
 # --- decoders under test -------------------------------------------------------------------------------
 
 
-def padded(emissions: Sequence[torch.Tensor], batch_size: int, end_frame: torch.Tensor | None = None) -> list:
-    batches = []
-    for start in range(0, len(emissions), batch_size):
-        chunk = list(emissions[start : start + batch_size])
-        if end_frame is not None:
-            chunk = [torch.cat([e, end_frame]) for e in chunk]
-        lengths = torch.tensor([e.shape[0] for e in chunk])
-        batches.append((torch.nn.utils.rnn.pad_sequence(chunk, batch_first=True).contiguous(), lengths))
-    return batches
-
-
-def ours_runner(decoder: BeamSearchDecoder, data: EmissionSet, batch_size: int) -> Callable[[], list[str]]:
+def ours_runner(decoder: Decoder, data: EmissionSet, batch_size: int) -> Callable[[], list[str]]:
     batches = padded(data.emissions, batch_size)
 
     def run() -> list[str]:
@@ -205,57 +85,8 @@ def ours_runner(decoder: BeamSearchDecoder, data: EmissionSet, batch_size: int) 
     return run
 
 
-def torchaudio_runner(
-    vocab: Vocabulary,
-    lm: Path,
-    lexicon_file: Path,
-    data: EmissionSet,
-    args: argparse.Namespace,
-    **options: object,
-) -> Callable[[], list[str]]:
-    from torchaudio.models.decoder import ctc_decoder
-
-    tokens = ["-" if t == vocab.BLANK else "|" if t == vocab.word_separator else t for t in vocab.tokens]
-    decoder = ctc_decoder(
-        lexicon=str(lexicon_file),
-        tokens=tokens,
-        lm=str(lm),
-        beam_size=args.beam_size,
-        lm_weight=args.lm_weight * math.log(10),  # flashlight weighs log10 LM scores
-        word_score=args.word_score,
-        blank_token="-",
-        sil_token="|",
-        **options,
-    )
-    end = torch.full((1, len(vocab)), -1e4)
-    end[0, vocab.separator_id] = 0.0
-    batches = padded(data.emissions, args.batch_size, end)
-
-    def run() -> list[str]:
-        return [" ".join(n[0].words) for x, lengths in batches for n in decoder(x, lengths)]
-
-    return run
-
-
-def pyctcdecode_runner(
-    vocab: Vocabulary, lm: Path, words: list[str], data: EmissionSet, args: argparse.Namespace
-) -> Callable[[], list[str]]:
-    from pyctcdecode import build_ctcdecoder
-
-    labels = ["" if t == vocab.BLANK else t for t in vocab.tokens]
-    decoder = build_ctcdecoder(
-        labels, kenlm_model_path=str(lm), unigrams=words, alpha=args.lm_weight, beta=args.word_score
-    )
-    arrays = [e.numpy() for e in data.emissions]
-
-    def run() -> list[str]:
-        return [decoder.decode(a, beam_width=args.beam_size) for a in arrays]
-
-    return run
-
-
 def greedy_runner(vocab: Vocabulary, data: EmissionSet, batch_size: int) -> Callable[[], list[str]]:
-    decoder = GreedyDecoder(vocab, data.frame_shift_s)
+    decoder = build_decoder(vocab, data.frame_shift_s)
     batches = padded(data.emissions, batch_size)
 
     def run() -> list[str]:
@@ -409,8 +240,6 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("pyctcdecode").setLevel(logging.ERROR)
     vocab = Vocabulary.english_characters()
     lm, words_file = ensure_lm(args)
-    from asr.decoding.beam import read_lexicon
-
     words = [w for w in read_lexicon(words_file) if vocab.can_encode(w) and " " not in w]
     lexicon_file = Path(args.cache_dir) / f"{lm.stem}.torchaudio-lexicon.txt"
     lexicon_file.parent.mkdir(parents=True, exist_ok=True)
@@ -453,7 +282,8 @@ def main(argv: list[str] | None = None) -> int:
             beam_size=args.beam_size,
             lm_weight=args.lm_weight,
             word_score=args.word_score,
-            frame_shift_s=data.frame_shift_s,
+            lm=lm,
+            lexicon=words_file,
         )
         runners: list[tuple[str, Callable[[], list[str]], dict]] = [
             ("greedy (reference, no LM)", greedy_runner(vocab, data, args.batch_size), {})
@@ -481,11 +311,10 @@ def main(argv: list[str] | None = None) -> int:
                     {"note": "(not a peer: what the flags alone give)"},
                 )
             )
-        ours = BeamSearchDecoder(vocab, lm=lm, lexicon=words_file, config=config)
+        # build_decoder gives every beam decoder the set's frame shift.
+        ours = build_decoder(vocab, data.frame_shift_s, config)
         runners.append(("ours: BeamSearchDecoder", ours_runner(ours, data, args.batch_size), {"ours": True}))
-        closed = BeamSearchDecoder(
-            vocab, lm=lm, lexicon=words_file, config=config.replace(unk_score=-math.inf)
-        )
+        closed = build_decoder(vocab, data.frame_shift_s, config.replace(unk_score=-math.inf))
         runners.append(
             (
                 "ours, closed vocabulary",
@@ -494,12 +323,8 @@ def main(argv: list[str] | None = None) -> int:
             )
         )
         if args.workers > 1:
-            pooled = BeamSearchDecoder(
-                vocab, lm=lm, lexicon=words_file, config=config.replace(num_workers=args.workers)
-            )
-            pooled.decode(
-                data.emissions[0][None].repeat(args.workers * pooled.config.min_batch_per_worker, 1, 1)
-            )
+            pooled = build_decoder(vocab, data.frame_shift_s, config.replace(num_workers=args.workers))
+            pooled.decode(data.emissions[0][None].repeat(args.workers * config.min_batch_per_worker, 1, 1))
             runners.append(
                 (
                     f"ours, {args.workers} processes",
@@ -511,7 +336,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.open_vocab_utterances > 0:
             n = min(args.open_vocab_utterances, len(data.emissions))
             subset = EmissionSet(data.name, "", data.emissions[:n], data.references[:n], data.frame_shift_s)
-            free = BeamSearchDecoder(vocab, lm=lm, config=config)
+            free = build_decoder(vocab, data.frame_shift_s, config.replace(lexicon=None))
             rows += measure(
                 [
                     (

@@ -36,7 +36,7 @@ sys.path.insert(0, str(ROOT))
 from asr.audio import load_audio  # noqa: E402
 from asr.checkpoint import load_model  # noqa: E402
 from asr.data.manifest import read_manifest  # noqa: E402
-from asr.decoding import GreedyDecoder  # noqa: E402
+from asr.decoding import Decoder  # noqa: E402
 from asr.export import EagerInt8Model, export_model, load_exported  # noqa: E402
 from asr.metrics import error_stats  # noqa: E402
 from asr.text import normalize_text  # noqa: E402
@@ -66,7 +66,7 @@ def first_existing(paths: list[Path], what: str) -> Path:
     sys.exit(f"no {what} found (tried {', '.join(map(str, paths))}); pass it explicitly")
 
 
-def run_asr(model, decoder: GreedyDecoder, audios: list[np.ndarray], desc: str) -> tuple[float, list[str]]:
+def run_asr(model, decoder: Decoder, audios: list[np.ndarray], desc: str) -> tuple[float, list[str]]:
     """Total compute seconds and hypotheses, one utterance at a time."""
     texts = []
     elapsed = 0.0
@@ -150,7 +150,7 @@ def main() -> int:
         export_model(eager, out, fmt, q)
         exports[(fmt, q)] = out
     int8_eager = EagerInt8Model(eager)
-    decoder = GreedyDecoder(eager.vocab, eager.frame_shift_s)
+    decoder = eager.decoder()
 
     variants: list[tuple[str, Callable[[int], object]]] = [
         ("fp32 eager", lambda t: eager),
