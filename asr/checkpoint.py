@@ -1,6 +1,6 @@
 """Self-describing checkpoints: one file holds configs, vocabulary, weights and training state.
 
-Layout (DESIGN.md §4): {"format_version", "features", "model", "vocab", "state_dict", "train",
+Layout: {"format_version", "features", "model", "vocab", "state_dict", "train",
 "optimizer", "scheduler"}; loadable with `torch.load(path, weights_only=True)`.
 """
 

@@ -12,6 +12,7 @@ from typing import Any
 from tqdm import tqdm
 
 from asr.data.manifest import Utterance
+from asr.fileio import atomic_write
 from asr.inference import eval_mode, manifest_emissions
 from asr.metrics import align, error_stats
 from asr.recognizer import Recognizer
@@ -129,10 +130,10 @@ class EvalResult:
         out.mkdir(parents=True, exist_ok=True)
         wers = self.utterance_wers()
         summary = self.summary(wers)
-        with (out / f"recogs-{name}.txt").open("w", encoding="utf-8") as f:
+        with atomic_write(out / f"recogs-{name}.txt") as f:
             for uid, ref, hyp in zip(self.ids, self.references, self.hypotheses):
                 f.write(f"{uid}:\tref={ref}\n{uid}:\thyp={hyp}\n")
-        with (out / f"errs-{name}.txt").open("w", encoding="utf-8") as f:
+        with atomic_write(out / f"errs-{name}.txt") as f:
             head = {k: v for k, v in summary.items() if k not in ("examples", "skipped_items", "per_speaker")}
             f.write(json.dumps(head) + "\n\n")
             for spk, figures in summary.get("per_speaker", {}).items():
@@ -143,7 +144,8 @@ class EvalResult:
             for uid, ref, hyp, w in zip(self.ids, self.references, self.hypotheses, wers):
                 if ref != hyp:
                     f.write(f"{uid} (WER {100 * w:.1f}%)\n{align(ref, hyp)}\n\n")
-        (out / f"summary-{name}.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
+        with atomic_write(out / f"summary-{name}.json") as f:
+            f.write(json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
         return summary
 
 

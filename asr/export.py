@@ -294,7 +294,7 @@ def _export_onnx(
                     "out_lengths": {0: "batch"},
                 },
                 opset_version=opset,
-                dynamo=False,  # DESIGN.md §8: 0.7 s and dynamic axes; dynamo took 81 s, fixed time axis
+                dynamo=False,  # 0.7 s and dynamic axes; the dynamo exporter took 81 s and fixed the time axis
             )
         if quantize == "int8":
             _quantize_onnx(fp32, path)

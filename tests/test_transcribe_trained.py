@@ -63,7 +63,7 @@ def trained(speech_corpus, tmp_path_factory):
             "train.lr=0.003",
             "train.warmup_steps=20",
             "train.max_duration=40",
-            "train.spec_augment=false",
+            "train.augment.spec_augment=false",
             "train.num_threads=1",
         ],
     )
