@@ -350,9 +350,12 @@ def test_extract_never_runs_without_the_data_filter(tmp_path, monkeypatch):
 
 
 def test_extract_checks_the_unpacked_size_against_free_space(tmp_path, monkeypatch):
+    import asr.datasets.archives
     import asr.datasets.download as dl
 
-    monkeypatch.setattr(dl, "disk_free_gb", lambda path: 50_000 / 1e9)  # 50 kB free, 60 kB inside
+    monkeypatch.setattr(
+        asr.datasets.archives, "disk_free_gb", lambda path: 50_000 / 1e9
+    )  # 50 kB free, 60 kB inside
     (tmp_path / "c.tar.gz").write_bytes(ARCHIVE)
     with pytest.raises(dl.DiskSpaceError, match=r"extracting c.tar.gz needs 0.00 GB"):
         extract(tmp_path / "c.tar.gz", tmp_path / "out")
@@ -360,9 +363,10 @@ def test_extract_checks_the_unpacked_size_against_free_space(tmp_path, monkeypat
 
 
 def test_fetch_refuses_a_download_that_cannot_fit(server, tmp_path, monkeypatch):
+    import asr.datasets.archives
     import asr.datasets.download as dl
 
-    monkeypatch.setattr(dl, "disk_free_gb", lambda path: 1.0)
+    monkeypatch.setattr(asr.datasets.archives, "disk_free_gb", lambda path: 1.0)
     res = Resource("corpus.tar.gz", f"{server.base}/corpus.tar.gz", approx_size=3_000_000_000)
     with pytest.raises(dl.DiskSpaceError, match=r"downloading corpus.tar.gz \(about 3.00 GB\) needs"):
         fetch([res], tmp_path, progress=False)

@@ -100,7 +100,7 @@ def test_prepare_writes_manifests_line_by_line(tmp_path):
     config = tmp_path / "c.toml"
     config.write_text("[corpus]\ndev_speakers = 1\n")
     argv = ["--config", str(config), "prepare", "--corpus-dir", str(corpus), "--out", str(out)]
-    assert an4.main_wrapper(an4.build_parser(), [*argv, "--jobs", "1", "--no-progress"]) == 0
+    assert an4.main([*argv, "--jobs", "1", "--no-progress"]) == 0
 
     train, dev, test = (_lines(out / f"{s}.jsonl") for s in ("train", "dev", "test"))
     assert [r["id"] for r in train] == ["an251-fash-b", "an253-fash-b", "cen1-fbbh-b", "cen2-fbbh-b"]
@@ -127,16 +127,16 @@ def test_prepare_writes_manifests_line_by_line(tmp_path):
 
     # idempotent: a second run is skipped by its marker and leaves identical files
     before = (out / "train.jsonl").read_bytes()
-    assert an4.main_wrapper(an4.build_parser(), [*argv, "--jobs", "2", "--no-progress"]) == 0
+    assert an4.main([*argv, "--jobs", "2", "--no-progress"]) == 0
     assert (out / "train.jsonl").read_bytes() == before
     # and a forced re-run in parallel writes the same bytes
-    assert an4.main_wrapper(an4.build_parser(), [*argv, "--jobs", "2", "--no-progress", "--force"]) == 0
+    assert an4.main([*argv, "--jobs", "2", "--no-progress", "--force"]) == 0
     assert (out / "train.jsonl").read_bytes() == before
 
 
 def test_prepare_missing_corpus_is_a_clear_error(tmp_path, capsys):
     argv = ["prepare", "--corpus-dir", str(tmp_path / "nope"), "--out", str(tmp_path / "o"), "--no-progress"]
-    assert an4.main_wrapper(an4.build_parser(), argv) == 2
+    assert an4.main(argv) == 2
     assert "an4_train.fileids: missing" in capsys.readouterr().err
 
 
@@ -167,7 +167,7 @@ def test_prepare_reads_the_sphere_variant(tmp_path):
         str(out),
         "--no-progress",
     ]
-    assert an4.main_wrapper(an4.build_parser(), [*argv, "--jobs", "1"]) == 0
+    assert an4.main([*argv, "--jobs", "1"]) == 0
     train = _lines(out / "train.jsonl")
     assert [r["id"] for r in train] == ["an251-fash-b", "an253-fash-b", "cen1-fbbh-b", "cen2-fbbh-b"]
     assert [r["id"] for r in _lines(out / "test.jsonl")] == ["an406-fcaw-b", "an407-fcaw-b"]
@@ -186,7 +186,7 @@ def test_prepare_with_no_audio_at_all_fails_loudly(tmp_path, capsys):
     shutil.rmtree(corpus / "wav")
     out = tmp_path / "data"
     argv = ["prepare", "--corpus-dir", str(corpus), "--out", str(out), "--no-progress", "--jobs", "1"]
-    assert an4.main_wrapper(an4.build_parser(), argv) == 2
+    assert an4.main(argv) == 2
     err = capsys.readouterr().err
     assert "train: none of the 4 listed utterances is usable" in err and "missing audio" in err
     assert not (out / "train.jsonl").exists() and not (out / ".train.done").exists()
@@ -249,7 +249,7 @@ def test_download_stage_from_a_local_mirror(tmp_path):
     try:
         mirror = f"http://127.0.0.1:{httpd.server_address[1]}/"
         argv = ["download", "--dir", str(tmp_path / "data"), "--mirror", mirror, "--no-progress"]
-        assert an4.main_wrapper(an4.build_parser(), argv) == 0
+        assert an4.main(argv) == 0
         assert (tmp_path / "data/an4/etc/an4_train.transcription").is_file()
         assert (tmp_path / "data/download/.an4_sphere.tar.gz.done").is_file()  # the https variant by default
         assert list((tmp_path / "data/an4/wav").rglob("*.sph"))
@@ -263,7 +263,7 @@ def test_download_stage_from_a_local_mirror(tmp_path):
             "--variant",
             "raw",
         ]
-        assert an4.main_wrapper(an4.build_parser(), raw) == 0
+        assert an4.main(raw) == 0
         assert (tmp_path / "r/download/.an4_raw.bigendian.tar.gz.done").is_file()
         # a checksum the user pins is enforced
         pinned = [
@@ -276,10 +276,10 @@ def test_download_stage_from_a_local_mirror(tmp_path):
             "--sha256",
             "0" * 64,
         ]
-        assert an4.main_wrapper(an4.build_parser(), pinned) == 2
+        assert an4.main(pinned) == 2
         # a wrong mirror is a clear error (404), not a traceback
         argv = ["download", "--dir", str(tmp_path / "d2"), "--mirror", mirror + "nope", "--no-progress"]
-        assert an4.main_wrapper(an4.build_parser(), argv) == 2
+        assert an4.main(argv) == 2
     finally:
         httpd.shutdown()
         httpd.server_close()

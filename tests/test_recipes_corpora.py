@@ -36,7 +36,7 @@ def _lines(path: Path) -> list[dict]:
 
 
 def _run(module, argv: list[str]) -> int:
-    return module.main_wrapper(module.build_parser(), [*argv, "--no-progress"])
+    return module.main([*argv, "--no-progress"])
 
 
 # --- LibriSpeech ----------------------------------------------------------------------------------
@@ -256,9 +256,9 @@ def test_commonvoice_download_extracts_a_given_archive(tmp_path, capsys):
     with tarfile.open(archive, "w:gz") as tar:
         tar.add(cv.parent, arcname="cv-corpus-17.0-2024-03-15")
     argv = ["download", "--archive", str(archive), "--dir", str(tmp_path / "data")]
-    assert cv_mod.main_wrapper(cv_mod.build_parser(), argv) == 0
+    assert cv_mod.main(argv) == 0
     assert (tmp_path / "data/cv-corpus-17.0-2024-03-15/en/train.tsv").is_file()
-    assert cv_mod.main_wrapper(cv_mod.build_parser(), ["download"]) == 2
+    assert cv_mod.main(["download"]) == 2
     assert "commonvoice.mozilla.org" in capsys.readouterr().err
 
 

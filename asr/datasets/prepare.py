@@ -35,6 +35,7 @@ from typing import Any
 
 from asr.audio import AudioError, audio_duration
 from asr.errors import PrepareError
+from asr.fileio import atomic_path, atomic_write
 from asr.text import normalize_text
 
 __all__ = ["Item", "PrepareError", "PrepareResult", "RawFormat", "mark_done", "prepare_split", "split_done"]
@@ -120,11 +121,10 @@ def _materialize(item: Item) -> Path:
     if data.size == 0:
         raise AudioError(f"{item.audio}: no samples")
     mono = data.mean(axis=1).astype(np.int16) if data.shape[1] > 1 else data[:, 0]
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.tmp")
     fmt_name = "FLAC" if target.suffix.lower() == ".flac" else "WAV"
-    sf.write(str(tmp), mono, rate, format=fmt_name, subtype="PCM_16")
-    os.replace(tmp, target)
+    # Thousands of files: no fsync each (a killed run leaves no torn file, and re-running redoes it).
+    with atomic_path(target, durable=False) as tmp:
+        sf.write(str(tmp), mono, rate, format=fmt_name, subtype="PCM_16")
     return target
 
 
@@ -302,7 +302,8 @@ def _audio_found(reason: str) -> bool:
 
 def write_text_corpus(rows: Sequence[dict], path: str | os.PathLike) -> None:
     """One normalized transcript per line (LM training text)."""
-    Path(path).write_text("".join(r["text"] + "\n" for r in rows), encoding="utf-8")
+    with atomic_write(path) as f:
+        f.write("".join(r["text"] + "\n" for r in rows))
 
 
 def fingerprint(*parts: object) -> str:

@@ -17,10 +17,11 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from asr.config import ConfigError, from_table, load_toml
-from asr.datasets.download import Resource, add_download_arguments, fetch
+from asr.datasets.download import Resource, fetch
 from asr.datasets.prepare import Item, PrepareResult, fingerprint, run_splits, write_text_corpus
 
 __all__ = [
+    "add_download_arguments",
     "add_prepare_arguments",
     "add_prepare_command",
     "download_command",
@@ -28,6 +29,7 @@ __all__ = [
     "prepare_corpus",
     "print_results",
     "read_corpus_config",
+    "recipe_main",
     "recipe_parser",
 ]
 
@@ -93,6 +95,14 @@ def recipe_parser(description: str) -> tuple[argparse.ArgumentParser, Any]:
     return parser, sub
 
 
+def add_download_arguments(parser: argparse.ArgumentParser) -> None:
+    """--mirror / --retries / --remove-archive / --no-progress for a recipe's download command."""
+    parser.add_argument("--mirror", help="base URL replacing the published one (the file name is appended)")
+    parser.add_argument("--retries", type=int, default=5, help="extra attempts after a failure (default 5)")
+    parser.add_argument("--remove-archive", action="store_true", help="delete each archive once extracted")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+
 def add_prepare_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--jobs", type=int, default=min(4, os.cpu_count() or 1), help="parallel processes")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
@@ -100,14 +110,38 @@ def add_prepare_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def add_prepare_command(
-    sub: Any, func: Callable[[argparse.Namespace], int], help: str, corpus_dir: str, out: str
+    sub: Any,
+    prepare: Callable[..., dict[str, PrepareResult | None]],
+    config_cls: type,
+    help: str,
+    corpus_dir: str | None,
+    out: str,
+    *,
+    corpus_flag: str = "--corpus-dir",
+    corpus_help: str = "the extracted corpus folder",
+    passthrough: Sequence[str] = (),
 ) -> argparse.ArgumentParser:
-    """The ``prepare`` subcommand: ``--corpus-dir``, ``--out`` and the prepare options."""
+    """The ``prepare`` subcommand: reads ``[corpus]`` as ``config_cls``, calls ``prepare(corpus_dir, out,
+    cfg, jobs=, progress=, force=, **passthrough options)`` and prints each split's summary. The
+    returned parser takes the recipe's own extra options (name those ``prepare`` takes in
+    ``passthrough``)."""
+
+    def run(args: argparse.Namespace) -> int:
+        cfg = read_corpus_config(config_cls, args.config)
+        extra = {name: getattr(args, name) for name in passthrough}
+        corpus = getattr(args, corpus_flag.lstrip("-").replace("-", "_"))
+        options = {"jobs": args.jobs, "progress": not args.no_progress, "force": args.force}
+        print_results(prepare(corpus, args.out, cfg, **options, **extra))
+        return 0
+
     p = sub.add_parser("prepare", help=help)
-    p.add_argument("--corpus-dir", default=corpus_dir, help="the extracted corpus folder")
+    if corpus_dir is None:
+        p.add_argument(corpus_flag, required=True, help=corpus_help)
+    else:
+        p.add_argument(corpus_flag, default=corpus_dir, help=corpus_help)
     p.add_argument("--out", default=out, help="manifests (and converted audio) go here")
     add_prepare_arguments(p)
-    p.set_defaults(func=func)
+    p.set_defaults(func=run)
     return p
 
 
@@ -154,3 +188,12 @@ def main_wrapper(parser: argparse.ArgumentParser, argv: Sequence[str] | None = N
         where = " ".join(x for x in (Path(sys.argv[0]).name, getattr(args, "command", None)) if x)
         print(f"{where}: error: {e}", file=sys.stderr)
         return 2
+
+
+def recipe_main(build_parser: Callable[[], argparse.ArgumentParser]) -> Callable[..., int]:
+    """A recipe's ``main(argv=None)``: :func:`main_wrapper` on a fresh ``build_parser()``."""
+
+    def main(argv: Sequence[str] | None = None) -> int:
+        return main_wrapper(build_parser(), argv)
+
+    return main

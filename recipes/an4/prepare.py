@@ -31,18 +31,11 @@ import re
 import sys
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
+from asr.datasets import recipe
 from asr.datasets.download import Resource
 from asr.datasets.prepare import Item, PrepareResult, RawFormat
-from asr.datasets.recipe import (
-    add_prepare_command,
-    download_command,
-    main_wrapper,
-    prepare_corpus,
-    print_results,
-    read_corpus_config,
-    recipe_parser,
-)
 
 log = logging.getLogger("asr.recipes.an4")
 
@@ -132,10 +125,7 @@ def prepare_an4(
     corpus_dir: str | os.PathLike,
     out_dir: str | os.PathLike,
     cfg: AN4Config | None = None,
-    *,
-    jobs: int = 1,
-    progress: bool = True,
-    force: bool = False,
+    **options: Any,
 ) -> dict[str, PrepareResult | None]:
     """Convert the extracted ``an4/`` folder into ``out_dir``'s manifests (None: a split up to date)."""
     cfg = cfg or AN4Config()
@@ -158,11 +148,11 @@ def prepare_an4(
         "test": lambda: list_split(corpus, "test", out, "test"),
     }
     key = (RECIPE_VERSION, str(corpus.resolve()))
-    return prepare_corpus(listings, out, cfg, key, jobs=jobs, progress=progress, force=force)
+    return recipe.prepare_corpus(listings, out, cfg, key, **options)
 
 
 def _resources(args: argparse.Namespace) -> list[Resource]:
-    variant = args.variant or read_corpus_config(AN4Config, args.config).variant
+    variant = args.variant or recipe.read_corpus_config(AN4Config, args.config).variant
     if variant not in VARIANTS:
         raise ValueError(f"AN4 variant {variant!r}: expected one of {', '.join(VARIANTS)}")
     resources = VARIANTS[variant]
@@ -171,19 +161,9 @@ def _resources(args: argparse.Namespace) -> list[Resource]:
     return resources
 
 
-def cmd_prepare(args: argparse.Namespace) -> int:
-    cfg = read_corpus_config(AN4Config, args.config)
-    print_results(
-        prepare_an4(
-            args.corpus_dir, args.out, cfg, jobs=args.jobs, progress=not args.no_progress, force=args.force
-        )
-    )
-    return 0
-
-
 def build_parser() -> argparse.ArgumentParser:
-    parser, sub = recipe_parser("AN4 recipe: download and prepare manifests")
-    p = download_command(
+    parser, sub = recipe.recipe_parser("AN4 recipe: download and prepare manifests")
+    p = recipe.download_command(
         sub,
         _resources,
         "download and extract an4_sphere.tar.gz (or the raw variant)",
@@ -195,12 +175,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--variant", choices=sorted(VARIANTS), help="sphere (https, default) or raw (CMU, http); or [corpus]"
     )
     p.add_argument("--sha256", help="verify the archive against this sha256 (none: no check, the default)")
-    add_prepare_command(sub, cmd_prepare, "convert audio and write manifests", "data/an4/an4", "data/an4")
+    recipe.add_prepare_command(
+        sub, prepare_an4, AN4Config, "convert audio and write manifests", "data/an4/an4", "data/an4",
+        corpus_help="the extracted an4/ folder",
+    )  # fmt: skip
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    return main_wrapper(build_parser(), argv)
+main = recipe.recipe_main(build_parser)
 
 
 if __name__ == "__main__":

@@ -27,17 +27,11 @@ import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+from asr.datasets import recipe
 from asr.datasets.download import extract
 from asr.datasets.prepare import Item, PrepareResult
-from asr.datasets.recipe import (
-    add_prepare_arguments,
-    main_wrapper,
-    prepare_corpus,
-    print_results,
-    read_corpus_config,
-    recipe_parser,
-)
 
 log = logging.getLogger("asr.recipes.commonvoice")
 
@@ -125,10 +119,7 @@ def prepare_commonvoice(
     corpus_dir: str | os.PathLike,
     out_dir: str | os.PathLike,
     cfg: CommonVoiceConfig | None = None,
-    *,
-    jobs: int = 1,
-    progress: bool = True,
-    force: bool = False,
+    **options: Any,
 ) -> dict[str, PrepareResult | None]:
     """Write ``out_dir``'s manifests from a release's language folder (None: a split up to date)."""
     cfg = cfg or CommonVoiceConfig()
@@ -141,21 +132,11 @@ def prepare_commonvoice(
         log.info("no clip_durations.tsv: reading each mp3 header (slower)")
     listings = {s: (lambda s=s: read_split(cv_dir, s, durations, cfg.verify_audio)) for s in cfg.splits}
     key = (RECIPE_VERSION, str(cv_dir.resolve()), listing)
-    return prepare_corpus(listings, out_dir, cfg, key, jobs=jobs, progress=progress, force=force)
-
-
-def cmd_prepare(args: argparse.Namespace) -> int:
-    cfg = read_corpus_config(CommonVoiceConfig, args.config)
-    print_results(
-        prepare_commonvoice(
-            args.cv_dir, args.out, cfg, jobs=args.jobs, progress=not args.no_progress, force=args.force
-        )
-    )
-    return 0
+    return recipe.prepare_corpus(listings, out_dir, cfg, key, **options)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser, sub = recipe_parser(
+    parser, sub = recipe.recipe_parser(
         "Common Voice (English) recipe: unpack a downloaded release, prepare manifests"
     )
     p = sub.add_parser(
@@ -164,16 +145,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--archive", help="the cv-corpus-*-en.tar.gz you downloaded")
     p.add_argument("--dir", default="data/commonvoice")
     p.set_defaults(func=cmd_download)
-    p = sub.add_parser("prepare", help="write manifests from train/dev/test.tsv")
-    p.add_argument("--cv-dir", required=True, help="a release's language folder (holds train.tsv and clips/)")
-    p.add_argument("--out", default="data/commonvoice")
-    add_prepare_arguments(p)
-    p.set_defaults(func=cmd_prepare)
+    recipe.add_prepare_command(
+        sub, prepare_commonvoice, CommonVoiceConfig, "write manifests from train/dev/test.tsv", None,
+        "data/commonvoice", corpus_flag="--cv-dir",
+        corpus_help="a release's language folder (holds train.tsv and clips/)",
+    )  # fmt: skip
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    return main_wrapper(build_parser(), argv)
+main = recipe.recipe_main(build_parser)
 
 
 if __name__ == "__main__":

@@ -14,38 +14,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-stage=0
-stop_stage=5
-config=recipes/commonvoice/config.toml
-cv_dir=
-archive=
-jobs=2
-while [ $# -gt 0 ]; do
-  case "$1" in
-    --stage) stage=$2; shift 2 ;;
-    --stop-stage) stop_stage=$2; shift 2 ;;
-    --config) config=$2; shift 2 ;;
-    --cv-dir) cv_dir=$2; shift 2 ;;
-    --archive) archive=$2; shift 2 ;;
-    --jobs) jobs=$2; shift 2 ;;
-    *) echo "unknown option: $1" >&2; exit 2 ;;
-  esac
-done
+recipe=commonvoice options="cv-dir archive"
+source recipes/common/setup.sh "$@"
+source recipes/common/stages.sh
 
-py=${PYTHON:-.venv/bin/python}
-asr=${ASR:-.venv/bin/asr}
-read -r data exp order < <($py -c "
-import sys, pathlib
-from asr.config import load_toml
-from asr.train.config import load_run_config
-train = load_run_config(sys.argv[1]).train
-print(pathlib.Path(train.train_manifest).parent, train.out_dir, load_toml(sys.argv[1]).get('lm', {}).get('order', 3))" "$config")
-config_hash=$(sha256sum "$config" | cut -c1-16)
-mkdir -p "$exp"
-log() { echo "[$(date +%H:%M:%S)] $*"; }
-start=$(date +%s)
-
-if [ "$stage" -le 0 ] && [ "$stop_stage" -ge 0 ]; then
+if in_stage 0; then
   if [ -n "$cv_dir" ]; then
     log "stage 0: using $cv_dir, nothing to extract"
   elif [ -n "$archive" ]; then
@@ -60,7 +33,7 @@ if [ -z "$cv_dir" ]; then
   cv_dir=$(ls -d "$data"/cv-corpus-*/en 2>/dev/null | sort | tail -n 1 || true)
 fi
 
-if [ "$stage" -le 1 ] && [ "$stop_stage" -ge 1 ]; then
+if in_stage 1; then
   [ -n "$cv_dir" ] || { echo "no Common Voice folder: pass --archive or --cv-dir" >&2; exit 2; }
   log "stage 1: manifests from $cv_dir into $data"
   $py recipes/commonvoice/prepare.py --config "$config" prepare --cv-dir "$cv_dir" --out "$data" --jobs "$jobs"

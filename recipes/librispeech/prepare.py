@@ -23,19 +23,12 @@ import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from asr.config import load_toml
-from asr.datasets.download import Resource, add_download_arguments, fetch
+from asr.datasets import recipe
+from asr.datasets.download import Resource, fetch
 from asr.datasets.prepare import Item, PrepareResult, write_text_corpus
-from asr.datasets.recipe import (
-    add_prepare_command,
-    download_command,
-    main_wrapper,
-    prepare_corpus,
-    print_results,
-    read_corpus_config,
-    recipe_parser,
-)
 from asr.fileio import atomic_write
 
 log = logging.getLogger("asr.recipes.librispeech")
@@ -129,11 +122,8 @@ def prepare_librispeech(
     corpus_dir: str | os.PathLike,
     out_dir: str | os.PathLike,
     cfg: LibriSpeechConfig | None = None,
-    *,
     splits: list[str] | None = None,
-    jobs: int = 1,
-    progress: bool = True,
-    force: bool = False,
+    **options: Any,
 ) -> dict[str, PrepareResult | None]:
     """Write ``<split>.jsonl`` for ``splits`` (default ``[corpus] splits``) and train.jsonl, the union of
     the ``train_splits`` among them, with ``train_text.txt`` (None: a split up to date)."""
@@ -142,9 +132,7 @@ def prepare_librispeech(
     splits = list(splits or cfg.splits)
     listings = {s: (lambda s=s: list_split(corpus, s)) for s in splits}
     key = (RECIPE_VERSION, str(corpus.resolve()))
-    results = prepare_corpus(
-        listings, out, cfg, key, jobs=jobs, progress=progress, force=force, text_split=None
-    )
+    results = recipe.prepare_corpus(listings, out, cfg, key, **options, text_split=None)
     train = [s for s in cfg.train_splits if s in splits]
     if train and (any(results[s] is not None for s in train) or not (out / "train.jsonl").exists()):
         from asr.data.manifest import write_manifest
@@ -160,16 +148,6 @@ def prepare_librispeech(
 
 def _read_rows(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-
-
-def cmd_prepare(args: argparse.Namespace) -> int:
-    cfg = read_corpus_config(LibriSpeechConfig, args.config)
-    results = prepare_librispeech(
-        args.corpus_dir, args.out, cfg, splits=args.splits,
-        jobs=args.jobs, progress=not args.no_progress, force=args.force,
-    )  # fmt: skip
-    print_results(results)
-    return 0
 
 
 def lowercase_file(src: Path, dst: Path, first_column: bool = False) -> None:
@@ -208,30 +186,30 @@ def cmd_lm(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser, sub = recipe_parser("LibriSpeech recipe: download, prepare manifests, official LM")
+    parser, sub = recipe.recipe_parser("LibriSpeech recipe: download, prepare manifests, official LM")
 
     def resources(args: argparse.Namespace) -> list[Resource]:
-        splits = args.splits or read_corpus_config(LibriSpeechConfig, args.config).splits
+        splits = args.splits or recipe.read_corpus_config(LibriSpeechConfig, args.config).splits
         return [split_resource(s) for s in splits]
 
-    p = download_command(
+    p = recipe.download_command(
         sub, resources, "download and extract the splits (default: [corpus] splits)",
         "data/librispeech", "LibriSpeech", "LibriSpeech",
     )  # fmt: skip
     p.add_argument("--splits", nargs="+", choices=list(SPLITS))
-    p = add_prepare_command(
-        sub, cmd_prepare, "write manifests", "data/librispeech/LibriSpeech", "data/librispeech"
-    )
+    p = recipe.add_prepare_command(
+        sub, prepare_librispeech, LibriSpeechConfig, "write manifests",
+        "data/librispeech/LibriSpeech", "data/librispeech", passthrough=("splits",),
+    )  # fmt: skip
     p.add_argument("--splits", nargs="+", choices=list(SPLITS))
     p = sub.add_parser("lm", help="official ARPA LM + word list from OpenSLR SLR11, lower-cased")
     p.add_argument("--dir", default="data/librispeech", help="files go to DIR/lm")
-    add_download_arguments(p)
+    recipe.add_download_arguments(p)
     p.set_defaults(func=cmd_lm)
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    return main_wrapper(build_parser(), argv)
+main = recipe.recipe_main(build_parser)
 
 
 if __name__ == "__main__":

@@ -19,18 +19,11 @@ import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+from asr.datasets import recipe
 from asr.datasets.download import Resource
 from asr.datasets.prepare import Item, PrepareResult
-from asr.datasets.recipe import (
-    add_prepare_command,
-    download_command,
-    main_wrapper,
-    prepare_corpus,
-    print_results,
-    read_corpus_config,
-    recipe_parser,
-)
 
 log = logging.getLogger("asr.recipes.ljspeech")
 
@@ -84,10 +77,7 @@ def prepare_ljspeech(
     corpus_dir: str | os.PathLike,
     out_dir: str | os.PathLike,
     cfg: LJSpeechConfig | None = None,
-    *,
-    jobs: int = 1,
-    progress: bool = True,
-    force: bool = False,
+    **options: Any,
 ) -> dict[str, PrepareResult | None]:
     """Write ``out_dir``'s manifests from the extracted ``LJSpeech-1.1/`` (None: a split up to date)."""
     cfg = cfg or LJSpeechConfig()
@@ -103,31 +93,27 @@ def prepare_ljspeech(
 
     listings = {s: (lambda s=s: part(s)) for s in ("train", "dev", "test")}
     key = (RECIPE_VERSION, str(corpus.resolve()))
-    return prepare_corpus(listings, out_dir, cfg, key, jobs=jobs, progress=progress, force=force)
-
-
-def cmd_prepare(args: argparse.Namespace) -> int:
-    cfg = read_corpus_config(LJSpeechConfig, args.config)
-    print_results(
-        prepare_ljspeech(
-            args.corpus_dir, args.out, cfg, jobs=args.jobs, progress=not args.no_progress, force=args.force
-        )
-    )
-    return 0
+    return recipe.prepare_corpus(listings, out_dir, cfg, key, **options)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser, sub = recipe_parser("LJ Speech recipe: download and prepare manifests")
-    download_command(
+    parser, sub = recipe.recipe_parser("LJ Speech recipe: download and prepare manifests")
+    recipe.download_command(
         sub, lambda args: RESOURCES, "download and extract LJSpeech-1.1.tar.bz2 (2.6 GB)",
         "data/ljspeech", "LJSpeech-1.1", "LJ Speech",
     )  # fmt: skip
-    add_prepare_command(sub, cmd_prepare, "write manifests", "data/ljspeech/LJSpeech-1.1", "data/ljspeech")
+    recipe.add_prepare_command(
+        sub,
+        prepare_ljspeech,
+        LJSpeechConfig,
+        "write manifests",
+        "data/ljspeech/LJSpeech-1.1",
+        "data/ljspeech",
+    )
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    return main_wrapper(build_parser(), argv)
+main = recipe.recipe_main(build_parser)
 
 
 if __name__ == "__main__":

@@ -13,22 +13,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-recipe=ljspeech corpus_subdir=LJSpeech-1.1
-source recipes/common/corpus_recipe_setup.sh "$@"
-
-if [ "$stage" -le 0 ] && [ "$stop_stage" -ge 0 ]; then
-  if [ -e "$corpus_dir/metadata.csv" ]; then
-    log "stage 0: $corpus_dir is there, skipping the download"
-  else
-    log "stage 0: download LJ Speech into $data (resumable; re-run after an interruption)"
-    $py recipes/ljspeech/prepare.py download --dir "$data" ${mirror:+--mirror "$mirror"}
-  fi
-fi
-
-if [ "$stage" -le 1 ] && [ "$stop_stage" -ge 1 ]; then
-  log "stage 1: manifests from $corpus_dir into $data"
-  $py recipes/ljspeech/prepare.py --config "$config" prepare --corpus-dir "$corpus_dir" --out "$data" --jobs "$jobs"
-fi
-
-# Stages 2 (word LM), 3 (train), 4 (evaluate: greedy, beam + tuned LM), 5 (transcribe a test file).
-source recipes/common/stages_lm_train_eval.sh
+recipe=ljspeech corpus_subdir=LJSpeech-1.1 download_marker=metadata.csv corpus_name="LJ Speech"
+source recipes/common/corpus_run.sh "$@"

@@ -61,7 +61,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import sys
-from collections.abc import Sequence
 from pathlib import Path
 
 _HERE = Path(__file__).resolve().parent
@@ -99,7 +98,7 @@ from sentences import (  # noqa: E402
 from synth import resolve_voices  # noqa: E402
 from voice_plan import Utterance, heldout_pairs, heldout_voices, plan_corpus  # noqa: E402
 
-from asr.datasets.recipe import main_wrapper  # noqa: E402
+from asr.datasets.recipe import recipe_main  # noqa: E402
 
 __all__ = [
     "DEFAULT_ACCENTS", "DEFAULT_VARIANTS", "RECIPE_VERSION", "SOURCES", "SPLITS", "CorpusConfig", "Excluder",
@@ -162,8 +161,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    return main_wrapper(build_parser(), argv)
+main = recipe_main(build_parser)
 
 
 if __name__ == "__main__":

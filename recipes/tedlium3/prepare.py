@@ -26,18 +26,11 @@ import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+from asr.datasets import recipe
 from asr.datasets.download import Resource
 from asr.datasets.prepare import Item, PrepareResult
-from asr.datasets.recipe import (
-    add_prepare_command,
-    download_command,
-    main_wrapper,
-    prepare_corpus,
-    print_results,
-    read_corpus_config,
-    recipe_parser,
-)
 
 log = logging.getLogger("asr.recipes.tedlium3")
 
@@ -140,10 +133,7 @@ def prepare_tedlium3(
     corpus_dir: str | os.PathLike,
     out_dir: str | os.PathLike,
     cfg: TedliumConfig | None = None,
-    *,
-    jobs: int = 1,
-    progress: bool = True,
-    force: bool = False,
+    **options: Any,
 ) -> dict[str, PrepareResult | None]:
     """Cut the talks of ``TEDLIUM_release-3/`` into ``out_dir``'s utterances (None: a split up to date)."""
     cfg = cfg or TedliumConfig()
@@ -151,37 +141,23 @@ def prepare_tedlium3(
     folders = {"train": cfg.train_dir, "dev": cfg.dev_dir, "test": cfg.test_dir}
     listings = {s: (lambda s=s: list_split(corpus, folders[s], out, s, cfg.unk)) for s in folders}
     key = (RECIPE_VERSION, str(corpus.resolve()))
-    return prepare_corpus(listings, out, cfg, key, jobs=jobs, progress=progress, force=force)
-
-
-def cmd_prepare(args: argparse.Namespace) -> int:
-    cfg = read_corpus_config(TedliumConfig, args.config)
-    print_results(
-        prepare_tedlium3(
-            args.corpus_dir, args.out, cfg, jobs=args.jobs, progress=not args.no_progress, force=args.force
-        )
-    )
-    return 0
+    return recipe.prepare_corpus(listings, out, cfg, key, **options)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser, sub = recipe_parser("TED-LIUM 3 recipe: download, cut stm segments into utterances")
-    download_command(
+    parser, sub = recipe.recipe_parser("TED-LIUM 3 recipe: download, cut stm segments into utterances")
+    recipe.download_command(
         sub, lambda args: RESOURCES, "download and extract TEDLIUM_release-3.tgz (~51 GB)",
         "data/tedlium3", "TEDLIUM_release-3", "TED-LIUM 3",
     )  # fmt: skip
-    add_prepare_command(
-        sub,
-        cmd_prepare,
-        "cut segments and write manifests",
-        "data/tedlium3/TEDLIUM_release-3",
-        "data/tedlium3",
-    )
+    recipe.add_prepare_command(
+        sub, prepare_tedlium3, TedliumConfig, "cut segments and write manifests",
+        "data/tedlium3/TEDLIUM_release-3", "data/tedlium3",
+    )  # fmt: skip
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    return main_wrapper(build_parser(), argv)
+main = recipe.recipe_main(build_parser)
 
 
 if __name__ == "__main__":

@@ -14,22 +14,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-recipe=tedlium3 corpus_subdir=TEDLIUM_release-3
-source recipes/common/corpus_recipe_setup.sh "$@"
-
-if [ "$stage" -le 0 ] && [ "$stop_stage" -ge 0 ]; then
-  if [ -e "$corpus_dir/legacy/test/stm" ]; then
-    log "stage 0: $corpus_dir is there, skipping the download"
-  else
-    log "stage 0: download TED-LIUM 3 into $data (resumable; re-run after an interruption)"
-    $py recipes/tedlium3/prepare.py download --dir "$data" ${mirror:+--mirror "$mirror"}
-  fi
-fi
-
-if [ "$stage" -le 1 ] && [ "$stop_stage" -ge 1 ]; then
-  log "stage 1: manifests from $corpus_dir into $data"
-  $py recipes/tedlium3/prepare.py --config "$config" prepare --corpus-dir "$corpus_dir" --out "$data" --jobs "$jobs"
-fi
-
-# Stages 2 (word LM), 3 (train), 4 (evaluate: greedy, beam + tuned LM), 5 (transcribe a test file).
-source recipes/common/stages_lm_train_eval.sh
+recipe=tedlium3 corpus_subdir=TEDLIUM_release-3 download_marker=legacy/test/stm corpus_name="TED-LIUM 3"
+source recipes/common/corpus_run.sh "$@"
