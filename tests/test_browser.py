@@ -6,14 +6,9 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
-import torch
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
@@ -30,71 +25,16 @@ from selenium import webdriver  # noqa: E402
 from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
-
-from asr.checkpoint import checkpoint_payload, save_checkpoint  # noqa: E402
-from asr.features import FeatureConfig  # noqa: E402
-from asr.model import ModelConfig  # noqa: E402
-from asr.recognizer import SpeechRecognizer  # noqa: E402
-from asr.text import Vocabulary  # noqa: E402
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from serve_helpers import Server, tiny_checkpoint  # noqa: E402
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("browser")
-    torch.manual_seed(0)
-    rec = SpeechRecognizer(
-        FeatureConfig(), ModelConfig(hidden_size=32, num_layers=2), Vocabulary.english_characters()
-    )
-    with torch.no_grad():  # peaky output with separators: several words to show
-        rec.acoustic.output.weight.mul_(8)
-        rec.acoustic.output.bias[rec.vocab.separator_id] += 1.5
-    save_checkpoint(checkpoint_payload(rec), tmp / "tiny.pt")
-    port = free_port()
-    log_path = tmp / "server.log"
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "asr.cli",
-            "serve",
-            "--model",
-            str(tmp / "tiny.pt"),
-            "--port",
-            str(port),
-            "--threads",
-            "1",
-            "--vad",
-            "energy",
-        ],  # fmt: skip
-        stdout=log_path.open("wb"),
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 90
-    while True:
-        if proc.poll() is not None:
-            pytest.fail(f"asr serve exited: {log_path.read_text()[-2000:]}")
-        try:
-            if httpx.get(url + "/healthz", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        if time.monotonic() > deadline:
-            proc.kill()
-            pytest.fail(f"asr serve did not start: {log_path.read_text()[-2000:]}")
-        time.sleep(0.3)
-    yield url
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+    # A peaky model: several words to show.
+    srv = Server(tiny_checkpoint(tmp / "tiny.pt"), tmp / "server.log", start_timeout_s=90)
+    yield srv.url
+    srv.stop()
 
 
 @pytest.fixture(scope="module")

@@ -15,9 +15,7 @@ import os
 import random
 import shutil
 import signal
-import socket
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -25,16 +23,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
-import torch
 
 httpx = pytest.importorskip("httpx")
 pytest.importorskip("uvicorn")
 
-from asr.checkpoint import checkpoint_payload, load_model, save_checkpoint  # noqa: E402
-from asr.features import FeatureConfig  # noqa: E402
-from asr.model import ModelConfig  # noqa: E402
-from asr.recognizer import SpeechRecognizer  # noqa: E402
-from asr.text import Vocabulary  # noqa: E402
+from serve_helpers import Server, tiny_checkpoint, tree_pids  # noqa: E402
+
+from asr.checkpoint import load_model  # noqa: E402
 
 GROWTH_BOUND_MB = 400.0
 GUARD_MB = 1500.0
@@ -44,23 +39,6 @@ needs_ffmpeg = pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="ffmpeg
 
 
 # --- the server and its memory ----------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def tree_pids(pid: int) -> list[int]:
-    pids, todo = [], [pid]
-    while todo:
-        p = todo.pop()
-        pids.append(p)
-        with contextlib.suppress(FileNotFoundError, ProcessLookupError):
-            for task in Path(f"/proc/{p}/task").iterdir():
-                todo.extend(int(c) for c in (task / "children").read_text().split())
-    return pids
 
 
 def tree_rss_mb(pid: int) -> float:
@@ -117,58 +95,10 @@ class MemoryWatch:
         self._thread.join()
 
 
-class Server:
-    def __init__(self, model_path: Path, log_path: Path, *extra: str) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        cmd = [sys.executable, "-m", "asr.cli", "serve", "--model", str(model_path), "--host", "127.0.0.1",
-               "--port", str(self.port), "--threads", "1", "--vad", "energy", *extra]  # fmt: skip
-        self.log_path = log_path
-        self.proc = subprocess.Popen(
-            cmd,
-            stdout=log_path.open("wb"),
-            stderr=subprocess.STDOUT,
-            env={**os.environ, "OMP_NUM_THREADS": "1"},
-        )
-        deadline = time.monotonic() + 120
-        while True:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"asr serve exited: {log_path.read_text()[-3000:]}")
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(self.url + "/healthz", timeout=1).status_code == 200:
-                    return
-            if time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError(f"asr serve did not start: {log_path.read_text()[-3000:]}")
-            time.sleep(0.2)
-
-    def health(self) -> dict:
-        return httpx.get(self.url + "/healthz", timeout=10).json()
-
-    def stop(self) -> None:
-        pids = tree_pids(self.proc.pid)
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-        for p in pids[1:]:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(p, signal.SIGKILL)
-
-
 @pytest.fixture(scope="module")
 def tiny_model(tmp_path_factory) -> Path:
-    torch.manual_seed(0)
-    rec = SpeechRecognizer(
-        FeatureConfig(), ModelConfig(hidden_size=32, num_layers=2), Vocabulary.english_characters()
-    )
-    with torch.no_grad():  # peaky output with separators: non-empty transcripts to compare
-        rec.acoustic.output.weight.mul_(8)
-        rec.acoustic.output.bias[rec.vocab.separator_id] += 1.5
-    path = tmp_path_factory.mktemp("abuse") / "tiny.pt"
-    save_checkpoint(checkpoint_payload(rec), path)
-    return path
+    # A peaky model: non-empty transcripts to compare.
+    return tiny_checkpoint(tmp_path_factory.mktemp("abuse") / "tiny.pt")
 
 
 @pytest.fixture

@@ -6,36 +6,21 @@ Reports latency percentiles; asserts no failed request and server memory growth 
 from __future__ import annotations
 
 import asyncio
-import os
-import socket
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
 httpx = pytest.importorskip("httpx")
 pytest.importorskip("uvicorn")
 
-from asr.checkpoint import checkpoint_payload, save_checkpoint  # noqa: E402
-from asr.features import FeatureConfig  # noqa: E402
-from asr.model import ModelConfig  # noqa: E402
-from asr.recognizer import SpeechRecognizer  # noqa: E402
-from asr.text import Vocabulary  # noqa: E402
+from serve_helpers import Server, tiny_checkpoint  # noqa: E402
 
 REQUESTS = 200
 CONCURRENCY = 8
 WARMUP = 16
 MEMORY_BOUND_MB = 50.0
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def rss_mb(pid: int) -> float:
@@ -45,46 +30,14 @@ def rss_mb(pid: int) -> float:
     raise RuntimeError("no VmRSS")
 
 
-def start_server(
-    model_path: Path, log_path: Path, extra: tuple[str, ...] = ()
-) -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    cmd = [sys.executable, "-m", "asr.cli", "serve", "--model", str(model_path), "--host", "127.0.0.1",
-           "--port", str(port), "--threads", "1", *extra]  # fmt: skip
-    log = log_path.open("wb")
-    proc = subprocess.Popen(
-        cmd, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "OMP_NUM_THREADS": "1"}
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"asr serve exited with {proc.returncode}: {log_path.read_text()[-2000:]}")
-        try:
-            if httpx.get(url + "/healthz", timeout=1).status_code == 200:
-                return proc, url
-        except httpx.HTTPError:
-            time.sleep(0.3)
-    proc.kill()
-    raise RuntimeError(f"asr serve did not start in 90 s: {log_path.read_text()[-2000:]}")
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("load")
-    torch.manual_seed(0)
-    rec = SpeechRecognizer(
-        FeatureConfig(), ModelConfig(hidden_size=32, num_layers=2), Vocabulary.english_characters()
-    )
-    save_checkpoint(checkpoint_payload(rec), tmp / "tiny.pt")
-    # Energy VAD: the test measures the service (queue, I/O, memory), not silero-vad's 0.2 s per request.
-    proc, url = start_server(tmp / "tiny.pt", tmp / "server.log", ("--vad", "energy"))
-    yield proc, url
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+    # Energy VAD (Server's default): the test measures the service (queue, I/O, memory), not silero-vad's
+    # 0.2 s per request.
+    srv = Server(tiny_checkpoint(tmp / "tiny.pt", peaky=False), tmp / "server.log")
+    yield srv
+    srv.stop()
 
 
 async def _run(url: str, bodies: list[bytes], concurrency: int) -> tuple[list[float], list[int]]:
@@ -108,7 +61,7 @@ async def _run(url: str, bodies: list[bytes], concurrency: int) -> tuple[list[fl
 
 
 def test_load_200_requests_8_concurrent(server, speech_corpus, capsys):
-    proc, url = server
+    proc, url = server.proc, server.url
     bodies = [(speech_corpus / "wav" / f"{i}.wav").read_bytes() for i in range(8)]
     asyncio.run(_run(url, [bodies[i % 8] for i in range(WARMUP)], CONCURRENCY))
     before = rss_mb(proc.pid)
