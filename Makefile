@@ -21,7 +21,7 @@ test-fast: install lm-tools
 
 install: $(VENV)/.installed system-deps engines
 
-# One pip run resolves every Python dependency together (keeps numpy consistent; DESIGN.md §8).
+# One pip run resolves every Python dependency together (keeps numpy consistent; docs/architecture.md, Environment).
 # constraints.txt holds the exact tested versions; pyproject.toml only ranges.
 $(VENV)/.installed: pyproject.toml constraints.txt
 	[ -x $(BIN)/python ] || $(PYTHON) -m venv $(VENV)
@@ -55,7 +55,7 @@ clean:
 	rm -rf data/synthetic exp/synthetic .pytest_cache  # other recipes: data/<name>, exp/<name>
 
 # KenLM's lmplz and build_binary, used by `asr lm build`: no wheel or Debian package ships them, so they
-# are compiled once from the kenlm sdist with cmake + Boost into tools/kenlm/bin (DESIGN.md §8, ~1 min).
+# are compiled once from the kenlm sdist with cmake + Boost into tools/kenlm/bin (docs/architecture.md, Environment; ~1 min).
 # Re-runs do nothing once both binaries exist; `make clean-lm-tools` removes them.
 KENLM_VERSION := 0.3.0
 KENLM_DIR := tools/kenlm

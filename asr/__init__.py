@@ -13,6 +13,7 @@ __version__ = "0.1.0"
 
 _LAZY = {
     "load_model": ("asr.checkpoint", "load_model"),
+    "Recognizer": ("asr.recognizer", "Recognizer"),
     "transcribe": ("asr.transcription", "transcribe"),
     "Transcript": ("asr.transcription", "Transcript"),
     "load_audio": ("asr.audio", "load_audio"),

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
+import tomllib
 import types
 import typing
 from pathlib import Path
 from typing import Any, TypeVar
-
-import tomllib
 
 from asr.errors import ConfigError
 

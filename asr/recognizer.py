@@ -16,7 +16,7 @@ from asr.model import BiLSTMCTC, ModelConfig
 from asr.text import Vocabulary
 
 if TYPE_CHECKING:
-    from asr.decoding import BeamSearchDecoder, DecoderConfig, GreedyDecoder
+    from asr.decoding import Decoder, DecoderConfig
 
 
 @runtime_checkable
@@ -53,7 +53,7 @@ class Recognizer(Protocol):
 
     def train(self, mode: bool = True) -> Any: ...
 
-    def decoder(self, config: DecoderConfig | None = None) -> GreedyDecoder | BeamSearchDecoder: ...
+    def decoder(self, config: DecoderConfig | None = None) -> Decoder: ...
 
 
 class SpeechRecognizer(nn.Module):
@@ -92,7 +92,7 @@ class SpeechRecognizer(nn.Module):
     def device(self) -> torch.device:
         return next(self.parameters()).device
 
-    def decoder(self, config: DecoderConfig | None = None) -> GreedyDecoder | BeamSearchDecoder:
+    def decoder(self, config: DecoderConfig | None = None) -> Decoder:
         """A decoder for this model's output: greedy when `config` is None, else beam search with it
         (word times in this model's frame shift)."""
         from asr.decoding import build_decoder

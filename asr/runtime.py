@@ -30,7 +30,7 @@ from asr.model import ModelConfig
 from asr.text import Vocabulary
 
 if TYPE_CHECKING:
-    from asr.decoding import BeamSearchDecoder, DecoderConfig, GreedyDecoder
+    from asr.decoding import Decoder, DecoderConfig
     from asr.recognizer import SpeechRecognizer
 
 __all__ = [
@@ -138,7 +138,7 @@ class ExportedModel:
     def device(self) -> torch.device:
         return self._device
 
-    def decoder(self, config: DecoderConfig | None = None) -> GreedyDecoder | BeamSearchDecoder:
+    def decoder(self, config: DecoderConfig | None = None) -> Decoder:
         """A decoder for this model's output: greedy when `config` is None, else beam search with it
         (word times in this model's frame shift)."""
         from asr.decoding import build_decoder

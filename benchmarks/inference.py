@@ -10,7 +10,7 @@ acoustic model, 3-gram LM and dictionary; single-threaded) is the outside peer.
 
 Figures: speed = audio seconds / compute seconds (× real time), RTF = its inverse, WER in points;
 ratios against fp32 eager with the same thread count and against pocketsphinx. Best of --repeats passes.
-Run it on a quiet machine: a busy core slows torch's 2-thread runs sharply (DESIGN.md §8).
+Run it on a quiet machine: a busy core slows torch's 2-thread runs sharply (docs/architecture.md, Environment).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Turn a corpus's own listing into manifests (DESIGN.md §4), skipping and reporting bad items.
+"""Turn a corpus's own listing into manifests (docs/architecture.md, Data formats), skipping and reporting bad items.
 
 A recipe parses its metadata files into :class:`Item` s (id, source audio, raw transcript, speaker and,
 where the audio must be converted or cut, a target file); :func:`prepare_split` then, in parallel with
@@ -182,7 +182,7 @@ def _probe(job: tuple[Item, str]) -> tuple[dict | None, str | None]:
         duration = item.duration if item.duration is not None else audio_duration(path)
     except AudioError as e:
         return None, f"unreadable audio: {e}"
-    except Exception as e:  # one bad file never kills the run (DESIGN.md §7)
+    except Exception as e:  # one bad file never kills the run (docs/architecture.md, Reliability rules)
         return (
             None,
             f"unreadable audio: {path}: {type(e).__name__}: {e}",

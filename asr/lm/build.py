@@ -121,7 +121,7 @@ def build_lm(
         )
         if sentences == 0:
             raise LMBuildError(f"no text in {', '.join(map(str, paths))}: nothing to build an LM from")
-        from asr.decoding.beam import arpa_unigrams
+        from asr.decoding.lexicon import arpa_unigrams
 
         ngrams = _arpa_counts(arpa)
         words = arpa_unigrams(arpa)

@@ -60,7 +60,8 @@ class TuneResult:
         }
 
     def save(self, path: str | os.PathLike) -> None:
-        """JSON that :meth:`DecoderConfig.from_file` reads back (the result keys beside the config)."""
+        """JSON that :meth:`DecoderConfig.from_file` reads back (the result keys beside the config: only those in
+        `asr.decoding.config.RESULT_KEYS` are accepted there, so add any new one to that list)."""
         with atomic_write(path) as f:
             f.write(json.dumps(self.to_dict(), indent=2) + "\n")
 
