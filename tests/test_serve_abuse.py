@@ -145,7 +145,7 @@ async def raw_request(
     try:
         line = await asyncio.wait_for(reader.readline(), timeout)
         outcome: int | str = int(line.split()[1]) if line.startswith(b"HTTP/1.1 ") else "closed"
-    except asyncio.TimeoutError:
+    except TimeoutError:
         outcome = "timeout"
     except ConnectionError:
         outcome = "reset"

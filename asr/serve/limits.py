@@ -77,7 +77,7 @@ def _limited_receive(request: Request, limit: int, config: ServeConfig) -> Any:
             raise HTTPException(408, f"the upload took longer than {config.upload_timeout_s:g} s")
         try:
             message = await asyncio.wait_for(request.receive(), min(remaining, config.upload_idle_s))
-        except asyncio.TimeoutError:
+        except TimeoutError:
             if loop.time() >= deadline:
                 raise HTTPException(
                     408, f"the upload took longer than {config.upload_timeout_s:g} s"
