@@ -1,40 +1,30 @@
-"""What the recipes' ``prepare.py`` scripts share: the ``[corpus]`` table as a frozen dataclass, preparing
-a corpus's splits, and the one command-line main (``--config``, ``-v``, download/prepare subcommands).
-
-The library part (:func:`read_corpus_config`, :func:`prepare_corpus`) logs; only the command-line part
-(:func:`main_wrapper` and the ``cmd_*`` helpers) prints.
+"""What the recipes' ``prepare.py`` scripts share as a library: the ``[corpus]`` table as a frozen
+dataclass, and preparing a corpus's splits (:func:`corpus_preparer` builds a recipe's
+``prepare_<corpus>(corpus_dir, out_dir)`` from its split listings). It logs; the recipes' command line
+(argparse, printing) is :mod:`asr.cli.recipe`.
 """
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import logging
 import os
-import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
 from asr.config import ConfigError, from_table, load_toml
-from asr.datasets.download import Resource, fetch
 from asr.datasets.prepare import Item, PrepareResult, fingerprint, run_splits, write_text_corpus
 
-__all__ = [
-    "add_download_arguments",
-    "add_prepare_arguments",
-    "add_prepare_command",
-    "download_command",
-    "main_wrapper",
-    "prepare_corpus",
-    "print_results",
-    "read_corpus_config",
-    "recipe_main",
-    "recipe_parser",
-]
+__all__ = ["Listings", "Results", "corpus_preparer", "prepare_corpus", "read_corpus_config"]
 
 log = logging.getLogger("asr.datasets.recipe")
 C = TypeVar("C")
+
+Listings = dict[str, Callable[[], list[Item]]]
+"""split name -> a function listing its items (called only when the split is prepared)."""
+Results = dict[str, PrepareResult | None]
+"""split name -> what preparing it did (None: it was up to date)."""
 
 
 def read_corpus_config(cls: type[C], config: str | os.PathLike | None) -> C:
@@ -51,7 +41,7 @@ def read_corpus_config(cls: type[C], config: str | os.PathLike | None) -> C:
 
 
 def prepare_corpus(
-    listings: dict[str, Callable[[], list[Item]]],
+    listings: Listings,
     out_dir: str | os.PathLike,
     cfg: Any,
     key_parts: Sequence[object],
@@ -60,7 +50,7 @@ def prepare_corpus(
     progress: bool = True,
     force: bool = False,
     text_split: str | None = "train",
-) -> dict[str, PrepareResult | None]:
+) -> Results:
     """Prepare every split of ``listings`` whose inputs changed (None for those up to date).
 
     ``cfg`` is the corpus dataclass (its ``min_duration``/``max_duration`` bound the utterances); it and
@@ -78,122 +68,32 @@ def prepare_corpus(
     return results
 
 
-# --- command line ----------------------------------------------------------------------------------
-
-
-def print_results(results: dict[str, PrepareResult | None]) -> None:
-    for split, result in results.items():
-        print(result.summary() if result else f"{split}: up to date")
-
-
-def recipe_parser(description: str) -> tuple[argparse.ArgumentParser, Any]:
-    """A parser with ``--config``, ``-v`` and a required subcommand; returns (parser, subparsers)."""
-    parser = argparse.ArgumentParser(description=description)
-    parser.add_argument("--config", help="the recipe's config.toml (its [corpus] table is read)")
-    parser.add_argument("-v", "--verbose", action="store_true")
-    sub = parser.add_subparsers(dest="command", required=True)
-    return parser, sub
-
-
-def add_download_arguments(parser: argparse.ArgumentParser) -> None:
-    """--mirror / --retries / --remove-archive / --no-progress for a recipe's download command."""
-    parser.add_argument("--mirror", help="base URL replacing the published one (the file name is appended)")
-    parser.add_argument("--retries", type=int, default=5, help="extra attempts after a failure (default 5)")
-    parser.add_argument("--remove-archive", action="store_true", help="delete each archive once extracted")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
-
-
-def add_prepare_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--jobs", type=int, default=min(4, os.cpu_count() or 1), help="parallel processes")
-    p.add_argument("--no-progress", action="store_true", help="no progress bars")
-    p.add_argument("--force", action="store_true", help="prepare again even if up to date")
-
-
-def add_prepare_command(
-    sub: Any,
-    prepare: Callable[..., dict[str, PrepareResult | None]],
-    config_cls: type,
-    help: str,
-    corpus_dir: str | None,
-    out: str,
+def corpus_preparer(
+    config_cls: type[C],
+    version: int,
+    splits: Callable[[Path, Path, C], Listings],
     *,
-    corpus_flag: str = "--corpus-dir",
-    corpus_help: str = "the extracted corpus folder",
-    passthrough: Sequence[str] = (),
-) -> argparse.ArgumentParser:
-    """The ``prepare`` subcommand: reads ``[corpus]`` as ``config_cls``, calls ``prepare(corpus_dir, out,
-    cfg, jobs=, progress=, force=, **passthrough options)`` and prints each split's summary. The
-    returned parser takes the recipe's own extra options (name those ``prepare`` takes in
-    ``passthrough``)."""
+    key: Callable[[Path], Sequence[object]] | None = None,
+    doc: str | None = None,
+) -> Callable[..., Results]:
+    """The ``prepare_<corpus>(corpus_dir, out_dir, cfg=None, **options)`` every corpus recipe has.
 
-    def run(args: argparse.Namespace) -> int:
-        cfg = read_corpus_config(config_cls, args.config)
-        extra = {name: getattr(args, name) for name in passthrough}
-        corpus = getattr(args, corpus_flag.lstrip("-").replace("-", "_"))
-        options = {"jobs": args.jobs, "progress": not args.no_progress, "force": args.force}
-        print_results(prepare(corpus, args.out, cfg, **options, **extra))
-        return 0
+    ``cfg`` defaults to ``config_cls()``; ``splits(corpus, out, cfg)`` gives the split listings (it may
+    check the corpus folder first); the up-to-date key is ``version``, the resolved corpus folder and
+    ``key(corpus)`` when given (e.g. the listing files' sizes). ``doc`` is the function's docstring.
+    """
 
-    p = sub.add_parser("prepare", help=help)
-    if corpus_dir is None:
-        p.add_argument(corpus_flag, required=True, help=corpus_help)
-    else:
-        p.add_argument(corpus_flag, default=corpus_dir, help=corpus_help)
-    p.add_argument("--out", default=out, help="manifests (and converted audio) go here")
-    add_prepare_arguments(p)
-    p.set_defaults(func=run)
-    return p
+    def prepare(
+        corpus_dir: str | os.PathLike, out_dir: str | os.PathLike, cfg: C | None = None, **options: Any
+    ) -> Results:
+        """Prepare ``out_dir``'s manifests from ``corpus_dir`` (None: a split up to date); ``options``
+        are :func:`prepare_corpus`'s ``jobs``, ``progress`` and ``force``."""
+        cfg = cfg if cfg is not None else config_cls()
+        corpus, out = Path(corpus_dir), Path(out_dir)
+        listings = splits(corpus, out, cfg)
+        extra = tuple(key(corpus)) if key else ()
+        return prepare_corpus(listings, out, cfg, (version, str(corpus.resolve()), *extra), **options)
 
-
-def download_command(
-    sub: Any,
-    resources: Callable[[argparse.Namespace], list[Resource]],
-    help: str,
-    dir: str,
-    corpus: str,
-    name: str,
-) -> argparse.ArgumentParser:
-    """The ``download`` subcommand: fetch ``resources(args)`` into ``--dir`` (the corpus unpacks into
-    ``DIR/<corpus>``); the returned parser takes the recipe's own extra options."""
-
-    def run(args: argparse.Namespace) -> int:
-        fetch(
-            resources(args), Path(args.dir) / "download", Path(args.dir), mirror=args.mirror,
-            remove_archive=args.remove_archive, retries=args.retries, progress=not args.no_progress,
-        )  # fmt: skip
-        print(f"{name} is in {Path(args.dir) / corpus}")
-        return 0
-
-    p = sub.add_parser("download", help=help)
-    p.add_argument("--dir", default=dir, help=f"archives go to DIR/download, the corpus to DIR/{corpus}")
-    add_download_arguments(p)
-    p.set_defaults(func=run)
-    return p
-
-
-def main_wrapper(parser: argparse.ArgumentParser, argv: Sequence[str] | None = None) -> int:
-    """Every recipe's main: parse, set up logging (``-v``/``--verbose`` or ``--log-level``), run
-    ``args.func(args)``; an expected error prints one line (no traceback) and exits 2."""
-    from asr.errors import AsrError
-
-    args = parser.parse_args(argv)
-    level = getattr(args, "log_level", None) or ("DEBUG" if getattr(args, "verbose", False) else "INFO")
-    logging.basicConfig(
-        level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S"
-    )
-    func: Callable[[argparse.Namespace], int] = args.func
-    try:
-        return func(args) or 0
-    except (AsrError, FileNotFoundError, ValueError) as e:
-        where = " ".join(x for x in (Path(sys.argv[0]).name, getattr(args, "command", None)) if x)
-        print(f"{where}: error: {e}", file=sys.stderr)
-        return 2
-
-
-def recipe_main(build_parser: Callable[[], argparse.ArgumentParser]) -> Callable[..., int]:
-    """A recipe's ``main(argv=None)``: :func:`main_wrapper` on a fresh ``build_parser()``."""
-
-    def main(argv: Sequence[str] | None = None) -> int:
-        return main_wrapper(build_parser(), argv)
-
-    return main
+    if doc:
+        prepare.__doc__ = doc
+    return prepare

@@ -26,16 +26,15 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import re
 import sys
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
 
+from asr.cli import recipe as recipe_cli
 from asr.datasets import recipe
 from asr.datasets.download import Resource
-from asr.datasets.prepare import Item, PrepareResult, RawFormat
+from asr.datasets.prepare import Item, RawFormat
 
 log = logging.getLogger("asr.recipes.an4")
 
@@ -121,15 +120,8 @@ def list_split(corpus: Path, official: str, out: Path, split: str) -> list[Item]
     return items
 
 
-def prepare_an4(
-    corpus_dir: str | os.PathLike,
-    out_dir: str | os.PathLike,
-    cfg: AN4Config | None = None,
-    **options: Any,
-) -> dict[str, PrepareResult | None]:
-    """Convert the extracted ``an4/`` folder into ``out_dir``'s manifests (None: a split up to date)."""
-    cfg = cfg or AN4Config()
-    corpus, out = Path(corpus_dir), Path(out_dir)
+def splits(corpus: Path, out: Path, cfg: AN4Config) -> recipe.Listings:
+    """train and dev (the last ``dev_speakers`` training speakers) from the official train list; test."""
 
     def train_dev() -> tuple[list[Item], list[Item]]:
         items = list_split(corpus, "train", out, "train")
@@ -142,13 +134,17 @@ def prepare_an4(
         ]
         return [i for i in items if i.speaker not in held], dev
 
-    listings = {
+    return {
         "train": lambda: train_dev()[0],
         "dev": lambda: train_dev()[1],
         "test": lambda: list_split(corpus, "test", out, "test"),
     }
-    key = (RECIPE_VERSION, str(corpus.resolve()))
-    return recipe.prepare_corpus(listings, out, cfg, key, **options)
+
+
+prepare_an4 = recipe.corpus_preparer(
+    AN4Config, RECIPE_VERSION, splits,
+    doc="Convert the extracted ``an4/`` folder into ``out_dir``'s manifests (None: a split up to date).",
+)  # fmt: skip
 
 
 def _resources(args: argparse.Namespace) -> list[Resource]:
@@ -162,8 +158,8 @@ def _resources(args: argparse.Namespace) -> list[Resource]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser, sub = recipe.recipe_parser("AN4 recipe: download and prepare manifests")
-    p = recipe.download_command(
+    parser, sub = recipe_cli.recipe_parser("AN4 recipe: download and prepare manifests")
+    p = recipe_cli.download_command(
         sub,
         _resources,
         "download and extract an4_sphere.tar.gz (or the raw variant)",
@@ -175,14 +171,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--variant", choices=sorted(VARIANTS), help="sphere (https, default) or raw (CMU, http); or [corpus]"
     )
     p.add_argument("--sha256", help="verify the archive against this sha256 (none: no check, the default)")
-    recipe.add_prepare_command(
+    recipe_cli.add_prepare_command(
         sub, prepare_an4, AN4Config, "convert audio and write manifests", "data/an4/an4", "data/an4",
         corpus_help="the extracted an4/ folder",
     )  # fmt: skip
     return parser
 
 
-main = recipe.recipe_main(build_parser)
+main = recipe_cli.recipe_main(build_parser)
 
 
 if __name__ == "__main__":

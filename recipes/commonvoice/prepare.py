@@ -23,15 +23,14 @@ from __future__ import annotations
 import argparse
 import csv
 import logging
-import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
+from asr.cli import recipe as recipe_cli
 from asr.datasets import recipe
 from asr.datasets.download import extract
-from asr.datasets.prepare import Item, PrepareResult
+from asr.datasets.prepare import Item
 
 log = logging.getLogger("asr.recipes.commonvoice")
 
@@ -115,28 +114,29 @@ def cmd_download(args: argparse.Namespace) -> int:
     return 0
 
 
-def prepare_commonvoice(
-    corpus_dir: str | os.PathLike,
-    out_dir: str | os.PathLike,
-    cfg: CommonVoiceConfig | None = None,
-    **options: Any,
-) -> dict[str, PrepareResult | None]:
-    """Write ``out_dir``'s manifests from a release's language folder (None: a split up to date)."""
-    cfg = cfg or CommonVoiceConfig()
-    cv_dir = Path(corpus_dir)
+def splits(cv_dir: Path, out: Path, cfg: CommonVoiceConfig) -> recipe.Listings:
+    """``[corpus] splits``, each from its ``<split>.tsv``; durations from ``clip_durations.tsv`` if any."""
     if not cv_dir.is_dir():
         raise FileNotFoundError(f"{cv_dir}: no such folder. {HOW_TO_DOWNLOAD}")
-    listing = sorted((p.name, p.stat().st_size) for p in cv_dir.glob("*.tsv"))
     durations = read_durations(cv_dir)
     if not durations:
         log.info("no clip_durations.tsv: reading each mp3 header (slower)")
-    listings = {s: (lambda s=s: read_split(cv_dir, s, durations, cfg.verify_audio)) for s in cfg.splits}
-    key = (RECIPE_VERSION, str(cv_dir.resolve()), listing)
-    return recipe.prepare_corpus(listings, out_dir, cfg, key, **options)
+    return {s: (lambda s=s: read_split(cv_dir, s, durations, cfg.verify_audio)) for s in cfg.splits}
+
+
+def tsv_listing(cv_dir: Path) -> tuple[list[tuple[str, int]]]:
+    """The ``.tsv`` files and their sizes: a new release in the same folder prepares again."""
+    return (sorted((p.name, p.stat().st_size) for p in cv_dir.glob("*.tsv")),)
+
+
+prepare_commonvoice = recipe.corpus_preparer(
+    CommonVoiceConfig, RECIPE_VERSION, splits, key=tsv_listing,
+    doc="Write ``out_dir``'s manifests from a release's language folder (None: a split up to date).",
+)  # fmt: skip
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser, sub = recipe.recipe_parser(
+    parser, sub = recipe_cli.recipe_parser(
         "Common Voice (English) recipe: unpack a downloaded release, prepare manifests"
     )
     p = sub.add_parser(
@@ -145,7 +145,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--archive", help="the cv-corpus-*-en.tar.gz you downloaded")
     p.add_argument("--dir", default="data/commonvoice")
     p.set_defaults(func=cmd_download)
-    recipe.add_prepare_command(
+    recipe_cli.add_prepare_command(
         sub, prepare_commonvoice, CommonVoiceConfig, "write manifests from train/dev/test.tsv", None,
         "data/commonvoice", corpus_flag="--cv-dir",
         corpus_help="a release's language folder (holds train.tsv and clips/)",
@@ -153,7 +153,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-main = recipe.recipe_main(build_parser)
+main = recipe_cli.recipe_main(build_parser)
 
 
 if __name__ == "__main__":

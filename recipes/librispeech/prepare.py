@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from asr.cli import recipe as recipe_cli
 from asr.config import load_toml
 from asr.datasets import recipe
 from asr.datasets.download import Resource, fetch
@@ -186,30 +187,30 @@ def cmd_lm(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser, sub = recipe.recipe_parser("LibriSpeech recipe: download, prepare manifests, official LM")
+    parser, sub = recipe_cli.recipe_parser("LibriSpeech recipe: download, prepare manifests, official LM")
 
     def resources(args: argparse.Namespace) -> list[Resource]:
         splits = args.splits or recipe.read_corpus_config(LibriSpeechConfig, args.config).splits
         return [split_resource(s) for s in splits]
 
-    p = recipe.download_command(
+    p = recipe_cli.download_command(
         sub, resources, "download and extract the splits (default: [corpus] splits)",
         "data/librispeech", "LibriSpeech", "LibriSpeech",
     )  # fmt: skip
     p.add_argument("--splits", nargs="+", choices=list(SPLITS))
-    p = recipe.add_prepare_command(
+    p = recipe_cli.add_prepare_command(
         sub, prepare_librispeech, LibriSpeechConfig, "write manifests",
         "data/librispeech/LibriSpeech", "data/librispeech", passthrough=("splits",),
     )  # fmt: skip
     p.add_argument("--splits", nargs="+", choices=list(SPLITS))
     p = sub.add_parser("lm", help="official ARPA LM + word list from OpenSLR SLR11, lower-cased")
     p.add_argument("--dir", default="data/librispeech", help="files go to DIR/lm")
-    recipe.add_download_arguments(p)
+    recipe_cli.add_download_arguments(p)
     p.set_defaults(func=cmd_lm)
     return parser
 
 
-main = recipe.recipe_main(build_parser)
+main = recipe_cli.recipe_main(build_parser)
 
 
 if __name__ == "__main__":

@@ -15,15 +15,14 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
+from asr.cli import recipe as recipe_cli
 from asr.datasets import recipe
 from asr.datasets.download import Resource
-from asr.datasets.prepare import Item, PrepareResult
+from asr.datasets.prepare import Item
 
 log = logging.getLogger("asr.recipes.ljspeech")
 
@@ -73,15 +72,8 @@ def read_metadata(corpus: Path) -> list[Item]:
     return items
 
 
-def prepare_ljspeech(
-    corpus_dir: str | os.PathLike,
-    out_dir: str | os.PathLike,
-    cfg: LJSpeechConfig | None = None,
-    **options: Any,
-) -> dict[str, PrepareResult | None]:
-    """Write ``out_dir``'s manifests from the extracted ``LJSpeech-1.1/`` (None: a split up to date)."""
-    cfg = cfg or LJSpeechConfig()
-    corpus = Path(corpus_dir)
+def splits(corpus: Path, out: Path, cfg: LJSpeechConfig) -> recipe.Listings:
+    """dev and test: whole chapters; train: the rest."""
     dev, test = cfg.dev_chapters, cfg.test_chapters
 
     def part(split: str) -> list[Item]:
@@ -91,18 +83,22 @@ def prepare_ljspeech(
             return [i for i in items if not i.id.startswith(dev + test)]
         return [i for i in items if i.id.startswith(chapter[split])]
 
-    listings = {s: (lambda s=s: part(s)) for s in ("train", "dev", "test")}
-    key = (RECIPE_VERSION, str(corpus.resolve()))
-    return recipe.prepare_corpus(listings, out_dir, cfg, key, **options)
+    return {s: (lambda s=s: part(s)) for s in ("train", "dev", "test")}
+
+
+prepare_ljspeech = recipe.corpus_preparer(
+    LJSpeechConfig, RECIPE_VERSION, splits,
+    doc="Write ``out_dir``'s manifests from the extracted ``LJSpeech-1.1/`` (None: a split up to date).",
+)  # fmt: skip
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser, sub = recipe.recipe_parser("LJ Speech recipe: download and prepare manifests")
-    recipe.download_command(
+    parser, sub = recipe_cli.recipe_parser("LJ Speech recipe: download and prepare manifests")
+    recipe_cli.download_command(
         sub, lambda args: RESOURCES, "download and extract LJSpeech-1.1.tar.bz2 (2.6 GB)",
         "data/ljspeech", "LJSpeech-1.1", "LJ Speech",
     )  # fmt: skip
-    recipe.add_prepare_command(
+    recipe_cli.add_prepare_command(
         sub,
         prepare_ljspeech,
         LJSpeechConfig,
@@ -113,7 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-main = recipe.recipe_main(build_parser)
+main = recipe_cli.recipe_main(build_parser)
 
 
 if __name__ == "__main__":

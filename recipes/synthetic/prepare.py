@@ -98,7 +98,7 @@ from sentences import (  # noqa: E402
 from synth import resolve_voices  # noqa: E402
 from voice_plan import Utterance, heldout_pairs, heldout_voices, plan_corpus  # noqa: E402
 
-from asr.datasets.recipe import recipe_main  # noqa: E402
+from asr.cli.recipe import recipe_main  # noqa: E402
 
 __all__ = [
     "DEFAULT_ACCENTS", "DEFAULT_VARIANTS", "RECIPE_VERSION", "SOURCES", "SPLITS", "CorpusConfig", "Excluder",

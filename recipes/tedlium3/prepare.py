@@ -21,16 +21,15 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
+from asr.cli import recipe as recipe_cli
 from asr.datasets import recipe
 from asr.datasets.download import Resource
-from asr.datasets.prepare import Item, PrepareResult
+from asr.datasets.prepare import Item
 
 log = logging.getLogger("asr.recipes.tedlium3")
 
@@ -129,35 +128,32 @@ def list_split(corpus: Path, folder: str, out: Path, split: str, unk: str) -> li
     return items
 
 
-def prepare_tedlium3(
-    corpus_dir: str | os.PathLike,
-    out_dir: str | os.PathLike,
-    cfg: TedliumConfig | None = None,
-    **options: Any,
-) -> dict[str, PrepareResult | None]:
-    """Cut the talks of ``TEDLIUM_release-3/`` into ``out_dir``'s utterances (None: a split up to date)."""
-    cfg = cfg or TedliumConfig()
-    corpus, out = Path(corpus_dir), Path(out_dir)
+def splits(corpus: Path, out: Path, cfg: TedliumConfig) -> recipe.Listings:
+    """Each split's talks, from the folder ``[corpus]`` names for it."""
     folders = {"train": cfg.train_dir, "dev": cfg.dev_dir, "test": cfg.test_dir}
-    listings = {s: (lambda s=s: list_split(corpus, folders[s], out, s, cfg.unk)) for s in folders}
-    key = (RECIPE_VERSION, str(corpus.resolve()))
-    return recipe.prepare_corpus(listings, out, cfg, key, **options)
+    return {s: (lambda s=s: list_split(corpus, folders[s], out, s, cfg.unk)) for s in folders}
+
+
+prepare_tedlium3 = recipe.corpus_preparer(
+    TedliumConfig, RECIPE_VERSION, splits,
+    doc="Cut the talks of ``TEDLIUM_release-3/`` into ``out_dir``'s utterances (None: a split up to date).",
+)  # fmt: skip
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser, sub = recipe.recipe_parser("TED-LIUM 3 recipe: download, cut stm segments into utterances")
-    recipe.download_command(
+    parser, sub = recipe_cli.recipe_parser("TED-LIUM 3 recipe: download, cut stm segments into utterances")
+    recipe_cli.download_command(
         sub, lambda args: RESOURCES, "download and extract TEDLIUM_release-3.tgz (~51 GB)",
         "data/tedlium3", "TEDLIUM_release-3", "TED-LIUM 3",
     )  # fmt: skip
-    recipe.add_prepare_command(
+    recipe_cli.add_prepare_command(
         sub, prepare_tedlium3, TedliumConfig, "cut segments and write manifests",
         "data/tedlium3/TEDLIUM_release-3", "data/tedlium3",
     )  # fmt: skip
     return parser
 
 
-main = recipe.recipe_main(build_parser)
+main = recipe_cli.recipe_main(build_parser)
 
 
 if __name__ == "__main__":
