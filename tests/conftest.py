@@ -1,4 +1,4 @@
-"""Shared fixtures: real speech from espeak-ng, made once per session."""
+"""Shared fixtures: real speech from espeak-ng, made once per session; torch on one thread."""
 
 from __future__ import annotations
 
@@ -37,6 +37,17 @@ def espeak(text: str, voice: str = "en-us", rate: int = 160) -> tuple[np.ndarray
     ).stdout
     audio, rate_hz = sf.read(io.BytesIO(out), dtype="float32")
     return audio, rate_hz
+
+
+@pytest.fixture
+def one_torch_thread():
+    """Torch on one thread for the test, restored after (`pytestmark = pytest.mark.usefixtures(...)`)."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="session")

@@ -1,8 +1,9 @@
-"""What the server tests share: a tiny model, one torch thread, and a real `asr serve` process.
+"""What the live-server tests share: a real `asr serve` process. Importing this skips the test module
+where httpx or uvicorn is missing.
 
-test_serve.py uses the in-process pieces; test_serve_load.py, test_serve_abuse.py and test_browser.py
-start `asr serve` on 127.0.0.1 with `Server` (energy VAD, one thread: they measure the service, not
-silero-vad) and stop it with its whole process tree (fork server, workers, their ffmpeg).
+test_serve_load.py, test_serve_abuse.py and test_browser.py start `asr serve` on 127.0.0.1 with `Server`
+(energy VAD, one thread: they measure the service, not silero-vad) and stop it with its whole process tree
+(fork server, workers, their ffmpeg). Their model is tiny_model.tiny_checkpoint.
 """
 
 from __future__ import annotations
@@ -16,44 +17,10 @@ import sys
 import time
 from pathlib import Path
 
-import httpx
 import pytest
-import torch
 
-from asr.checkpoint import checkpoint_payload, save_checkpoint
-from asr.features import FeatureConfig
-from asr.model import ModelConfig
-from asr.recognizer import SpeechRecognizer
-from asr.text import Vocabulary
-
-
-def tiny_recognizer(peaky: bool = True) -> SpeechRecognizer:
-    """An untrained 2x32 BiLSTM (seed 0). `peaky`: output sharpened, with word separators favoured, so
-    that transcripts are non-empty and have several words to compare."""
-    torch.manual_seed(0)
-    rec = SpeechRecognizer(
-        FeatureConfig(), ModelConfig(hidden_size=32, num_layers=2), Vocabulary.english_characters()
-    ).eval()
-    if peaky:
-        with torch.no_grad():
-            rec.acoustic.output.weight.mul_(8)
-            rec.acoustic.output.bias[rec.vocab.separator_id] += 1.5
-    return rec
-
-
-def tiny_checkpoint(path: Path, peaky: bool = True) -> Path:
-    """`tiny_recognizer(peaky)` saved as a checkpoint at `path`."""
-    save_checkpoint(checkpoint_payload(tiny_recognizer(peaky)), path)
-    return path
-
-
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    """Torch on one thread for the test (autouse where imported), restored after."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+httpx = pytest.importorskip("httpx")
+pytest.importorskip("uvicorn")
 
 
 def free_port() -> int:

@@ -18,14 +18,12 @@ if not (os.path.exists(CHROMIUM) and os.path.exists(CHROMEDRIVER)):
         allow_module_level=True,
     )
 selenium = pytest.importorskip("selenium")
-httpx = pytest.importorskip("httpx")
-pytest.importorskip("uvicorn")
-
 from selenium import webdriver  # noqa: E402
 from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
-from serve_helpers import Server, tiny_checkpoint  # noqa: E402
+from serve_helpers import Server, httpx  # noqa: E402 - skips this module without httpx or uvicorn
+from tiny_model import tiny_checkpoint  # noqa: E402
 
 
 @pytest.fixture(scope="module")

@@ -7,16 +7,12 @@ import json
 import numpy as np
 import pytest
 import soundfile as sf
-import torch
+from tiny_model import letters_recognizer, save_model
 
-from asr.checkpoint import checkpoint_payload, save_checkpoint
 from asr.data.manifest import read_manifest
 from asr.decoding import GreedyDecoder
 from asr.evaluate import EvalResult, evaluate, evaluate_decoders
-from asr.features import FeatureConfig
-from asr.model import ModelConfig
 from asr.recognizer import SpeechRecognizer
-from asr.text import Vocabulary
 
 RATE = 16000
 
@@ -68,14 +64,7 @@ def test_reports(tmp_path):
 
 @pytest.fixture(scope="module")
 def model() -> SpeechRecognizer:
-    torch.manual_seed(0)
-    vocab = Vocabulary.english_characters()
-    rec = SpeechRecognizer(
-        FeatureConfig(), ModelConfig(vocab_size=len(vocab), hidden_size=32, num_layers=1), vocab
-    )
-    with torch.no_grad():
-        rec.acoustic.output.bias[vocab.blank_id] -= 3.0  # letters, not all blanks
-    return rec.eval()
+    return letters_recognizer()
 
 
 @pytest.fixture
@@ -133,8 +122,7 @@ def test_several_decoders_share_one_model_run(model, manifest, monkeypatch):
 def test_cli_evaluate_reports_and_mistakes(model, manifest, tmp_path, capsys):
     from asr.cli import main
 
-    model_path = tmp_path / "m.pt"
-    save_checkpoint(checkpoint_payload(model), model_path)
+    model_path = save_model(model, tmp_path / "m.pt")
     out_dir = tmp_path / "reports"
     code = main(["evaluate", "--model", str(model_path), "--manifest", str(manifest), "--output-dir", str(out_dir),
                  "--threads", "1"])  # fmt: skip

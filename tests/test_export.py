@@ -8,47 +8,30 @@ import json
 import numpy as np
 import pytest
 import soundfile as sf
+import tiny_model
 import torch
+from tiny_model import save_model
 
 import asr
-from asr.checkpoint import CheckpointError, checkpoint_payload, save_checkpoint
+from asr.checkpoint import CheckpointError
 from asr.export import MANIFEST_NAME, ExportError, export_model, load_exported, max_abs_diff
 from asr.features import FeatureConfig
-from asr.model import ModelConfig
 from asr.recognizer import SpeechRecognizer
 from asr.text import Vocabulary
 
 pytest.importorskip("onnxruntime")
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def tiny_recognizer(subsampling: str = "stack", seed: int = 0) -> SpeechRecognizer:
-    """A small random recognizer whose output varies enough over time to make parity meaningful."""
-    torch.manual_seed(seed)
-    factor = 4 if subsampling == "conv" else 3
-    config = ModelConfig(hidden_size=32, num_layers=2, subsampling=subsampling, subsampling_factor=factor)
-    rec = SpeechRecognizer(FeatureConfig(), config, Vocabulary.english_characters()).eval()
-    with torch.no_grad():
-        rec.acoustic.output.weight.mul_(8)
-        rec.acoustic.output.bias[rec.vocab.separator_id] += 1.5
-        rec.acoustic.set_feature_stats(
-            0.1 * torch.randn(config.input_size), 1 + 0.1 * torch.rand(config.input_size)
-        )
-    return rec
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+    """A small random recognizer (peaky, feature statistics set): its output varies enough over time to
+    make parity meaningful."""
+    return tiny_model.tiny_recognizer(subsampling=subsampling, seed=seed, feature_stats=True)
 
 
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory):
-    path = tmp_path_factory.mktemp("model") / "tiny.pt"
-    save_checkpoint(checkpoint_payload(tiny_recognizer()), path)
-    return path
+    return save_model(tiny_recognizer(), tmp_path_factory.mktemp("model") / "tiny.pt")
 
 
 @pytest.fixture(scope="module")
@@ -69,7 +52,7 @@ def speech(speech_corpus):
 def test_fp32_export_matches_eager_on_speech(tmp_path, speech, fmt, subsampling, record_property):
     eager = tiny_recognizer(subsampling)
     ckpt = tmp_path / "m.pt"
-    save_checkpoint(checkpoint_payload(eager), ckpt)
+    save_model(eager, ckpt)
     manifest = export_model(ckpt, tmp_path / "export", format=fmt)
     exported = asr.load_model(manifest.parent)  # a directory dispatches to the export loader
     waves, lengths = speech

@@ -18,13 +18,13 @@ pytest.importorskip("httpx")
 from pathlib import Path  # noqa: E402
 
 from fastapi.testclient import TestClient  # noqa: E402
-from serve_helpers import one_torch_thread, tiny_recognizer  # noqa: E402, F401 - autouse fixture
+from tiny_model import save_model, tiny_recognizer  # noqa: E402
 
 import asr  # noqa: E402
-from asr.checkpoint import checkpoint_payload, save_checkpoint  # noqa: E402
 from asr.formats import transcript_to_dict  # noqa: E402
 from asr.serve import ServeConfig, create_app  # noqa: E402
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 WAV = {"content-type": "audio/wav"}
 
 
@@ -266,8 +266,7 @@ def test_serves_an_exported_model(tmp_path, model, wav_bytes):
     pytest.importorskip("onnxruntime")
     from asr.export import export_model
 
-    ckpt = tmp_path / "m.pt"
-    save_checkpoint(checkpoint_payload(model), ckpt)
+    ckpt = save_model(model, tmp_path / "m.pt")
     export_dir = export_model(ckpt, tmp_path / "onnx").parent
     exported = asr.load_model(export_dir)
     with pytest.raises(TypeError, match="model_path"):
@@ -284,8 +283,7 @@ def test_cli_warns_when_listening_beyond_loopback_without_a_key(tmp_path, model,
 
     from asr.cli import main
 
-    ckpt = tmp_path / "m.pt"
-    save_checkpoint(checkpoint_payload(model), ckpt)
+    ckpt = save_model(model, tmp_path / "m.pt")
     ran: list[dict] = []
     monkeypatch.setattr(uvicorn, "run", lambda app, **kw: ran.append({"app": app, **kw}))
     monkeypatch.delenv("ASR_API_KEY", raising=False)

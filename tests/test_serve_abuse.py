@@ -23,13 +23,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
+from serve_helpers import Server, httpx, tree_pids  # skips this module without httpx or uvicorn
+from tiny_model import tiny_checkpoint
 
-httpx = pytest.importorskip("httpx")
-pytest.importorskip("uvicorn")
-
-from serve_helpers import Server, tiny_checkpoint, tree_pids  # noqa: E402
-
-from asr.checkpoint import load_model  # noqa: E402
+from asr.checkpoint import load_model
 
 GROWTH_BOUND_MB = 400.0
 GUARD_MB = 1500.0

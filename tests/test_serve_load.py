@@ -11,11 +11,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-httpx = pytest.importorskip("httpx")
-pytest.importorskip("uvicorn")
-
-from serve_helpers import Server, tiny_checkpoint  # noqa: E402
+from serve_helpers import Server, httpx  # skips this module without httpx or uvicorn
+from tiny_model import tiny_checkpoint
 
 REQUESTS = 200
 CONCURRENCY = 8

@@ -15,13 +15,11 @@ import numpy as np
 import pytest
 import soundfile as sf
 import torch
+from tiny_model import letters_recognizer, save_model
 
 from asr.audio import AudioError
-from asr.checkpoint import checkpoint_payload, save_checkpoint
-from asr.features import FeatureConfig
-from asr.model import ModelConfig
+from asr.checkpoint import checkpoint_payload
 from asr.recognizer import SpeechRecognizer
-from asr.text import Vocabulary
 from asr.transcription import Transcript, transcribe, transcribe_many
 
 RATE = 16000
@@ -29,22 +27,12 @@ RATE = 16000
 
 @pytest.fixture(scope="module")
 def model() -> SpeechRecognizer:
-    torch.manual_seed(0)
-    vocab = Vocabulary.english_characters()
-    rec = SpeechRecognizer(
-        FeatureConfig(), ModelConfig(vocab_size=len(vocab), hidden_size=32, num_layers=1), vocab
-    )
-    # Untrained CTC output is nearly all blank: a bias towards letters makes the plumbing visible.
-    with torch.no_grad():
-        rec.acoustic.output.bias[rec.vocab.blank_id] -= 3.0
-    return rec.eval()
+    return letters_recognizer()
 
 
 @pytest.fixture(scope="module")
 def model_path(model, tmp_path_factory):
-    path = tmp_path_factory.mktemp("model") / "m.pt"
-    save_checkpoint(checkpoint_payload(model), path)
-    return path
+    return save_model(model, tmp_path_factory.mktemp("model") / "m.pt")
 
 
 def _tone_bursts(seconds: float, rate: int = RATE, seed: int = 0) -> np.ndarray:
