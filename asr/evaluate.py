@@ -36,11 +36,11 @@ class EvalResult:
 
     @property
     def wer(self) -> float:
-        return error_stats(self.references, self.hypotheses, unit="word").wer if self.ids else float("nan")
+        return error_stats(self.references, self.hypotheses, unit="word").rate if self.ids else float("nan")
 
     @property
     def cer(self) -> float:
-        return error_stats(self.references, self.hypotheses, unit="char").wer if self.ids else float("nan")
+        return error_stats(self.references, self.hypotheses, unit="char").rate if self.ids else float("nan")
 
     def utterance_wers(self) -> list[float]:
         """Each utterance's own word error rate (errors / reference words; insertions into an empty
@@ -48,7 +48,7 @@ class EvalResult:
         out = []
         for ref, hyp in zip(self.references, self.hypotheses):
             stats = error_stats([ref], [hyp], unit="word")
-            out.append(stats.errors / stats.ref_words if stats.ref_words else float(stats.errors))
+            out.append(stats.errors / stats.ref_units if stats.ref_units else float(stats.errors))
         return out
 
     def per_speaker(self) -> dict[str, dict]:
@@ -63,8 +63,8 @@ class EvalResult:
             hyps = [self.hypotheses[i] for i in groups[spk]]
             out[spk] = {
                 "utterances": len(refs),
-                "wer": round(error_stats(refs, hyps, unit="word").wer, 5),
-                "cer": round(error_stats(refs, hyps, unit="char").wer, 5),
+                "wer": round(error_stats(refs, hyps, unit="word").rate, 5),
+                "cer": round(error_stats(refs, hyps, unit="char").rate, 5),
             }
         return out
 
@@ -101,16 +101,16 @@ class EvalResult:
             "utterances": len(self.ids),
             "skipped": len(self.skipped),
             "audio_hours": round(self.audio_seconds / 3600, 4),
-            "wer": round(words.wer, 5),
-            "cer": round(chars.wer, 5),
+            "wer": round(words.rate, 5),
+            "cer": round(chars.rate, 5),
             "substitutions": words.substitutions,
             "deletions": words.deletions,
             "insertions": words.insertions,
-            "reference_words": words.ref_words,
+            "reference_words": words.ref_units,
             "char_substitutions": chars.substitutions,
             "char_deletions": chars.deletions,
             "char_insertions": chars.insertions,
-            "reference_chars": chars.ref_words,
+            "reference_chars": chars.ref_units,
         }
         if self.name:
             out["decoder"] = self.name

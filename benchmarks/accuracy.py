@@ -275,8 +275,8 @@ def main(argv: list[str] | None = None) -> int:
                 refs = [result.references[i] for i in chosen]
                 hyps = [result.hypotheses[i] for i in chosen]
                 row["utterances"] = len(chosen)
-                row[f"{dec} WER"] = round(100 * error_stats(refs, hyps, unit="word").wer, 2)
-                row[f"{dec} CER"] = round(100 * error_stats(refs, hyps, unit="char").wer, 2)
+                row[f"{dec} WER"] = round(100 * error_stats(refs, hyps, unit="word").rate, 2)
+                row[f"{dec} CER"] = round(100 * error_stats(refs, hyps, unit="char").rate, 2)
             row["seconds"] = round(time.perf_counter() - started, 1)
             rows.append(row)
             log.info("%s", row)

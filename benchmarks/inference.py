@@ -192,12 +192,16 @@ def main() -> int:
             for _ in range(args.repeats):
                 seconds, texts = run_asr(model, decoder, audios, f"{name} ×{t}")
                 best = min(best, seconds)
-            rows.append(Row(name, t, best, audio_seconds, error_stats(refs, texts, unit="word").wer))
+            rows.append(Row(name, t, best, audio_seconds, error_stats(refs, texts, unit="word").rate))
     if not args.no_pocketsphinx:
         seconds, texts = run_pocketsphinx(audios)
         rows.append(
             Row(
-                "pocketsphinx 5 (en-us)", 1, seconds, audio_seconds, error_stats(refs, texts, unit="word").wer
+                "pocketsphinx 5 (en-us)",
+                1,
+                seconds,
+                audio_seconds,
+                error_stats(refs, texts, unit="word").rate,
             )
         )
 

@@ -142,8 +142,8 @@ def tune_lm(
     for i, (lm_weight, word_score) in enumerate(points, 1):
         config = base.replace(lm_weight=float(lm_weight), word_score=float(word_score))
         hypotheses = decode_all(recognizer.decoder(config), emissions)
-        wer = error_stats(references, hypotheses, "word").wer
-        cer = error_stats(references, hypotheses, "char").wer
+        wer = error_stats(references, hypotheses, "word").rate
+        cer = error_stats(references, hypotheses, "char").rate
         point = {"lm_weight": lm_weight, "word_score": word_score, "wer": round(wer, 5), "cer": round(cer, 5)}
         grid.append(point)
         if progress:

@@ -44,8 +44,8 @@ def by_group(manifest: Path, recogs: Path, key: str = "engine") -> dict[str, dic
         refs, hyps = zip(*groups[group], strict=True)
         out[group] = {
             "utterances": len(refs),
-            "wer": round(100 * error_stats(refs, hyps, unit="word").wer, 2),
-            "cer": round(100 * error_stats(refs, hyps, unit="char").wer, 2),
+            "wer": round(100 * error_stats(refs, hyps, unit="word").rate, 2),
+            "cer": round(100 * error_stats(refs, hyps, unit="char").rate, 2),
         }
     return out
 
