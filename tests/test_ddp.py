@@ -7,13 +7,13 @@ import json
 import pytest
 import torch
 from tiny_corpus import (
-    kill_after_checkpoint,
-    make_corpus,
+    finished_run,
+    killed_run,
+    resumed_run,
     run_to_end,
     train_command,
     training_state,
     weights,
-    write_config,
 )
 
 pytestmark = pytest.mark.slow
@@ -25,12 +25,7 @@ if not torch.distributed.is_available():  # pragma: no cover
 @pytest.fixture(scope="module")
 def ddp_run(tmp_path_factory):
     """2 processes x max_duration 4 s: 3 global batches of 8 utterances per epoch, 3 epochs."""
-    root = tmp_path_factory.mktemp("ddp")
-    corpus = make_corpus(root / "corpus", count=24)
-    config = write_config(root / "c.toml", corpus, num_buckets=3, checkpoint_every=2)
-    out = root / "ddp"
-    run_to_end(train_command(config, out, nproc=2))
-    return config, out
+    return finished_run(tmp_path_factory.mktemp("ddp"), count=24, nproc=2, num_buckets=3, checkpoint_every=2)
 
 
 def test_two_processes_match_one_process_on_the_same_global_batch(ddp_run, tmp_path):
@@ -51,9 +46,8 @@ def test_two_processes_match_one_process_on_the_same_global_batch(ddp_run, tmp_p
 def test_ddp_run_killed_and_resumed_matches_uninterrupted(ddp_run, tmp_path):
     config, ddp_out = ddp_run
     out = tmp_path / "killed"
-    kill_after_checkpoint(train_command(config, out, nproc=2), out / "last.pt")
-    assert training_state(out / "last.pt")["step"] < 9
-    run_to_end(train_command(config, out, "--resume", nproc=2))
+    assert killed_run(config, out, nproc=2)["step"] < 9
+    resumed_run(config, out, nproc=2)
     a, b = weights(out / "last.pt"), weights(ddp_out / "last.pt")
     for key in a:
         torch.testing.assert_close(a[key], b[key], rtol=0, atol=1e-6, msg=key)

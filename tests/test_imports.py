@@ -2,15 +2,16 @@ import subprocess
 import sys
 
 
-def test_decoding_loads_no_training_code():
-    code = (
-        "import sys, asr.decoding\n"
-        "bad = [m for m in sys.modules if m.startswith(('asr.train', 'asr.data', 'asr.cli')) "
-        "or 'tensorboard' in m]\n"
-        "print(','.join(bad))"
-    )
+def _loaded_after(imports: str, matching: str) -> str:
+    """Run `imports` in a fresh interpreter; the modules `m` then loaded for which `matching` is true."""
+    code = f"import sys\n{imports}\nprint(','.join(sorted(m for m in sys.modules if {matching})))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == ""
+    return out.stdout.strip()
+
+
+def test_decoding_loads_no_training_code():
+    training = "m.startswith(('asr.train', 'asr.data', 'asr.cli')) or 'tensorboard' in m"
+    assert _loaded_after("import asr.decoding", training) == ""
 
 
 def test_public_api_loads_lazily():
@@ -19,15 +20,12 @@ def test_public_api_loads_lazily():
 
 
 def test_decoding_does_not_import_torch():
-    code = (
-        "import sys, asr, asr.decoding\n"
+    imports = (
+        "import asr, asr.decoding\n"
         "from asr.decoding import BeamSearchDecoder, GreedyDecoder\n"
-        "import asr.decoding.beam, asr.decoding.hotwords, asr.decoding.config\n"
-        "loaded = sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'torchaudio'))\n"
-        "print(','.join(loaded))"
+        "import asr.decoding.beam, asr.decoding.hotwords, asr.decoding.config"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == ""
+    assert _loaded_after(imports, "m.split('.')[0] in ('torch', 'torchaudio')") == ""
 
 
 # Runs `python -m asr ARGS` in-process under runpy, then prints the asr.train / asr.lm.tune modules loaded.

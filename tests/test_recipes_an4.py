@@ -4,30 +4,13 @@ run.sh end to end."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile as sf
-
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def load_recipe(name: str):
-    """Import recipes/<name>/prepare.py under a unique module name (every recipe has a prepare.py)."""
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location(
-        f"recipe_{name}_prepare", ROOT / "recipes" / name / "prepare.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
+from recipe_helpers import ROOT, load_recipe, read_jsonl, run_sh, run_sh_env, write_tiny_recipe_config
 
 an4 = load_recipe("an4")
 
@@ -82,10 +65,6 @@ def make_an4_tree(root: Path, *, broken: bool = False, sphere: bool = False) -> 
     return corpus
 
 
-def _lines(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text().splitlines()]
-
-
 def test_read_transcriptions(tmp_path):
     path = tmp_path / "t.transcription"
     path.write_text(
@@ -102,7 +81,7 @@ def test_prepare_writes_manifests_line_by_line(tmp_path):
     argv = ["--config", str(config), "prepare", "--corpus-dir", str(corpus), "--out", str(out)]
     assert an4.main([*argv, "--jobs", "1", "--no-progress"]) == 0
 
-    train, dev, test = (_lines(out / f"{s}.jsonl") for s in ("train", "dev", "test"))
+    train, dev, test = (read_jsonl(out / f"{s}.jsonl") for s in ("train", "dev", "test"))
     assert [r["id"] for r in train] == ["an251-fash-b", "an253-fash-b", "cen1-fbbh-b", "cen2-fbbh-b"]
     assert [r["id"] for r in dev] == ["an76-mblw-b", "an77-mblw-b"]  # the last speaker, held out
     assert [r["id"] for r in test] == ["an406-fcaw-b", "an407-fcaw-b"]
@@ -168,9 +147,9 @@ def test_prepare_reads_the_sphere_variant(tmp_path):
         "--no-progress",
     ]
     assert an4.main([*argv, "--jobs", "1"]) == 0
-    train = _lines(out / "train.jsonl")
+    train = read_jsonl(out / "train.jsonl")
     assert [r["id"] for r in train] == ["an251-fash-b", "an253-fash-b", "cen1-fbbh-b", "cen2-fbbh-b"]
-    assert [r["id"] for r in _lines(out / "test.jsonl")] == ["an406-fcaw-b", "an407-fcaw-b"]
+    assert [r["id"] for r in read_jsonl(out / "test.jsonl")] == ["an406-fcaw-b", "an407-fcaw-b"]
     row = train[1]
     assert row["audio"] == "wav/train/fash/an253-fash-b.wav" and abs(row["duration"] - 1.7) < 1e-3
     audio, rate = sf.read(str(out / row["audio"]))
@@ -198,16 +177,12 @@ def test_run_sh_end_to_end_on_fixture(tmp_path):
     """prepare → train one short epoch → evaluate → transcribe, on the AN4 fixture tree; re-run skips."""
     corpus = make_an4_tree(tmp_path / "src")
     data, exp = tmp_path / "data", tmp_path / "exp"
-    config = tmp_path / "tiny.toml"
-    config.write_text(
-        "[corpus]\ndev_speakers = 1\n[lm]\norder = 2\n"
-        "[model]\nhidden_size = 32\nnum_layers = 1\n"
-        f'[train]\ntrain_manifest = "{data}/train.jsonl"\ndev_manifest = "{data}/dev.jsonl"\n'
-        f'out_dir = "{exp}"\nepochs = 1\nmax_duration = 20.0\nwarmup_steps = 2\nnum_threads = 1\n'
+    tables = "[corpus]\ndev_speakers = 1\n[lm]\norder = 2\n"
+    config = write_tiny_recipe_config(
+        tmp_path / "tiny.toml", tables, data, exp, max_duration=20.0, warmup_steps=2, num_threads=1
     )
-    bin_dir = Path(sys.executable).parent
-    env = {**os.environ, "PYTHON": sys.executable, "ASR": str(bin_dir / "asr"), "OMP_NUM_THREADS": "1"}
-    cmd = ["bash", str(ROOT / "recipes/an4/run.sh"), "--config", str(config), "--corpus-dir", str(corpus)]
+    env = run_sh_env(OMP_NUM_THREADS="1")
+    cmd = run_sh("an4", config, "--corpus-dir", str(corpus))
     # Stage 2 (KenLM LM + tuning) is left out to keep this CI-sized; the synthetic recipe's test covers it.
     for c in ([*cmd, "--stop-stage", "1"], [*cmd, "--stage", "3"]):
         out = subprocess.run(c, env=env, capture_output=True, text=True, timeout=300)
@@ -215,7 +190,7 @@ def test_run_sh_end_to_end_on_fixture(tmp_path):
     assert "transcript:" in out.stdout and "WER" in out.stdout
     summary = json.loads((exp / "summary-test.json").read_text())
     assert summary["utterances"] == 2
-    assert len(_lines(data / "train.jsonl")) == 4
+    assert len(read_jsonl(data / "train.jsonl")) == 4
     # re-running finds everything up to date
     again = subprocess.run([*cmd, "--stop-stage", "1"], env=env, capture_output=True, text=True, timeout=300)
     assert again.returncode == 0, again.stdout + again.stderr

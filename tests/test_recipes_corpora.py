@@ -3,36 +3,19 @@
 from __future__ import annotations
 
 import gzip
-import importlib.util
 import json
-import sys
 import tarfile
 from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile as sf
-
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def load_recipe(name: str):
-    spec = importlib.util.spec_from_file_location(
-        f"recipe_{name}_prepare", ROOT / "recipes" / name / "prepare.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+from recipe_helpers import ROOT, load_recipe, read_jsonl, run_sh, run_sh_env
 
 
 def _tone(seconds: float, rate: int, seed: int = 0) -> np.ndarray:
     t = np.arange(int(seconds * rate)) / rate
     return (0.3 * np.sin(2 * np.pi * (180 + 40 * seed) * t)).astype(np.float32)
-
-
-def _lines(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text().splitlines()]
 
 
 def _run(module, argv: list[str]) -> int:
@@ -81,16 +64,15 @@ def test_librispeech_prepare(tmp_path):
     )
     argv = ["--config", str(config), "prepare", "--corpus-dir", str(corpus), "--out", str(out), "--jobs", "2"]
     assert _run(ls, argv) == 0
-    dev = _lines(out / "dev-clean.jsonl")
-    assert dev == [
+    assert read_jsonl(out / "dev-clean.jsonl") == [
         {"id": "1272-128104-0000", "audio": "../src/LibriSpeech/dev-clean/1272/128104/1272-128104-0000.flac",
          "duration": 1.25, "text": "mister quilter is the apostle of the middle classes", "speaker": "1272"},
         {"id": "1272-128104-0001", "audio": "../src/LibriSpeech/dev-clean/1272/128104/1272-128104-0001.flac",
          "duration": 1.5, "text": "nor is mister quilter's manner less interesting", "speaker": "1272"},
     ]  # fmt: skip
-    train = _lines(out / "train.jsonl")
+    train = read_jsonl(out / "train.jsonl")
     assert [r["id"] for r in train] == ["103-1240-0000", "103-1241-0000", "19-198-0001"]
-    assert train == _lines(out / "train-clean-100.jsonl")
+    assert train == read_jsonl(out / "train-clean-100.jsonl")
     report = json.loads((out / "train-clean-100.report.json").read_text())
     assert report["skipped_by_reason"] == {"missing audio": 1}
     assert (out / "train_text.txt").read_text().splitlines()[2] == "all about the house"
@@ -143,15 +125,15 @@ def test_ljspeech_prepare(tmp_path):
         sf.write(corpus / "wavs" / f"{utt}.wav", _tone(1.0, 22050, i), 22050, subtype="PCM_16")
     out = tmp_path / "data"
     assert _run(lj, ["prepare", "--corpus-dir", str(corpus), "--out", str(out), "--jobs", "1"]) == 0
-    assert _lines(out / "dev.jsonl") == [
+    assert read_jsonl(out / "dev.jsonl") == [
         {"id": "LJ001-0001", "audio": "../LJSpeech-1.1/wavs/LJ001-0001.wav", "duration": 1.0,
          "text": "printing in the only sense with which we are at present concerned", "speaker": "LJ"}
     ]  # fmt: skip
-    test = _lines(out / "test.jsonl")
+    test = read_jsonl(out / "test.jsonl")
     assert [(r["id"], r["text"]) for r in test] == [
         ("LJ002-0001", "in eighteen twenty nine the jail was built")
     ]
-    train = _lines(out / "train.jsonl")
+    train = read_jsonl(out / "train.jsonl")
     assert [(r["id"], r["text"]) for r in train] == [
         ("LJ003-0001", "dr smith said so"),
         ("LJ003-0003", "quoted words"),
@@ -204,7 +186,7 @@ def test_commonvoice_prepare(tmp_path, with_durations):
     cv = make_commonvoice(tmp_path, with_durations)
     out = tmp_path / "data"
     assert _run(cv_mod, ["prepare", "--cv-dir", str(cv), "--out", str(out), "--jobs", "1"]) == 0
-    train = _lines(out / "train.jsonl")
+    train = read_jsonl(out / "train.jsonl")
     assert [(r["id"], r["text"], r["speaker"]) for r in train] == [
         ("common_voice_en_1", "he said hello to two friends", "aa11"),
         ("common_voice_en_2", "cafe au lait s'il vous plait", "bb22"),
@@ -219,8 +201,8 @@ def test_commonvoice_prepare(tmp_path, with_durations):
     assert skipped["common_voice_en_3"].startswith("empty text")
     # found at prepare time even when clip_durations.tsv lists it (no header read needed for a duration)
     assert skipped["common_voice_en_4"].startswith("unreadable audio")
-    assert [r["text"] for r in _lines(out / "dev.jsonl")] == ["it's a dev sentence"]
-    assert [r["id"] for r in _lines(out / "test.jsonl")] == ["common_voice_en_6"]
+    assert [r["text"] for r in read_jsonl(out / "dev.jsonl")] == ["it's a dev sentence"]
+    assert [r["id"] for r in read_jsonl(out / "test.jsonl")] == ["common_voice_en_6"]
 
 
 def test_commonvoice_prepare_finds_corrupt_and_truncated_clips(tmp_path):
@@ -240,7 +222,7 @@ def test_commonvoice_prepare_finds_corrupt_and_truncated_clips(tmp_path):
     (cv / "clip_durations.tsv").write_text(durations + "common_voice_en_4.mp3\t2000\n")
     out = tmp_path / "data"
     assert _run(cv_mod, ["prepare", "--cv-dir", str(cv), "--out", str(out), "--jobs", "2"]) == 0
-    assert [r["id"] for r in _lines(out / "train.jsonl")] == ["common_voice_en_1"]
+    assert [r["id"] for r in read_jsonl(out / "train.jsonl")] == ["common_voice_en_1"]
     skipped = json.loads((out / "train.report.json").read_text())["skipped_items"]
     assert (
         skipped["common_voice_en_2"].startswith("unreadable audio")
@@ -303,7 +285,7 @@ def test_tedlium_prepare_cuts_segments(tmp_path):
     corpus = make_tedlium(tmp_path / "src")
     out = tmp_path / "data"
     assert _run(td, ["prepare", "--corpus-dir", str(corpus), "--out", str(out), "--jobs", "2"]) == 0
-    train = _lines(out / "train.jsonl")
+    train = read_jsonl(out / "train.jsonl")
     assert train == [
         {"id": "AlGore_2009-0000150-0000300", "audio": "wav/train/AlGore_2009/AlGore_2009-0000150-0000300.flac",
          "duration": 1.5, "text": "and it's truly great to be here", "speaker": "AlGore_2009"},
@@ -316,8 +298,8 @@ def test_tedlium_prepare_cuts_segments(tmp_path):
     talk, _ = sf.read(str(corpus / "data/sph/AlGore_2009.sph"))
     piece, rate = sf.read(str(out / train[0]["audio"]))
     assert rate == 16000 and np.allclose(piece, talk[24000:48000], atol=1e-4)
-    assert [r["text"] for r in _lines(out / "dev.jsonl")] == ["i don't know", "so that's it"]
-    test = _lines(out / "test.jsonl")
+    assert [r["text"] for r in read_jsonl(out / "dev.jsonl")] == ["i don't know", "so that's it"]
+    test = read_jsonl(out / "test.jsonl")
     assert test[0]["text"] == "i'm jane" and test[0]["duration"] == 1.5
     # re-run with --force keeps the cut files (not re-cut) and writes identical manifests
     before = (out / "train.jsonl").read_bytes()
@@ -341,7 +323,6 @@ def test_recipe_configs_load_for_asr_train():
 @pytest.mark.parametrize("name", ["librispeech", "ljspeech", "tedlium3", "commonvoice"])
 def test_run_sh_download_and_prepare_stages(tmp_path, name):
     """run.sh stages 0-1 on each fixture tree (corpus given, so no download): manifests appear."""
-    import os
     import subprocess
 
     data = tmp_path / "data"
@@ -377,17 +358,13 @@ def test_run_sh_download_and_prepare_stages(tmp_path, name):
         corpus_table + f'[train]\ntrain_manifest = "{data}/train.jsonl"\ndev_manifest = "{data}/dev.jsonl"\n'
         f'out_dir = "{tmp_path}/exp"\n'
     )
-    env = {**os.environ, "PYTHON": sys.executable, "ASR": str(Path(sys.executable).parent / "asr")}
-    cmd = [
-        "bash",
-        str(ROOT / "recipes" / name / "run.sh"),
-        "--config",
-        str(config),
-        "--stop-stage",
-        "1",
-        *args,
-    ]
-    out = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
+    out = subprocess.run(
+        run_sh(name, config, "--stop-stage", "1", *args),
+        env=run_sh_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert out.returncode == 0, out.stdout + out.stderr
     for manifest in expect:
-        assert _lines(data / manifest), manifest
+        assert read_jsonl(data / manifest), manifest

@@ -4,15 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from tiny_corpus import (
-    kill_after_checkpoint,
-    make_corpus,
-    run_to_end,
-    train_command,
-    training_state,
-    weights,
-    write_config,
-)
+from tiny_corpus import finished_run, killed_run, resumed_run, training_state, weights
 
 from asr.checkpoint import load_checkpoint
 
@@ -23,11 +15,7 @@ pytestmark = pytest.mark.slow
 def reference(tmp_path_factory):
     """An uninterrupted run: 3 epochs of 4 batches, dropout and SpecAugment on (so the RNG matters)."""
     root = tmp_path_factory.mktemp("resume")
-    corpus = make_corpus(root / "corpus")
-    config = write_config(root / "c.toml", corpus, spec_augment=True, checkpoint_every=0)
-    out = root / "reference"
-    run_to_end(train_command(config, out, "model.dropout=0.2"))
-    return config, out
+    return finished_run(root, "model.dropout=0.2", spec_augment=True, checkpoint_every=0)
 
 
 @pytest.mark.parametrize("checkpoint_every", [3, 0], ids=["mid-epoch", "epoch-end"])
@@ -35,12 +23,11 @@ def test_sigkill_then_resume_equals_uninterrupted(reference, tmp_path, checkpoin
     config, ref_out = reference
     out = tmp_path / "killed"
     extra = ["model.dropout=0.2", f"train.checkpoint_every={checkpoint_every}"]
-    kill_after_checkpoint(train_command(config, out, *extra), out / "last.pt")
-    state = training_state(out / "last.pt")
+    state = killed_run(config, out, *extra)
     assert state["step"] < 12, "the run finished before it was killed"
     if checkpoint_every:
         assert state["batch_in_epoch"] > 0 and state["sampler"]["position"] == state["batch_in_epoch"]
-    run_to_end(train_command(config, out, *extra, "--resume"))
+    resumed_run(config, out, *extra)
     final, expected = weights(out / "last.pt"), weights(ref_out / "last.pt")
     assert training_state(out / "last.pt")["step"] == training_state(ref_out / "last.pt")["step"] == 12
     for key in expected:

@@ -7,10 +7,9 @@ import csv
 
 import pytest
 import torch
-from tiny_corpus import make_corpus, tiny_run, training_state
+from tiny_corpus import make_corpus, tiny_run, training_state, wrap_train_step
 
 import asr.train.loop as loop
-import asr.train.step as step
 from asr.checkpoint import load_checkpoint, load_model
 
 
@@ -46,15 +45,7 @@ def test_accumulation_checkpoints_averaging_and_monitoring(corpus, tmp_path):
 
 
 def test_non_finite_losses_skip_steps_then_stop_the_run(corpus, tmp_path, monkeypatch, caplog):
-    real_step = step.train_step
-    calls = {"n": 0}
-
-    def flaky_step(*args, **kwargs):
-        calls["n"] += 1
-        loss = real_step(*args, **kwargs)
-        return loss * float("nan") if calls["n"] == 2 or calls["n"] >= 4 else loss
-
-    monkeypatch.setattr(step, "train_step", flaky_step)
+    wrap_train_step(monkeypatch, lambda n, loss: loss * float("nan") if n == 2 or n >= 4 else loss)
     out = tmp_path / "exp"
     run = tiny_run(corpus, out, "train.max_bad_steps=3", "train.epochs=3", "train.tensorboard=false")
     with pytest.raises(loop.TrainingError, match="3 non-finite losses or gradients in a row"):

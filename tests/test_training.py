@@ -5,39 +5,21 @@ import subprocess
 import sys
 
 import pytest
+from tiny_corpus import SPEECH_OVERFIT, manifest_run
 
 from asr.checkpoint import load_model
 from asr.data.manifest import read_manifest
 from asr.evaluate import evaluate
-from asr.train.config import load_run_config
 from asr.train.loop import train
 
 pytestmark = pytest.mark.slow
 
-OVERFIT = [
-    "model.hidden_size=128",
-    "model.num_layers=2",
-    "model.dropout=0.0",
-    "train.lr=0.003",
-    "train.warmup_steps=20",
-    "train.max_duration=40",
-    "train.augment.spec_augment=false",
-    "train.log_every=1",
-]
+OVERFIT = [*SPEECH_OVERFIT, "train.log_every=1"]
 
 
 def test_overfits_a_few_dozen_utterances(speech_corpus, tmp_path):
     out = tmp_path / "exp"
-    run = load_run_config(
-        None,
-        [
-            f"train.train_manifest={speech_corpus / 'train.jsonl'}",
-            f"train.dev_manifest={speech_corpus / 'dev.jsonl'}",
-            f"train.out_dir={out}",
-            "train.epochs=45",
-            *OVERFIT,
-        ],
-    )
+    run = manifest_run(speech_corpus, out, "train.epochs=45", *OVERFIT)
     best = train(run, progress=False)
     history = json.loads((out / "train_report.json").read_text())["history"]
     losses = [h["train_loss"] for h in history]

@@ -12,12 +12,11 @@ from pathlib import Path
 import pytest
 import tiny_corpus
 import torch
-from tiny_corpus import make_corpus, training_state, write_config
+from tiny_corpus import make_corpus, training_state, wrap_train_step, write_config
 
 import asr.checkpoint
 import asr.train.checkpointing as checkpointing
 import asr.train.loop as loop
-import asr.train.step as step
 from asr import cli
 from asr.checkpoint import load_checkpoint
 
@@ -48,15 +47,7 @@ class _NaNGradient(torch.autograd.Function):
 
 
 def test_non_finite_gradient_norm_skips_the_update(corpus, tmp_path, monkeypatch, caplog):
-    real_step = step.train_step
-    calls = {"n": 0}
-
-    def poisoned_step(*args, **kwargs):
-        calls["n"] += 1
-        loss = real_step(*args, **kwargs)
-        return _NaNGradient.apply(loss) if calls["n"] in (2, 5) else loss
-
-    monkeypatch.setattr(step, "train_step", poisoned_step)
+    calls = wrap_train_step(monkeypatch, lambda n, loss: _NaNGradient.apply(loss) if n in (2, 5) else loss)
     caplog.set_level(logging.WARNING)
     out = tmp_path / "exp"
     loop.train(tiny_run(corpus, out), progress=False)
@@ -74,8 +65,7 @@ def test_non_finite_gradient_norm_skips_the_update(corpus, tmp_path, monkeypatch
 
 
 def test_non_finite_gradients_in_a_row_stop_the_run(corpus, tmp_path, monkeypatch):
-    real_step = step.train_step
-    monkeypatch.setattr(step, "train_step", lambda *a, **k: _NaNGradient.apply(real_step(*a, **k)))
+    wrap_train_step(monkeypatch, lambda n, loss: _NaNGradient.apply(loss))
     out = tmp_path / "exp"
     with pytest.raises(loop.TrainingError, match="3 non-finite losses or gradients in a row"):
         loop.train(tiny_run(corpus, out, "train.max_bad_steps=3"), progress=False)

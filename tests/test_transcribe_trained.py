@@ -33,7 +33,8 @@ def trained(speech_corpus, tmp_path_factory):
 
     Its training copies start with 0-0.4 s of silence, as speech cut out by a VAD does, and carry the
     faint noise of the test recordings: a model trained on 48 clean utterances knows nothing else."""
-    from asr.train.config import load_run_config
+    from tiny_corpus import SPEECH_OVERFIT, manifest_run
+
     from asr.train.loop import train
 
     root = tmp_path_factory.mktemp("padded")
@@ -50,23 +51,7 @@ def trained(speech_corpus, tmp_path_factory):
                      "speaker": speaker})  # fmt: skip
     (root / "train.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     (root / "dev.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows[:8]))
-    run = load_run_config(
-        None,
-        [
-            f"train.train_manifest={root / 'train.jsonl'}",
-            f"train.dev_manifest={root / 'dev.jsonl'}",
-            f"train.out_dir={root / 'exp'}",
-            "train.epochs=30",
-            "model.hidden_size=128",
-            "model.num_layers=2",
-            "model.dropout=0.0",
-            "train.lr=0.003",
-            "train.warmup_steps=20",
-            "train.max_duration=40",
-            "train.augment.spec_augment=false",
-            "train.num_threads=1",
-        ],
-    )
+    run = manifest_run(root, root / "exp", "train.epochs=30", *SPEECH_OVERFIT, "train.num_threads=1")
     best = train(run, progress=False)
     return best, read_manifest(speech_corpus / "train.jsonl"), root / "train.jsonl"
 

@@ -1,4 +1,5 @@
-"""A tiny corpus of equal-length tone+noise utterances and a tiny-model config, for training-loop tests.
+"""A tiny corpus of equal-length tone+noise utterances, tiny-model configs and run helpers, for
+training-loop tests (and the settings that make a model learn conftest.py's espeak-ng corpus).
 
 Equal lengths mean no padding anywhere, so a batch split across DDP ranks computes exactly what the
 whole batch computes in one process."""
@@ -12,12 +13,15 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+import pytest
 import soundfile as sf
 import torch
 
+import asr.train.step as step
 from asr.data.augment import AugmentConfig
 from asr.train.config import load_run_config
 
@@ -115,6 +119,29 @@ def kill_after_checkpoint(command: list[str], checkpoint: Path, timeout: float =
     assert proc.returncode == -signal.SIGKILL
 
 
+def finished_run(
+    root: Path, *extra: str, count: int = 16, nproc: int = 1, **train: object
+) -> tuple[Path, Path]:
+    """A run to its end on a fresh corpus of `count` utterances under `root`: write_config's `train`
+    settings, `extra` on the command line. Returns (its config, its out dir)."""
+    corpus = make_corpus(root / "corpus", count=count)
+    config = write_config(root / "c.toml", corpus, **train)
+    out = root / "run"
+    run_to_end(train_command(config, out, *extra, nproc=nproc))
+    return config, out
+
+
+def killed_run(config: Path, out: Path, *extra: str, nproc: int = 1) -> dict:
+    """A run SIGKILLed as soon as its first last.pt exists; returns that checkpoint's training state."""
+    kill_after_checkpoint(train_command(config, out, *extra, nproc=nproc), out / "last.pt")
+    return training_state(out / "last.pt")
+
+
+def resumed_run(config: Path, out: Path, *extra: str, nproc: int = 1) -> None:
+    """The run in `out` resumed (--resume) and run to its end."""
+    run_to_end(train_command(config, out, *extra, "--resume", nproc=nproc))
+
+
 def weights(path: Path) -> dict[str, torch.Tensor]:
     return torch.load(path, map_location="cpu", weights_only=True)["state_dict"]
 
@@ -123,22 +150,60 @@ def training_state(path: Path) -> dict:
     return torch.load(path, map_location="cpu", weights_only=True)["train"]
 
 
-def tiny_run(corpus: Path, out: Path, *extra: str):
-    """An in-process RunConfig for a 1-layer, 16-unit model on `corpus`: 2 epochs, fp32, tiny batches."""
+# A 2 x 128 BiLSTM that learns the espeak-ng corpus of conftest.py (48 utterances) in a few dozen epochs.
+SPEECH_OVERFIT = (
+    "model.hidden_size=128",
+    "model.num_layers=2",
+    "model.dropout=0.0",
+    "train.lr=0.003",
+    "train.warmup_steps=20",
+    "train.max_duration=40",
+    "train.augment.spec_augment=false",
+)
+
+
+def manifest_run(corpus: Path, out: Path, *settings: str):
+    """An in-process RunConfig training on corpus/train.jsonl (dev: corpus/dev.jsonl) into `out`, with
+    `settings` ("section.key=value") over the defaults."""
     return load_run_config(
         None,
         [
             f"train.train_manifest={corpus / 'train.jsonl'}",
             f"train.dev_manifest={corpus / 'dev.jsonl'}",
             f"train.out_dir={out}",
-            "model.hidden_size=16",
-            "model.num_layers=1",
-            "train.epochs=2",
-            "train.max_duration=4",
-            "train.num_buckets=2",
-            "train.precision=fp32",
-            "train.warmup_steps=2",
-            "train.log_every=1",
-            *extra,
+            *settings,
         ],
     )
+
+
+def tiny_run(corpus: Path, out: Path, *extra: str):
+    """An in-process RunConfig for a 1-layer, 16-unit model on `corpus`: 2 epochs, fp32, tiny batches."""
+    return manifest_run(
+        corpus,
+        out,
+        "model.hidden_size=16",
+        "model.num_layers=1",
+        "train.epochs=2",
+        "train.max_duration=4",
+        "train.num_buckets=2",
+        "train.precision=fp32",
+        "train.warmup_steps=2",
+        "train.log_every=1",
+        *extra,
+    )
+
+
+def wrap_train_step(
+    monkeypatch: pytest.MonkeyPatch, change: Callable[[int, torch.Tensor], torch.Tensor]
+) -> dict:
+    """Replace asr.train.step.train_step for the test: the loss of call n (from 1) becomes
+    `change(n, loss)`. Returns the call count, {"n": calls so far}."""
+    real_step = step.train_step
+    calls = {"n": 0}
+
+    def changed_step(*args, **kwargs):
+        calls["n"] += 1
+        return change(calls["n"], real_step(*args, **kwargs))
+
+    monkeypatch.setattr(step, "train_step", changed_step)
+    return calls
