@@ -7,28 +7,20 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from asr.cli.options import (
-    add_decoder_arguments,
-    add_device_arguments,
-    add_model_argument,
-    load_model_option,
-    set_threads,
-)
+from asr.cli.options import add_recognizer_arguments, load_recognizer
 
 
 def add_parser(sub: Any) -> None:
     p = sub.add_parser("evaluate", help="WER/CER of a model on a manifest")
-    add_model_argument(p)
+    add_recognizer_arguments(p)
     p.add_argument("--manifest", required=True)
     p.add_argument("--output-dir", help="where recogs/errs/summary files go (default: beside the model)")
     p.add_argument("--name", help="report name (default: the manifest's file name)")
-    add_device_arguments(p)
     p.add_argument(
         "--also-greedy",
         action="store_true",
         help="with beam options: also score greedy decoding in the same run (reports NAME-greedy)",
     )
-    add_decoder_arguments(p)
     p.set_defaults(func=run)
 
 
@@ -49,10 +41,8 @@ def run(args: argparse.Namespace) -> int:
     from asr.data.manifest import read_manifest
     from asr.evaluate import evaluate_decoders
 
-    set_threads(args.threads)
     items = read_manifest(args.manifest)
-    loaded = load_model_option(args.model, args.device)
-    decoder = loaded.decoder(args)
+    loaded, decoder = load_recognizer(args)
     name = args.name or Path(args.manifest).stem
     decoders = {name: decoder}
     if decoder is not None and args.also_greedy:

@@ -96,6 +96,16 @@ def add_decoder_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_recognizer_arguments(parser: argparse.ArgumentParser, *, vad_help: str | None = None) -> None:
+    """What a command that loads a model and decodes with it takes: --model, --device/--threads, --vad
+    (with ``vad_help``: the command cuts audio at pauses) and the decoding group."""
+    add_model_argument(parser)
+    add_device_arguments(parser)
+    if vad_help is not None:
+        add_vad_argument(parser, vad_help)
+    add_decoder_arguments(parser)
+
+
 def lm_words(lm: str | Path) -> str | None:
     """The word list `asr lm build` writes beside an LM (``<stem>.words.txt``), if it is there."""
     words = Path(lm).with_suffix(".words.txt")
@@ -183,6 +193,14 @@ def load_model_option(model: str | None, device: str) -> LoadedModel:
 
     path, is_default = resolve_model(model)
     return LoadedModel(load_model(path, device=device), path, is_default)
+
+
+def load_recognizer(args: argparse.Namespace) -> tuple[LoadedModel, Any]:
+    """What :func:`add_recognizer_arguments` asked for: --threads applied, --model loaded on --device,
+    and the decoder the decoding options ask for (None: greedy)."""
+    set_threads(args.threads)
+    loaded = load_model_option(args.model, args.device)
+    return loaded, loaded.decoder(args)
 
 
 def set_threads(threads: int) -> None:

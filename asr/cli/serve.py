@@ -7,22 +7,16 @@ import os
 import sys
 from typing import Any
 
-from asr.cli.options import (
-    add_decoder_arguments,
-    add_device_arguments,
-    add_model_argument,
-    add_vad_argument,
-    load_model_option,
-    set_threads,
-)
+from asr.cli.options import add_recognizer_arguments, load_recognizer
 
 
 def add_parser(sub: Any) -> None:
     p = sub.add_parser("serve", help="HTTP API and upload/record page for a model (checkpoint or export)")
-    add_model_argument(p)
+    add_recognizer_arguments(
+        p, vad_help="how audio is cut at pauses (as for transcribe); energy is cheapest per request"
+    )
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0: all interfaces)")
     p.add_argument("--port", type=int, default=8000)
-    add_device_arguments(p)
     p.add_argument(
         "--workers",
         type=int,
@@ -46,21 +40,18 @@ def add_parser(sub: Any) -> None:
         help="require this key on every request (Authorization: Bearer KEY); default: $ASR_API_KEY. "
         "Prefer the environment variable: command lines are visible to other users",
     )
-    add_vad_argument(p, "how audio is cut at pauses (as for transcribe); energy is cheapest per request")
-    add_decoder_arguments(p)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from asr.serve import ServeConfig, create_app
-    from asr.serve.app import API_KEY_ENV, is_loopback, uvicorn_options
+    from asr.serve.config import API_KEY_ENV, is_loopback, uvicorn_options
 
     try:
         import uvicorn
     except ImportError:
         print("asr serve: error: needs the serve extra: pip install 'asr[serve]'", file=sys.stderr)
         return 2
-    set_threads(args.threads)
     api_key = args.api_key or os.environ.get(API_KEY_ENV) or None
     config = ServeConfig(
         max_upload_bytes=int(args.max_upload_mb * 1024 * 1024),
@@ -79,8 +70,7 @@ def run(args: argparse.Namespace) -> int:
             f"port can use the service (set {API_KEY_ENV} or --api-key; see README, Security)",
             file=sys.stderr,
         )
-    loaded = load_model_option(args.model, args.device)
-    decoder = loaded.decoder(args)
+    loaded, decoder = load_recognizer(args)
     model_path = str(loaded.path)
     app = create_app(loaded.model, config, decoder, model_path=model_path, device=args.device)
     print(f"serving {model_path} on http://{args.host}:{args.port}/  (API docs: /docs)", file=sys.stderr)

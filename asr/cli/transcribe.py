@@ -7,15 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from asr.cli.options import (
-    add_alias,
-    add_decoder_arguments,
-    add_device_arguments,
-    add_model_argument,
-    add_vad_argument,
-    load_model_option,
-    set_threads,
-)
+from asr.cli.options import add_alias, add_recognizer_arguments, load_recognizer
 
 AUDIO_SUFFIXES = {".wav", ".flac", ".ogg", ".opus", ".mp3", ".m4a", ".webm", ".aac", ".wma", ".sph"}
 FORMATS = ["txt", "json", "srt", "vtt", "tsv"]
@@ -24,7 +16,11 @@ FORMATS = ["txt", "json", "srt", "vtt", "tsv"]
 def add_parser(sub: Any) -> None:
     p = sub.add_parser("transcribe", help="transcribe audio files or folders")
     p.add_argument("inputs", nargs="+", help="audio files, directories or glob patterns ('rec/*.mp3')")
-    add_model_argument(p)
+    add_recognizer_arguments(
+        p,
+        vad_help="how audio is cut at pauses: silero-vad, energy, or auto (silero when installed); "
+        "none: fixed pieces",
+    )
     p.add_argument(
         "--format",
         choices=FORMATS,
@@ -32,17 +28,11 @@ def add_parser(sub: Any) -> None:
         help="txt, json (segments, words, times, confidences), srt/vtt subtitles, tsv (start/end in ms)",
     )
     p.add_argument("--output-dir", help="write one NAME.FORMAT file per input here instead of to stdout")
-    add_vad_argument(
-        p,
-        "how audio is cut at pauses: silero-vad, energy, or auto (silero when installed); none: fixed pieces",
-    )
     p.add_argument(
         "--max-segment-seconds", type=float, default=20.0, help="longest piece decoded at once (s)"
     )
     add_alias(p, "--max-segment-s", "max_segment_seconds", type=float)
     p.add_argument("--batch-seconds", type=float, default=120.0, help="audio seconds per model batch")
-    add_device_arguments(p)
-    add_decoder_arguments(p)
     p.set_defaults(func=run)
 
 
@@ -101,9 +91,7 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    set_threads(args.threads)
-    loaded = load_model_option(args.model, args.device)
-    decoder = loaded.decoder(args)
+    loaded, decoder = load_recognizer(args)
     out_dir = Path(args.output_dir) if args.output_dir else None
     if out_dir is not None:
         out_dir.mkdir(parents=True, exist_ok=True)

@@ -39,8 +39,7 @@ from asr.serve.workers import (
     require_picklable,
 )
 
-# API_KEY_ENV, is_loopback and uvicorn_options live in asr.serve.config; imported here by `asr serve`.
-__all__ = ["API_KEY_ENV", "ServeConfig", "create_app", "is_loopback", "run", "uvicorn_options"]
+__all__ = ["create_app", "run"]
 
 log = logging.getLogger(__name__)
 
