@@ -177,13 +177,9 @@ def save_wav(path: str | os.PathLike, audio: np.ndarray, sample_rate: int) -> No
 def _decode_path(path: Path, max_seconds: float | None, timeout_s: float) -> tuple[np.ndarray, int]:
     check_file(path)
     name = str(path)
-    try:
-        handle = sf.SoundFile(name)
-    except (sf.SoundFileError, RuntimeError) as e:
-        sf_error = clean_message(str(e), name)
-    else:
-        with handle:
-            return _read_soundfile(handle, name, max_seconds)
+    decoded, sf_error = _open_soundfile(name, name, max_seconds)
+    if decoded is not None:
+        return decoded
     logger.debug("soundfile cannot read %s (%s); trying the ffmpeg fallback", path, sf_error)
     return decode_fallback(path, name, sf_error, max_seconds, timeout_s)
 
@@ -192,17 +188,26 @@ def _decode_bytes(data: bytes, max_seconds: float | None, timeout_s: float) -> t
     name = "<bytes>"
     if not data:
         raise AudioError(f"{name}: the audio data is empty (0 bytes); pass the contents of an audio file")
-    try:
-        handle = sf.SoundFile(io.BytesIO(data))
-    except (sf.SoundFileError, RuntimeError) as e:
-        sf_error = clean_message(str(e), name)
-    else:
-        with handle:
-            return _read_soundfile(handle, name, max_seconds)
+    decoded, sf_error = _open_soundfile(io.BytesIO(data), name, max_seconds)
+    if decoded is not None:
+        return decoded
     logger.debug("soundfile cannot read %s (%s); trying the ffmpeg fallback", name, sf_error)
     # ffmpeg cannot seek in a pipe, and m4a often keeps its index at the end: use a real file.
     with temp_copy(data) as tmp_path:
         return decode_fallback(tmp_path, name, sf_error, max_seconds, timeout_s)
+
+
+def _open_soundfile(
+    source: str | io.BytesIO, name: str, max_seconds: float | None
+) -> tuple[tuple[np.ndarray, int] | None, str]:
+    """((audio, sample rate), "") when libsndfile opens ``source``; else (None, why not), for the
+    fallback's message. An error after opening (too long, bad samples) is raised, not returned."""
+    try:
+        handle = sf.SoundFile(source)
+    except (sf.SoundFileError, RuntimeError) as e:
+        return None, clean_message(str(e), name)
+    with handle:
+        return _read_soundfile(handle, name, max_seconds), ""
 
 
 def _read_soundfile(handle: sf.SoundFile, name: str, max_seconds: float | None) -> tuple[np.ndarray, int]:

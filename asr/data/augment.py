@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -144,22 +145,19 @@ class WaveformAugment(torch.nn.Module):
         b, s = x.shape
         device = x.device
         mask = _valid_mask(lengths, s)
-        if cfg.babble_prob > 0 and b > 1:
-            chosen = torch.rand(b, device=device) < cfg.babble_prob
-            if chosen.any():
-                x = self.babble(x, lengths, chosen)
-        if cfg.reverb_prob > 0:
-            chosen = torch.rand(b, device=device) < cfg.reverb_prob
-            if chosen.any():
-                x = self.reverb(x, chosen)
-        if cfg.noise_prob > 0:
-            chosen = torch.rand(b, device=device) < cfg.noise_prob
-            if chosen.any():
-                x = self.add_noise(x, lengths, chosen)
-        if cfg.telephone_prob > 0:
-            chosen = torch.rand(b, device=device) < cfg.telephone_prob
-            if chosen.any():
-                x = self.telephone(x, chosen)
+        # In this order; each draws its choice of utterances only when enabled, so a config's random
+        # stream (and a resumed run's batches) does not depend on effects it leaves off.
+        effects: list[tuple[float, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]]] = [
+            (cfg.babble_prob if b > 1 else 0.0, lambda x, chosen: self.babble(x, lengths, chosen)),
+            (cfg.reverb_prob, self.reverb),
+            (cfg.noise_prob, lambda x, chosen: self.add_noise(x, lengths, chosen)),
+            (cfg.telephone_prob, self.telephone),
+        ]
+        for prob, effect in effects:
+            if prob > 0:
+                chosen = torch.rand(b, device=device) < prob
+                if chosen.any():
+                    x = effect(x, chosen)
         if cfg.gain_prob > 0:
             chosen = torch.rand(b, device=device) < cfg.gain_prob
             gain_db = (torch.rand(b, device=device) * 2 - 1) * cfg.gain_db
