@@ -74,10 +74,13 @@ class Backend:
     sample_rate: int = 16000
     settings: tuple[Setting, ...] = ()
     licence: str = ""
+    programs: tuple[str, ...] = ()  # the executables the engine runs: it is available when all are found
 
     def available(self) -> bool:
-        """True when the engine's programs or packages are installed."""
-        raise NotImplementedError
+        """True when the engine's programs (or, for an engine that overrides this, packages) are installed."""
+        if not self.programs:
+            raise NotImplementedError
+        return all(which(program) is not None for program in self.programs)
 
     def install_hint(self) -> str:
         return "recipes/synthetic/install_engines.sh"

@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from .base import Backend, EngineMissing, Setting, parse_wav, run, which
+from .base import Backend, EngineMissing, Setting, parse_wav, run
 
 ESPEAK = "espeak-ng"
 
@@ -56,9 +56,7 @@ class EspeakBackend(Backend):
     sample_rate = 22050
     settings = (Setting("rate", 130, 200), Setting("pitch", 30, 70))
     licence = "espeak-ng: GPL-3.0-or-later (program and voice data); its output is not restricted"
-
-    def available(self) -> bool:
-        return which(ESPEAK) is not None
+    programs = (ESPEAK,)
 
     def install_hint(self) -> str:
         return "apt-get install -y espeak-ng"

@@ -17,7 +17,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from .base import Backend, Setting, SynthesisError, check_not_reserved, package_versions, read_wav_file, which
+from .base import Backend, Setting, SynthesisError, check_not_reserved, package_versions, read_wav_file
 
 VOICE_DIR = "/usr/share/festival/voices/english"
 VOICES = ("us1_mbrola", "us2_mbrola", "us3_mbrola", "en1_mbrola", "rab_diphone")
@@ -37,14 +37,12 @@ class FestivalBackend(Backend):
         "Festival and festvox-rablpc16k (rab_diphone): CSTR licence, free use and redistribution with "
         "notice; the *_mbrola voices use the MBROLA databases (see the mbrola engine)."
     )
+    programs = ("festival",)
 
     def __init__(self) -> None:
         self._proc: subprocess.Popen | None = None
         self._voice: str | None = None
         self._tmp = tempfile.mkdtemp(prefix="asr-festival-")
-
-    def available(self) -> bool:
-        return which("festival") is not None
 
     def voices(self) -> list[str]:
         return [v for v in VOICES if os.path.isdir(os.path.join(VOICE_DIR, v))]

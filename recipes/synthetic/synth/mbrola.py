@@ -10,7 +10,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from .base import Backend, Setting, package_versions, parse_wav, run, which
+from .base import Backend, Setting, package_versions, parse_wav, run
 from .espeak import ESPEAK, EspeakBackend
 
 MBROLA_DIR = "/usr/share/mbrola"
@@ -26,9 +26,7 @@ class MbrolaBackend(Backend):
         "with the MBROLA program and to copy when no charge is made; not to be part of a product sold "
         "without permission. The corpus and model contain no part of a database, only its rendered speech."
     )
-
-    def available(self) -> bool:
-        return which(ESPEAK) is not None and which("mbrola") is not None
+    programs = (ESPEAK, "mbrola")
 
     def voices(self) -> list[str]:
         return [v for v in VOICES if os.path.isdir(os.path.join(MBROLA_DIR, v.removeprefix("mb-")))]

@@ -9,7 +9,7 @@ from xml.sax.saxutils import escape
 
 import numpy as np
 
-from .base import Backend, Setting, SynthesisError, package_versions, read_wav_file, run, which
+from .base import Backend, Setting, SynthesisError, package_versions, read_wav_file, run
 
 VOICES = ("en-US", "en-GB")
 
@@ -20,9 +20,7 @@ class PicoBackend(Backend):
     # Percent of the voice's own speed and pitch (Pico markup levels).
     settings = (Setting("speed", 80, 125), Setting("pitch", 85, 115))
     licence = "SVOX Pico (libttspico): Apache-2.0 (language data: redistributable, Debian non-free)"
-
-    def available(self) -> bool:
-        return which("pico2wave") is not None
+    programs = ("pico2wave",)
 
     def voices(self) -> list[str]:
         return list(VOICES) if self.available() else []

@@ -16,7 +16,6 @@ from .base import (
     package_versions,
     read_wav_file,
     run,
-    which,
 )
 
 VOICE_DIR = "/usr/share/RHVoice/voices"
@@ -37,9 +36,7 @@ class RHVoiceBackend(Backend):
     # Percent of the voice's own rate and pitch.
     settings = (Setting("rate", 85, 125), Setting("pitch", 85, 115))
     licence = "RHVoice: LGPL-2.1+; voices: " + "; ".join(f"{k} {v}" for k, v in LICENCES.items())
-
-    def available(self) -> bool:
-        return which("RHVoice-test") is not None
+    programs = ("RHVoice-test",)
 
     def voices(self) -> list[str]:
         if not os.path.isdir(VOICE_DIR):
