@@ -14,7 +14,6 @@ import tracemalloc
 import numpy as np
 import pytest
 import soundfile as sf
-import torch
 
 from asr.checkpoint import load_model
 from asr.data.manifest import read_manifest
@@ -85,11 +84,11 @@ def _words_of(result, start: float, end: float, margin: float = 0.3):
     return [w for w in result.words if w.end_s > start - margin and w.start_s < end + margin]
 
 
+@pytest.mark.usefixtures("one_torch_thread")
 @pytest.mark.parametrize("decoding", ["greedy", "beam"])
 def test_word_times_at_known_silences_within_a_tenth_of_a_second(trained, decoding):
     from asr.decoding import BeamSearchDecoder
 
-    torch.set_num_threads(1)
     path, items, _ = trained
     model = load_model(path)
     decoder = None if decoding == "greedy" else BeamSearchDecoder(model.vocab, beam_size=8,
@@ -111,8 +110,8 @@ def test_word_times_at_known_silences_within_a_tenth_of_a_second(trained, decodi
     assert errors.max() <= 0.1, np.round(errors, 3)
 
 
+@pytest.mark.usefixtures("one_torch_thread")
 def test_ten_minute_recording_text_segments_and_bounded_memory(trained, tmp_path, monkeypatch):
-    torch.set_num_threads(1)
     path, items, _ = trained
     model = load_model(path)
     rng = np.random.default_rng(7)
