@@ -14,7 +14,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from asr.datasets.download import Resource, fetch
 from asr.datasets.recipe import Results, read_corpus_config
@@ -23,6 +23,8 @@ __all__ = [
     "add_download_arguments",
     "add_prepare_arguments",
     "add_prepare_command",
+    "CorpusParser",
+    "corpus_parser",
     "download_command",
     "main_wrapper",
     "print_results",
@@ -119,6 +121,41 @@ def download_command(
     add_download_arguments(p)
     p.set_defaults(func=run)
     return p
+
+
+class CorpusParser(NamedTuple):
+    """What :func:`corpus_parser` builds: the parser, its subparsers (for more commands) and the two
+    subcommands' parsers (for the recipe's own options)."""
+
+    parser: argparse.ArgumentParser
+    sub: Any
+    download: argparse.ArgumentParser
+    prepare: argparse.ArgumentParser
+
+
+def corpus_parser(
+    description: str,
+    *,
+    name: str,
+    data_dir: str,
+    corpus: str,
+    resources: Callable[[argparse.Namespace], list[Resource]],
+    download_help: str,
+    prepare: Callable[..., Results],
+    config_cls: type,
+    prepare_help: str = "write manifests",
+    **prepare_options: Any,
+) -> CorpusParser:
+    """The parser of a recipe whose corpus is downloaded: ``download`` fetches ``resources(args)`` into
+    ``--dir data_dir`` (the archives unpack to ``data_dir/corpus``, named ``name`` when done), and
+    ``prepare`` reads ``--corpus-dir data_dir/corpus`` into ``--out data_dir`` (``prepare_options``: those
+    of :func:`add_prepare_command`)."""
+    parser, sub = recipe_parser(description)
+    download = download_command(sub, resources, download_help, data_dir, corpus, name)
+    prepare_parser = add_prepare_command(
+        sub, prepare, config_cls, prepare_help, f"{data_dir}/{corpus}", data_dir, **prepare_options
+    )
+    return CorpusParser(parser, sub, download, prepare_parser)
 
 
 def main_wrapper(parser: argparse.ArgumentParser, argv: Sequence[str] | None = None) -> int:

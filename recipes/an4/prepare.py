@@ -158,24 +158,25 @@ def _resources(args: argparse.Namespace) -> list[Resource]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser, sub = recipe_cli.recipe_parser("AN4 recipe: download and prepare manifests")
-    p = recipe_cli.download_command(
-        sub,
-        _resources,
-        "download and extract an4_sphere.tar.gz (or the raw variant)",
-        "data/an4",
-        "an4",
-        "AN4",
+    cli = recipe_cli.corpus_parser(
+        "AN4 recipe: download and prepare manifests",
+        name="AN4",
+        data_dir="data/an4",
+        corpus="an4",
+        resources=_resources,
+        download_help="download and extract an4_sphere.tar.gz (or the raw variant)",
+        prepare=prepare_an4,
+        config_cls=AN4Config,
+        prepare_help="convert audio and write manifests",
+        corpus_help="the extracted an4/ folder",
     )
-    p.add_argument(
+    cli.download.add_argument(
         "--variant", choices=sorted(VARIANTS), help="sphere (https, default) or raw (CMU, http); or [corpus]"
     )
-    p.add_argument("--sha256", help="verify the archive against this sha256 (none: no check, the default)")
-    recipe_cli.add_prepare_command(
-        sub, prepare_an4, AN4Config, "convert audio and write manifests", "data/an4/an4", "data/an4",
-        corpus_help="the extracted an4/ folder",
-    )  # fmt: skip
-    return parser
+    cli.download.add_argument(
+        "--sha256", help="verify the archive against this sha256 (none: no check, the default)"
+    )
+    return cli.parser
 
 
 main = recipe_cli.recipe_main(build_parser)

@@ -187,27 +187,28 @@ def cmd_lm(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser, sub = recipe_cli.recipe_parser("LibriSpeech recipe: download, prepare manifests, official LM")
-
     def resources(args: argparse.Namespace) -> list[Resource]:
         splits = args.splits or recipe.read_corpus_config(LibriSpeechConfig, args.config).splits
         return [split_resource(s) for s in splits]
 
-    p = recipe_cli.download_command(
-        sub, resources, "download and extract the splits (default: [corpus] splits)",
-        "data/librispeech", "LibriSpeech", "LibriSpeech",
-    )  # fmt: skip
-    p.add_argument("--splits", nargs="+", choices=list(SPLITS))
-    p = recipe_cli.add_prepare_command(
-        sub, prepare_librispeech, LibriSpeechConfig, "write manifests",
-        "data/librispeech/LibriSpeech", "data/librispeech", passthrough=("splits",),
-    )  # fmt: skip
-    p.add_argument("--splits", nargs="+", choices=list(SPLITS))
-    p = sub.add_parser("lm", help="official ARPA LM + word list from OpenSLR SLR11, lower-cased")
+    cli = recipe_cli.corpus_parser(
+        "LibriSpeech recipe: download, prepare manifests, official LM",
+        name="LibriSpeech",
+        data_dir="data/librispeech",
+        corpus="LibriSpeech",
+        resources=resources,
+        download_help="download and extract the splits (default: [corpus] splits)",
+        prepare=prepare_librispeech,
+        config_cls=LibriSpeechConfig,
+        passthrough=("splits",),
+    )
+    for p in (cli.download, cli.prepare):
+        p.add_argument("--splits", nargs="+", choices=list(SPLITS))
+    p = cli.sub.add_parser("lm", help="official ARPA LM + word list from OpenSLR SLR11, lower-cased")
     p.add_argument("--dir", default="data/librispeech", help="files go to DIR/lm")
     recipe_cli.add_download_arguments(p)
     p.set_defaults(func=cmd_lm)
-    return parser
+    return cli.parser
 
 
 main = recipe_cli.recipe_main(build_parser)

@@ -93,20 +93,16 @@ prepare_ljspeech = recipe.corpus_preparer(
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser, sub = recipe_cli.recipe_parser("LJ Speech recipe: download and prepare manifests")
-    recipe_cli.download_command(
-        sub, lambda args: RESOURCES, "download and extract LJSpeech-1.1.tar.bz2 (2.6 GB)",
-        "data/ljspeech", "LJSpeech-1.1", "LJ Speech",
-    )  # fmt: skip
-    recipe_cli.add_prepare_command(
-        sub,
-        prepare_ljspeech,
-        LJSpeechConfig,
-        "write manifests",
-        "data/ljspeech/LJSpeech-1.1",
-        "data/ljspeech",
-    )
-    return parser
+    return recipe_cli.corpus_parser(
+        "LJ Speech recipe: download and prepare manifests",
+        name="LJ Speech",
+        data_dir="data/ljspeech",
+        corpus="LJSpeech-1.1",
+        resources=lambda args: RESOURCES,
+        download_help="download and extract LJSpeech-1.1.tar.bz2 (2.6 GB)",
+        prepare=prepare_ljspeech,
+        config_cls=LJSpeechConfig,
+    ).parser
 
 
 main = recipe_cli.recipe_main(build_parser)

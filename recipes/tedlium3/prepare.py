@@ -141,16 +141,17 @@ prepare_tedlium3 = recipe.corpus_preparer(
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser, sub = recipe_cli.recipe_parser("TED-LIUM 3 recipe: download, cut stm segments into utterances")
-    recipe_cli.download_command(
-        sub, lambda args: RESOURCES, "download and extract TEDLIUM_release-3.tgz (~51 GB)",
-        "data/tedlium3", "TEDLIUM_release-3", "TED-LIUM 3",
-    )  # fmt: skip
-    recipe_cli.add_prepare_command(
-        sub, prepare_tedlium3, TedliumConfig, "cut segments and write manifests",
-        "data/tedlium3/TEDLIUM_release-3", "data/tedlium3",
-    )  # fmt: skip
-    return parser
+    return recipe_cli.corpus_parser(
+        "TED-LIUM 3 recipe: download, cut stm segments into utterances",
+        name="TED-LIUM 3",
+        data_dir="data/tedlium3",
+        corpus="TEDLIUM_release-3",
+        resources=lambda args: RESOURCES,
+        download_help="download and extract TEDLIUM_release-3.tgz (~51 GB)",
+        prepare=prepare_tedlium3,
+        config_cls=TedliumConfig,
+        prepare_help="cut segments and write manifests",
+    ).parser
 
 
 main = recipe_cli.recipe_main(build_parser)
