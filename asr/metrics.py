@@ -47,19 +47,6 @@ class ErrorStats:
             return 0.0 if self.errors == 0 else math.inf
         return self.errors / self.ref_units
 
-    # Old names: `wer` was the rate in either unit (a CER for character stats) and `ref_words` the
-    # reference units (characters for character stats). No code in asr/, recipes/ or benchmarks/ uses
-    # them any more; tests/test_metrics.py still checks them, so they stay until it does not.
-    @property
-    def wer(self) -> float:
-        """Alias of :attr:`rate` (whatever the unit); prefer ``rate``."""
-        return self.rate
-
-    @property
-    def ref_words(self) -> int:
-        """Alias of :attr:`ref_units` (whatever the unit); prefer ``ref_units``."""
-        return self.ref_units
-
     def __add__(self, other: ErrorStats) -> ErrorStats:
         if not isinstance(other, ErrorStats):
             return NotImplemented
