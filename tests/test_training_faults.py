@@ -167,3 +167,50 @@ def test_stale_temporary_checkpoints_are_removed_at_start(corpus, tmp_path):
     loop.train(tiny_run(corpus, out, "train.epochs=1"), progress=False)
     assert not any(p.exists() for p in stale)
     assert (out / "notes.txt").read_text() == "mine"
+
+
+def test_an_epoch_with_one_batch_more_than_estimated_does_not_stop_later_updates():
+    """The sampler's batch count is an estimate: an epoch can yield one batch more (shuffled buckets pack
+    differently). That batch's group must still close, and the next epoch must update as usual (a
+    group of size 0 once left every later batch of the run unapplied)."""
+    from asr.data.dataset import Batch
+    from asr.features import FeatureConfig
+    from asr.model import ModelConfig
+    from asr.recognizer import SpeechRecognizer
+    from asr.text import Vocabulary
+    from asr.train.config import TrainConfig
+    from asr.train.distributed import DistContext
+    from asr.train.step import Stepper
+
+    torch.manual_seed(0)
+    vocab = Vocabulary.english_characters()
+    rec = SpeechRecognizer(
+        FeatureConfig(), ModelConfig(vocab_size=len(vocab), hidden_size=16, num_layers=1), vocab
+    )
+    optimizer = torch.optim.SGD(rec.parameters(), lr=0.1)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)
+    scaler = torch.amp.GradScaler("cpu", enabled=False)
+    cfg = TrainConfig(grad_accum=2)
+    stepper = Stepper(
+        rec, rec.acoustic, optimizer, scheduler, scaler, cfg, DistContext(), torch.device("cpu"), None, {}
+    )
+    batch = Batch(
+        ids=["u"],
+        texts=["hi"],
+        waveforms=torch.randn(1, 16000) * 0.1,
+        lengths=torch.tensor([16000]),
+        targets=torch.tensor([vocab.encode("hi")]),
+        target_lengths=torch.tensor([2]),
+    )
+    estimated = 3  # batches the epoch was expected to hold; it yields 4
+    for epoch in range(2):
+        stepper.begin_epoch()
+        applied = 0
+        for position in range(estimated + 1):
+            if stepper.group_done:
+                stepper.begin_group(min(cfg.grad_accum, estimated - position))
+            stepper.accumulate(batch)
+            if stepper.group_done and stepper.update() == "applied":
+                applied += 1
+        # groups of 2, 1 (the estimated end) and 1 (the extra batch): three updates, every epoch
+        assert applied == 3, f"epoch {epoch}: {applied} updates"

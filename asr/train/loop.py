@@ -169,6 +169,7 @@ def _train(
             dynamic_ncols=True,
         )
         meter = _Meter()
+        stepper.begin_epoch()
         for batch, bad_items in bar:
             loader_skipped.update(bad_items)  # reasons come with the batch: workers' datasets are copies
             if stepper.group_done:

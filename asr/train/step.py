@@ -101,8 +101,17 @@ class Stepper:
     def group_done(self) -> bool:
         return self.group_left == 0
 
+    def begin_epoch(self) -> None:
+        """Forget any group left open: an epoch's first batch always starts a new one."""
+        self.group_left, self.group_size, self.group_backwards = 0, 1, 0
+        self.group_ids = []
+
     def begin_group(self, size: int) -> None:
-        """The next `size` batches add up into one update (fewer than grad_accum at an epoch's end)."""
+        """The next `size` batches add up into one update (fewer than grad_accum at an epoch's end).
+
+        At least one: the sampler's batch count is an estimate, and an epoch that yields a batch more
+        than it (shuffled buckets pack differently) must still close that batch's group."""
+        size = max(1, size)
         self.group_size = self.group_left = size
         self.group_backwards = 0
         self.group_ids = []
