@@ -10,7 +10,7 @@ PYTEST_ARGS ?=
 
 .PHONY: demo test test-fast install system-deps engines lint format clean
 
-demo: install
+demo: install  # config.toml with AMX or a GPU, else the smaller config.fast.toml (run.sh)
 	bash recipes/synthetic/run.sh
 
 test: install lm-tools
