@@ -13,8 +13,13 @@ PYTEST_ARGS ?=
 demo: install  # config.toml with AMX or a GPU, else the smaller config.fast.toml (run.sh)
 	bash recipes/synthetic/run.sh
 
-test: install lm-tools
+# Then the inference tests again, their no-torch side in a venv without torch (numpy 2): what
+# `pip install "asr[onnx,serve]"` gives a user.
+NO_TORCH_TESTS := tests/test_no_torch_inference.py tests/test_decoding_no_torch.py
+
+test: install lm-tools no-torch-venv
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	ASR_NO_TORCH_PYTHON=$(CURDIR)/$(NO_TORCH_VENV)/bin/python $(BIN)/python -m pytest $(PYTEST_ARGS) $(NO_TORCH_TESTS)
 
 test-fast: install lm-tools
 	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
@@ -63,7 +68,7 @@ KENLM_DEBIAN_PACKAGES := cmake g++ make libboost-program-options-dev libboost-sy
 	libboost-thread-dev libboost-test-dev libeigen3-dev zlib1g-dev libbz2-dev liblzma-dev
 LM_TOOLS_JOBS ?= 2
 
-.PHONY: lm-tools clean-lm-tools bench-peers-venv test-decoding-numpy2
+.PHONY: lm-tools clean-lm-tools bench-peers-venv no-torch-venv test-decoding-numpy2
 
 # benchmarks/decode.py's peers in their own venv (pyctcdecode needs numpy < 2; ours does not):
 #   make bench-peers-venv && .venv-peers/bin/python benchmarks/decode.py
@@ -73,12 +78,24 @@ bench-peers-venv: .venv-peers/.installed
 	.venv-peers/bin/python -m pip install --quiet -c constraints.txt -e ".[bench]"
 	touch $@
 
-# asr.decoding with numpy 2 and no torch, in a throwaway venv (the main one keeps the tested set).
-NP2_VENV ?= /tmp/asr-np2
-test-decoding-numpy2:
-	[ -x $(NP2_VENV)/bin/python ] || $(PYTHON) -m venv $(NP2_VENV)
-	$(NP2_VENV)/bin/python -m pip install --quiet "numpy>=2" flashlight-text ufal-kenlm jiwer num2words soundfile pytest
-	PYTHONPATH=. $(NP2_VENV)/bin/python -m pytest -p no:cacheprovider tests/test_decoding_no_torch.py -k "not matches_decoding_with_torch"
+# A venv without torch, as `pip install "asr[onnx,serve]"` makes it, with numpy 2 (the main venv keeps
+# the tested numpy 1 set): `make test` runs the no-torch side of the inference and decoding tests in it.
+# The constraints file pins everything else; numpy's pin is left out.
+NO_TORCH_VENV := .venv-notorch
+no-torch-venv: $(NO_TORCH_VENV)/.installed
+$(NO_TORCH_VENV)/.installed: pyproject.toml constraints.txt
+	[ -x $(NO_TORCH_VENV)/bin/python ] || $(PYTHON) -m venv $(NO_TORCH_VENV)
+	$(NO_TORCH_VENV)/bin/python -m pip install --quiet --upgrade pip
+	grep -v '^numpy==' constraints.txt > $(NO_TORCH_VENV)/constraints.txt
+	$(NO_TORCH_VENV)/bin/python -m pip install --quiet -c $(NO_TORCH_VENV)/constraints.txt \
+		-e ".[onnx,serve]" "numpy>=2" pytest httpx
+	@if $(NO_TORCH_VENV)/bin/python -c "import torch" 2>/dev/null; then \
+		echo "$(NO_TORCH_VENV) has torch: something in asr[onnx,serve] pulls it in" >&2; exit 1; fi
+	touch $@
+
+# asr.decoding alone with numpy 2 and no torch (also part of `make test`).
+test-decoding-numpy2: no-torch-venv
+	ASR_NO_TORCH_PYTHON=$(CURDIR)/$(NO_TORCH_VENV)/bin/python $(BIN)/python -m pytest tests/test_decoding_no_torch.py
 
 lm-tools: $(KENLM_DIR)/bin/lmplz $(KENLM_DIR)/bin/build_binary
 

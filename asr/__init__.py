@@ -12,7 +12,7 @@ from __future__ import annotations
 __version__ = "0.1.0"
 
 _LAZY = {
-    "load_model": ("asr.checkpoint", "load_model"),
+    "load_model": ("asr.loading", "load_model"),
     "Recognizer": ("asr.recognizer", "Recognizer"),
     "transcribe": ("asr.transcription", "transcribe"),
     "Transcript": ("asr.transcription", "Transcript"),

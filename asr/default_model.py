@@ -59,9 +59,12 @@ def resolve_model(arg: str | None) -> tuple[Path, bool]:
 
 
 def bundled_decoder_config(model: str | os.PathLike) -> Path | None:
-    """``decoder.json`` beside a checkpoint file, if there is one."""
+    """``decoder.json`` beside a checkpoint file or inside an export directory, if there is one."""
     path = Path(model)
-    if not path.is_file():
+    if path.is_dir():
+        config = path / DECODER_FILE
+    elif path.is_file():
+        config = path.parent / DECODER_FILE
+    else:
         return None
-    config = path.parent / DECODER_FILE
     return config if config.is_file() else None

@@ -21,6 +21,7 @@ __all__ = [
     "LMBuildError",
     "LMToolsMissing",
     "ManifestError",
+    "MissingDependency",
     "PrepareError",
     "TrainingError",
     "UnsafeArchiveError",
@@ -69,6 +70,10 @@ class LMToolsMissing(AsrError, FileNotFoundError):
 
 class LMBuildError(AsrError, RuntimeError):
     """lmplz or build_binary failed; the message holds the end of its output."""
+
+
+class MissingDependency(AsrError, ImportError):
+    """An optional package a feature needs is not installed; the message names the extra to install."""
 
 
 class PrepareError(AsrError, ValueError):

@@ -7,7 +7,7 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tqdm import tqdm
 
@@ -15,8 +15,10 @@ from asr.data.manifest import Utterance
 from asr.fileio import atomic_write
 from asr.inference import eval_mode, manifest_emissions
 from asr.metrics import align, error_stats
-from asr.recognizer import Recognizer
 from asr.text import Vocabulary, normalize_text
+
+if TYPE_CHECKING:
+    from asr.recognizer import Recognizer
 
 log = logging.getLogger(__name__)
 

@@ -6,6 +6,8 @@ An export is a directory::
     out/model.onnx        or model.ts (TorchScript); waveforms (B, S) + lengths (B,) → log_probs, lengths
     out/vocab.json        the vocabulary (blank at index 0), for programs that do not read the manifest
     out/features.json     the feature configuration
+    out/decoder.json      the beam search the checkpoint was tuned with, if it had one beside it (with
+                          the LM and word list it names, copied in)
 
 The whole pipeline is exported, log-mel front end included (the STFT becomes a convolution with a
 windowed DFT basis, which both ONNX and TorchScript handle), so an ONNX export runs with onnxruntime and
@@ -22,6 +24,7 @@ import json
 import logging
 import math
 import os
+import shutil
 import tempfile
 import time
 import warnings
@@ -240,6 +243,8 @@ def export_model(
     exported = load_from_manifest(out, json.loads(json.dumps(manifest)))
     diff = max_abs_diff(copy.deepcopy(model).cpu().eval(), exported, waves, lengths)
     manifest["self_check"] = {"max_abs_diff_vs_eager": diff, "inputs": "noise, lengths 1.0 s and 0.7 s"}
+    if source is not None:
+        _bundle_decoder(source, out)
     with atomic_write(out / MANIFEST_NAME) as f:
         f.write(json.dumps(manifest, indent=2) + "\n")
     log.info(
@@ -252,6 +257,32 @@ def export_model(
         diff,
     )
     return out / MANIFEST_NAME
+
+
+def _bundle_decoder(checkpoint: str, out: Path) -> None:
+    """Copy the checkpoint's ``decoder.json`` (its tuned beam search) into the export, with the LM and
+    word list it names, so that the export decodes as the checkpoint does wherever it is taken."""
+    from asr.default_model import DECODER_FILE, bundled_decoder_config
+
+    config = bundled_decoder_config(checkpoint)
+    if config is None:
+        return
+    try:
+        settings = json.loads(config.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:
+        log.warning("%s: not copied into the export (%s)", config, e)
+        return
+    for key in ("lm", "lexicon"):
+        value = settings.get(key)
+        if not isinstance(value, str) or not value:
+            continue
+        src = Path(value) if Path(value).is_absolute() else config.parent / value
+        if src.is_file():
+            shutil.copy2(src, out / src.name)
+            settings[key] = src.name
+    with atomic_write(out / DECODER_FILE) as f:
+        f.write(json.dumps(settings, indent=1) + "\n")
+    log.info("copied %s (and the files it names) into %s", config, out)
 
 
 @torch.no_grad()

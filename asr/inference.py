@@ -17,46 +17,65 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
 
 from asr.audio import AudioError, load_segment
+from asr.torch_compat import optional_torch
 
 if TYPE_CHECKING:
     from asr.recognizer import Recognizer
 
-__all__ = ["EmissionBatch", "duration_batches", "emissions", "eval_mode", "manifest_emissions", "read_item"]
+__all__ = [
+    "EmissionBatch",
+    "duration_batches",
+    "emissions",
+    "eval_mode",
+    "manifest_emissions",
+    "pad_waveforms",
+    "read_item",
+]
 
 log = logging.getLogger(__name__)
 
 
-def emissions(
-    model: Recognizer, waveforms: Sequence[np.ndarray | torch.Tensor]
-) -> tuple[torch.Tensor, torch.Tensor]:
+def emissions(model: Recognizer, waveforms: Sequence[Any]) -> tuple[Any, Any]:
     """Run `model` on a batch of utterances.
 
-    `waveforms`: B one-dimensional float32 sample arrays (S_i,) at `model.sample_rate`, any lengths.
-    They are zero-padded into (B, S_max) with lengths (B,) in samples, moved to `model.device` and run
-    under `torch.inference_mode()`, in the order given.
+    `waveforms`: B one-dimensional float32 sample arrays (S_i,) at `model.sample_rate`, any lengths
+    (numpy arrays or torch tensors). They are zero-padded into (B, S_max) with lengths (B,) in samples,
+    moved to `model.device` and run under `torch.inference_mode()`, in the order given.
 
     Returns `(log_probs, lengths)` on `model.device`: log_probs (B, T, V) float, natural-log CTC
     posteriors over `model.vocab` (blank at index 0); lengths (B,) int64, the valid frames of each
-    utterance (frames past them are padding, frame i covers `model.frame_shift_s` seconds).
+    utterance (frames past them are padding, frame i covers `model.frame_shift_s` seconds). Torch
+    tensors where torch is installed; numpy arrays where it is not (an ONNX export runs without it).
     The model's train/eval mode is left as it is: wrap calls in :func:`eval_mode`.
     """
     if not len(waveforms):
         raise ValueError("emissions: give at least one waveform")
+    if any(w.ndim != 1 for w in waveforms):
+        raise ValueError(
+            f"emissions: waveforms must be 1-D (samples,), got {[tuple(w.shape) for w in waveforms]}"
+        )
+    torch = optional_torch()
+    if torch is None:
+        return model(*pad_waveforms(waveforms))
     waves = [
         w if isinstance(w, torch.Tensor) else torch.from_numpy(np.ascontiguousarray(w)) for w in waveforms
     ]
-    if any(w.dim() != 1 for w in waves):
-        raise ValueError(
-            f"emissions: waveforms must be 1-D (samples,), got {[tuple(w.shape) for w in waves]}"
-        )
     device = model.device
     lengths = torch.tensor([len(w) for w in waves], dtype=torch.long)
     padded = torch.nn.utils.rnn.pad_sequence(waves, batch_first=True)
     with torch.inference_mode():
         return model(padded.to(device), lengths.to(device))
+
+
+def pad_waveforms(waveforms: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """B 1-D sample arrays → zero-padded (B, S_max) float32 and lengths (B,) int64 (numpy)."""
+    lengths = np.array([len(w) for w in waveforms], dtype=np.int64)
+    padded = np.zeros((len(waveforms), int(lengths.max())), dtype=np.float32)
+    for i, w in enumerate(waveforms):
+        padded[i, : len(w)] = w
+    return padded, lengths
 
 
 @contextlib.contextmanager
@@ -82,8 +101,8 @@ class EmissionBatch:
 
     items: tuple[Any, ...]
     samples: tuple[int, ...]
-    log_probs: torch.Tensor
-    lengths: torch.Tensor
+    log_probs: Any
+    lengths: Any
     skipped: tuple[tuple[str, str], ...] = ()
 
     def __len__(self) -> int:
@@ -137,6 +156,13 @@ def manifest_emissions(
         if kept:
             log_probs, lengths = emissions(model, audios)
         else:
-            log_probs = torch.empty(0, 0, vocab_size)
-            lengths = torch.empty(0, dtype=torch.long)
+            log_probs, lengths = _empty_emissions(vocab_size)
         yield EmissionBatch(tuple(kept), tuple(len(a) for a in audios), log_probs, lengths, tuple(skipped))
+
+
+def _empty_emissions(vocab_size: int) -> tuple[Any, Any]:
+    """(0, 0, V) log-probs and (0,) lengths, as torch tensors where torch is installed."""
+    torch = optional_torch()
+    if torch is None:
+        return np.empty((0, 0, vocab_size), np.float32), np.empty(0, np.int64)
+    return torch.empty(0, 0, vocab_size), torch.empty(0, dtype=torch.long)

@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 import torch
 from torch import nn
 
-from asr.features import FeatureConfig, LogMelFrontend
+from asr.features import FeatureConfig
+from asr.frontend import LogMelFrontend
 from asr.model import BiLSTMCTC, ModelConfig
 from asr.text import Vocabulary
 

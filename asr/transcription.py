@@ -12,17 +12,19 @@ import logging
 import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
 from tqdm import tqdm
 
 from asr.audio import BLOCK_SECONDS, AudioError, read_blocks
 from asr.decoding import Hypothesis, Word
 from asr.inference import emissions, eval_mode
-from asr.recognizer import Recognizer
+from asr.torch_compat import inference_context, to_numpy
 from asr.vad import Vad, get_vad, segment_stream
+
+if TYPE_CHECKING:
+    from asr.recognizer import Recognizer
 
 __all__ = ["Segment", "Transcript", "transcribe", "transcribe_many"]
 
@@ -103,7 +105,7 @@ def transcribe_many(
     completes. Segments of consecutive recordings share batches, so many short files decode together.
     A source may be given as (array, sample_rate)."""
     runner = _Runner(model, decoder, _make_vad(vad), max_segment_s, batch_seconds, progress)
-    with torch.inference_mode():
+    with inference_context():
         yield from runner.run(sources)
 
 
@@ -219,8 +221,8 @@ class _Runner:
         self.batch = []
         log_probs, out_lengths = emissions(self.model, [s for _, _, s in batch])
         nbests = self.decoder.decode(log_probs, out_lengths)
-        blank = log_probs[..., self.model.vocab.blank_id].float().exp().cpu().numpy()
-        out_lengths = out_lengths.cpu().tolist()
+        blank = np.exp(to_numpy(log_probs[..., self.model.vocab.blank_id], np.float32))
+        out_lengths = to_numpy(out_lengths).tolist()
         for (job, start, samples), nbest, pb, n in zip(batch, nbests, blank, out_lengths):
             job.pending -= 1
             hyp: Hypothesis = nbest[0]

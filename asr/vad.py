@@ -158,7 +158,9 @@ def get_vad(name: str = "auto") -> Vad:
         try:
             return SileroVad()
         except ImportError:
-            log.info("silero-vad is not installed: using the energy-based splitter (pip install silero-vad)")
+            log.info(
+                "silero-vad (or torch) is not installed: using the energy-based splitter (pip install silero-vad)"
+            )
             return EnergyVad()
     raise ValueError(f"unknown VAD {name!r}; use 'auto', 'silero' or 'energy'")
 

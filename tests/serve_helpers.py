@@ -45,17 +45,25 @@ class Server:
     """`asr serve --model model_path` on a free 127.0.0.1 port (plus `extra` options), logging to
     `log_path`; ready (GET /healthz answered) when constructed, RuntimeError if it is not in time."""
 
-    def __init__(self, model_path: Path, log_path: Path, *extra: str, start_timeout_s: float = 120) -> None:
+    def __init__(
+        self,
+        model_path: Path,
+        log_path: Path,
+        *extra: str,
+        start_timeout_s: float = 120,
+        python: str = sys.executable,
+        env: dict[str, str] | None = None,
+    ) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        cmd = [sys.executable, "-m", "asr.cli", "serve", "--model", str(model_path), "--host", "127.0.0.1",
+        cmd = [python, "-m", "asr.cli", "serve", "--model", str(model_path), "--host", "127.0.0.1",
                "--port", str(self.port), "--threads", "1", "--vad", "energy", *extra]  # fmt: skip
         self.log_path = log_path
         self.proc = subprocess.Popen(
             cmd,
             stdout=log_path.open("wb"),
             stderr=subprocess.STDOUT,
-            env={**os.environ, "OMP_NUM_THREADS": "1"},
+            env={**(env if env is not None else os.environ), "OMP_NUM_THREADS": "1"},
         )
         deadline = time.monotonic() + start_timeout_s
         while True:

@@ -1,5 +1,9 @@
 """`asr.decoding` without torch: greedy, beam, LM, lexicon, hotwords and word times run with numpy,
-flashlight-text and kenlm only, and give what they give with torch present (fed torch tensors)."""
+flashlight-text and kenlm only, and give what they give with torch present (fed torch tensors).
+
+The no-torch side runs this interpreter with torch made unimportable, or, with ``ASR_NO_TORCH_PYTHON``
+set (``make test`` sets it), the python of a venv where torch is not installed and numpy is 2.x.
+"""
 
 from __future__ import annotations
 
@@ -125,6 +129,12 @@ ngram 2=4
 """
 
 
+# absolute: the subprocesses run in temporary folders (not resolved: a venv python is a symlink)
+NO_TORCH_PYTHON = (
+    os.path.abspath(os.environ["ASR_NO_TORCH_PYTHON"]) if os.environ.get("ASR_NO_TORCH_PYTHON") else None
+)
+
+
 def run_script(tmp_path: Path, mode: str) -> dict:
     (tmp_path / "lm.arpa").write_text(ARPA)
     (tmp_path / "decode.py").write_text(SCRIPT)
@@ -134,9 +144,10 @@ def run_script(tmp_path: Path, mode: str) -> dict:
         (site / "sitecustomize.py").write_text(BLOCK_TORCH)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(site), str(ROOT)])}
     out = tmp_path / f"{mode}.json"
+    python = NO_TORCH_PYTHON if mode == "blocked" and NO_TORCH_PYTHON else sys.executable
     proc = subprocess.run(
         [
-            sys.executable,
+            python,
             str(tmp_path / "decode.py"),
             "torch" if mode == "torch" else "numpy",
             str(tmp_path / "lm.arpa"),

@@ -73,3 +73,14 @@ def test_transcribe_loads_no_training_or_tuning_code(tmp_path):
     loaded, code = _loaded_by(["transcribe", str(wav), "--model", str(model), "--threads", "1"])
     assert code == "0"
     assert loaded == ""
+
+
+def test_the_inference_path_imports_no_torch():
+    """What runs an ONNX export where torch is not installed imports torch only when it is asked for."""
+    imports = (
+        "import asr.loading, asr.runtime, asr.inference, asr.transcription, asr.evaluate, asr.vad\n"
+        "import asr.audio, asr.features, asr.model_config, asr.formats, asr.default_model\n"
+        "import asr.cli.transcribe, asr.cli.evaluate, asr.cli.serve, asr.cli.options\n"
+        "from asr.runtime import OnnxModel, load_exported"
+    )
+    assert _loaded_after(imports, "m.split('.')[0] in ('torch', 'torchaudio')") == ""

@@ -1,7 +1,8 @@
 import pytest
 import torch
 
-from asr.features import FeatureConfig, LogMelFrontend
+from asr.features import FeatureConfig
+from asr.frontend import LogMelFrontend
 from asr.model import BiLSTMCTC, ModelConfig, subsampled_lengths
 
 

@@ -136,8 +136,15 @@ def int_to_float(array: np.ndarray) -> np.ndarray:
 
 
 def resample(audio: np.ndarray, orig_rate: int, new_rate: int) -> np.ndarray:
-    import torch  # lazy: keeps `import asr.audio` light for tools that only read headers
-    import torchaudio.functional as taf
+    """(S,) or (S, C) float32 at `orig_rate` → `new_rate`: torchaudio's sinc resampler where torch is
+    installed (what the models were trained with), else soxr's (a core dependency; no torch)."""
+    try:
+        import torch  # lazy: keeps `import asr.audio` light for tools that only read headers
+        import torchaudio.functional as taf
+    except ImportError:
+        import soxr
+
+        return soxr.resample(np.ascontiguousarray(audio, dtype=np.float32), orig_rate, new_rate, "HQ")
 
     with torch.inference_mode():
         out = taf.resample(

@@ -32,9 +32,24 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _expected_errors() -> tuple[type[BaseException], ...]:
     """Errors reported as one line and exit status 2 (anything else is a bug: a traceback)."""
-    from asr.errors import AudioError, CheckpointError, ConfigError, ManifestError, TrainingError
+    from asr.errors import (
+        AudioError,
+        CheckpointError,
+        ConfigError,
+        ManifestError,
+        MissingDependency,
+        TrainingError,
+    )
 
-    return (AudioError, CheckpointError, ConfigError, FileNotFoundError, ManifestError, TrainingError)
+    return (
+        AudioError,
+        CheckpointError,
+        ConfigError,
+        FileNotFoundError,
+        ManifestError,
+        MissingDependency,
+        TrainingError,
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -44,9 +59,11 @@ def main(argv: list[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         datefmt="%H:%M:%S",
     )
-    import torch
+    from asr.torch_compat import optional_torch
 
-    torch.set_flush_denormal(True)  # padded batches drive LSTM states into slow denormals (see train())
+    torch = optional_torch()  # None: only ONNX exports and the decoder run (asr[onnx])
+    if torch is not None:
+        torch.set_flush_denormal(True)  # padded batches drive LSTM states into slow denormals (see train())
     try:
         return args.func(args)
     except _expected_errors() as e:

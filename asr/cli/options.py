@@ -40,7 +40,12 @@ def add_model_argument(
 def add_device_arguments(parser: argparse.ArgumentParser) -> None:
     """--device and --threads."""
     parser.add_argument("--device", default="cpu", help="cpu or cuda")
-    parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: default)")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=0,
+        help="CPU threads (torch, or onnxruntime for an ONNX export; 0: default)",
+    )
 
 
 def add_vad_argument(parser: argparse.ArgumentParser, help: str) -> None:
@@ -186,26 +191,30 @@ class LoadedModel:
             raise ConfigError(f"decoder options: {e}") from None
 
 
-def load_model_option(model: str | None, device: str) -> LoadedModel:
-    """Load --model (the default model when absent) on `device`."""
-    from asr.checkpoint import load_model
+def load_model_option(model: str | None, device: str, threads: int = 0) -> LoadedModel:
+    """Load --model (the default model when absent) on `device` (`threads`: onnxruntime's, for an
+    ONNX export; 0 follows torch's setting or onnxruntime's default)."""
     from asr.default_model import resolve_model
+    from asr.loading import load_model
 
     path, is_default = resolve_model(model)
-    return LoadedModel(load_model(path, device=device), path, is_default)
+    return LoadedModel(load_model(path, device=device, threads=threads), path, is_default)
 
 
 def load_recognizer(args: argparse.Namespace) -> tuple[LoadedModel, Any]:
     """What :func:`add_recognizer_arguments` asked for: --threads applied, --model loaded on --device,
     and the decoder the decoding options ask for (None: greedy)."""
     set_threads(args.threads)
-    loaded = load_model_option(args.model, args.device)
+    loaded = load_model_option(args.model, args.device, args.threads)
     return loaded, loaded.decoder(args)
 
 
 def set_threads(threads: int) -> None:
-    """--threads: torch's intra-op thread count (0 leaves torch's default)."""
+    """--threads: torch's intra-op thread count (0 leaves torch's default; without torch, the ONNX
+    session gets it when the model loads)."""
     if threads:
-        import torch
+        from asr.torch_compat import optional_torch
 
-        torch.set_num_threads(threads)
+        torch = optional_torch()
+        if torch is not None:
+            torch.set_num_threads(threads)

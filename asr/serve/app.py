@@ -260,10 +260,10 @@ def run(
     """Load the model (a checkpoint or an export directory) and serve it with uvicorn until stopped."""
     import uvicorn
 
-    from asr.checkpoint import load_model
+    from asr.loading import load_model
 
     config = config or ServeConfig(api_key=os.environ.get(API_KEY_ENV) or None)
-    model = load_model(model_path, device=device)
+    model = load_model(model_path, device=device, threads=config.torch_threads)
     app = create_app(model, config, beam_decoder, model_path=model_path, device=device)
     if config.api_key is None and not is_loopback(host):
         log.warning("serving on %s without an API key: anyone who can reach it can use it", host)

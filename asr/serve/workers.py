@@ -20,6 +20,8 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from asr.torch_compat import torch_installed
+
 log = logging.getLogger(__name__)
 
 
@@ -78,21 +80,22 @@ def _worker_main(conn: Any, spec: WorkerSpec) -> None:
     os.setsid()  # its own process group: killing the group also kills an ffmpeg it runs
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the server shuts its workers down itself
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    import torch
-
     from asr.audio import AudioError, AudioTooLong, load_audio
+    from asr.torch_compat import optional_torch
     from asr.transcription import transcribe
     from asr.vad import get_vad
 
-    if spec.torch_threads:
-        torch.set_num_threads(spec.torch_threads)
-    torch.set_flush_denormal(True)
+    torch = optional_torch()  # None: an ONNX export served without torch
+    if torch is not None:
+        if spec.torch_threads:
+            torch.set_num_threads(spec.torch_threads)
+        torch.set_flush_denormal(True)
     if spec.model is not None:
         model = spec.model
     else:
-        from asr.checkpoint import load_model
+        from asr.loading import load_model
 
-        model = load_model(spec.model_path, device=spec.device)  # type: ignore[arg-type]
+        model = load_model(spec.model_path, device=spec.device, threads=spec.torch_threads)  # type: ignore[arg-type]
     greedy = model.decoder()
     beam = None
     vad = None if spec.vad == "none" else get_vad(spec.vad)
@@ -192,7 +195,10 @@ class WorkerPool:
         # Not fork (forking after torch/OpenMP threads started can hang): a fork server that has imported
         # torch and asr once, so that a worker (or a replacement) starts in a fraction of a second.
         self._context = multiprocessing.get_context("forkserver")
-        self._context.set_forkserver_preload(["torch", "asr.transcription", "asr.serve.workers"])
+        preload = ["asr.transcription", "asr.serve.workers"]
+        if torch_installed():
+            preload.insert(0, "torch")
+        self._context.set_forkserver_preload(preload)
         self._idle: queue.Queue[_Worker] = queue.Queue()
         self._workers: set[_Worker] = set()
         self._lock = threading.Lock()
