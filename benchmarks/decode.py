@@ -17,6 +17,9 @@ separator can fill (added outside its timing): without it the lexicon decoder ca
 word, as our models emit no trailing separator. pyctcdecode gets the word list as its unigrams (it may
 still output other words, like ours with its default unk_score).
 
+Then the same without a language model (--without-lm, on by default): pyctcdecode with no KenLM and no
+unigrams, torchaudio lexicon-free with no LM, ours with neither (flashlight's ZeroLM); same beam size.
+
 Rows that are not part of the comparison: torchaudio with our pruning flags (what they alone give),
 ours with a closed vocabulary, ours over worker processes (only useful on idle cores), and ours
 lexicon-free (open vocabulary scored from Python: slow, on the first utterances only).
@@ -134,11 +137,11 @@ def measure(
     return rows
 
 
-def report(data: EmissionSet, rows: list[Row]) -> dict:
+def report(data: EmissionSet, rows: list[Row], condition: str = "") -> dict:
     peers = [r for r in rows if r.peer]
     fastest = max(peers, key=lambda r: r.fps) if peers else None
     print(
-        f"\n== {data.name} emissions: {data.description}; {data.frames} frames "
+        f"\n== {data.name} emissions{condition}: {data.description}; {data.frames} frames "
         f"= {data.frames * data.frame_shift_s:.0f} s of audio at {1000 * data.frame_shift_s:.0f} ms/frame"
     )
     print(f"{'decoder':<44} {'frames/s':>10} {'RTF':>9} {'WER %':>7} {'CER %':>7} {'vs faster peer':>15}")
@@ -149,7 +152,7 @@ def report(data: EmissionSet, rows: list[Row]) -> dict:
             f"{100 * r.cer:>7.2f} {ratio:>15}{'  ' + r.note if r.note else ''}"
         )
     summary: dict = {
-        "set": data.name,
+        "set": data.name + condition,
         "frames": data.frames,
         "rows": {r.name: vars(r) | {"fps": r.fps} for r in rows},
     }
@@ -227,6 +230,12 @@ def main(argv: list[str] | None = None) -> int:
         action=argparse.BooleanOptionalAction,
         default=True,
         help="extra row: torchaudio with our beam_size_token/beam_threshold/log_add",
+    )
+    p.add_argument(
+        "--without-lm",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="also compare the beam searches with no LM (and no lexicon)",
     )
     p.add_argument(
         "--decoder-config", help="take lm_weight/word_score from this JSON (e.g. `asr lm tune` output)"
@@ -358,6 +367,29 @@ def main(argv: list[str] | None = None) -> int:
         summaries.append(report(data, rows))
         if args.workers > 1:
             pooled.close()
+        if args.without_lm:
+            no_lm = config.replace(lm=None, lexicon=None)
+            runners = [("greedy (reference)", greedy_runner(vocab, data, args.batch_size), {})]
+            if versions["pyctcdecode"] != "missing":
+                runners.append(
+                    (
+                        f"pyctcdecode {versions['pyctcdecode']}, no LM",
+                        pyctcdecode_runner(vocab, None, words, data, args),
+                        {"peer": True},
+                    )
+                )
+            runners.append(
+                (
+                    "torchaudio ctc_decoder, no LM, lexicon-free",
+                    torchaudio_runner(vocab, None, None, data, args),
+                    {"peer": True},
+                )
+            )
+            ours = build_decoder(vocab, data.frame_shift_s, no_lm)
+            runners.append(
+                ("ours: BeamSearchDecoder, no LM", ours_runner(ours, data, args.batch_size), {"ours": True})
+            )
+            summaries.append(report(data, measure(runners, data, args.repeats), " (no LM)"))
     if args.json:
         Path(args.json).write_text(
             json.dumps({"versions": versions, "sets": summaries}, indent=2, default=str)
