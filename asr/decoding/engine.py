@@ -2,8 +2,9 @@
 in this process or over spawned worker processes.
 
 flashlight-text (the engine under torchaudio's ``ctc_decoder``) does the beam search itself. KenLM runs
-natively inside it unless hotwords or lexicon-free word scoring need the Python hooks of
-:mod:`asr.decoding.lm_hooks`. The lexicon decoder's trie look-ahead uses LM scores only.
+natively inside it; with hotwords, the lexicon search scores words in C++ too (KenLM + hotword gains,
+:mod:`asr.decoding.native`) when that library is built, else through the Python hooks of
+:mod:`asr.decoding.lm_hooks`, as lexicon-free word scoring always does. The lexicon decoder's trie look-ahead uses LM scores only.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from asr.decoding.config import DecoderConfig
 from asr.decoding.hotwords import HotwordGraph
 from asr.decoding.lexicon import kenlm_module
 from asr.decoding.lm_hooks import LN10, PythonLM, make_char_lm, make_word_lm
+from asr.decoding.native import NativeLexiconSearch, lexicon_search
 from asr.text import Vocabulary
 
 __all__ = ["Engine", "Paths", "Searcher", "SearchSpec"]
@@ -80,6 +82,7 @@ class Engine:
         beam_size_token = min(cfg.beam_size_token or n_tokens, n_tokens)
         self.lexicon = spec.words is not None
         self.python_lm: PythonLM | None = None
+        self.native: NativeLexiconSearch | None = None
 
         if self.lexicon:
             words = list(spec.words)
@@ -91,8 +94,12 @@ class Engine:
             unk = len(words)
             words.append("<unk>")
             if hotwords:
-                model = kenlm_module().Model(cfg.lm) if lm_active else None
                 graph = HotwordGraph([([word_index[w] for w in p.split()], b) for p, b in hotwords])
+                # The native LM (C++, asr.decoding.native) when built; else the Python LM, same numbers.
+                self.native = lexicon_search(vocab, cfg, words, graph, cfg.lm_weight * LN10)
+                if self.native is not None:
+                    return
+                model = kenlm_module().Model(cfg.lm) if lm_active else None
                 lm = self.python_lm = make_word_lm(fl, words, model, cfg.lm_weight * LN10, graph)
                 lm_weight = 1.0
             elif lm_active:
@@ -147,21 +154,25 @@ class Engine:
     def search(self, emissions: np.ndarray, nbest: int) -> Paths:
         """emissions (N, V) float32, C-contiguous → best paths (N tokens each) and scores, best first."""
         frames, n_tokens = emissions.shape
-        decoder = self.decoder
-        decoder.decode_begin()
-        if frames:
-            decoder.decode_step(emissions.ctypes.data, frames, n_tokens)
-        decoder.decode_end()
-        # get_best_hypothesis(0) would stop at the best path's last completed word (it serves streaming
-        # decoders): its score would miss the end of the utterance. Copying the final beam costs ~nothing.
-        results = decoder.get_all_final_hypothesis()
+        if self.native is not None:
+            results = self.native.decode(emissions)
+        else:
+            decoder = self.decoder
+            decoder.decode_begin()
+            if frames:
+                decoder.decode_step(emissions.ctypes.data, frames, n_tokens)
+            decoder.decode_end()
+            # get_best_hypothesis(0) would stop at the best path's last completed word (it serves
+            # streaming decoders): its score would miss the end of the utterance. Copying the final
+            # beam costs ~nothing.
+            results = [(r.tokens, r.score) for r in decoder.get_all_final_hypothesis()]
         out = []
-        for result in results[: 1 if nbest == 1 else len(results)]:
+        for path, score in results[: 1 if nbest == 1 else len(results)]:
             # tokens[0] is the start state, tokens[1 + t] frame t, the last one the end of the search.
-            tokens = np.asarray(result.tokens, dtype=np.int64)[1 : frames + 1]
+            tokens = np.asarray(path, dtype=np.int64)[1 : frames + 1]
             if len(tokens) < frames:  # defensive: pad a short path with blanks
                 tokens = np.concatenate([tokens, np.full(frames - len(tokens), self.blank, dtype=np.int64)])
-            out.append((tokens, float(result.score)))
+            out.append((tokens, float(score)))
         if self.python_lm is not None:
             self.python_lm.reset()
         return out

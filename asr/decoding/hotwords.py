@@ -61,6 +61,21 @@ class HotwordGraph:
     def __bool__(self) -> bool:
         return len(self._children) > 1
 
+    def native_table(self) -> tuple[list[float], list[float], list[tuple[int, int, int]]]:
+        """The automaton for the native LM (asr/decoding/native, word mode only): per node its paid-out
+        share and banked gain, and the (parent, unit, child) edges ordered by child (parents first)."""
+        if self.separator is not None:
+            raise ValueError("the native hotword table is for word mode (no separator)")
+        edges = sorted(
+            (
+                (parent, unit, child)
+                for parent, kids in enumerate(self._children)
+                for unit, child in kids.items()
+            ),
+            key=lambda edge: edge[2],
+        )
+        return list(self._potential), list(self._banked), edges
+
     def _node_of(self, units: tuple[int, ...]) -> int | None:
         node = ROOT
         for unit in units:

@@ -1,0 +1,308 @@
+// Native hotword LM for asr.decoding (issue 17 item 5): flashlight-text's LexiconDecoder scoring words
+// with KenLM + the hotword automaton of asr/decoding/hotwords.py, all in C++, behind an extern "C" API
+// that asr/decoding/native/__init__.py loads with ctypes.
+//
+// It links the libflashlight-text(.so / -kenlm.so) of the installed flashlight-text wheel (0.0.7, built
+// with the old libstdc++ string ABI: compile with -D_GLIBCXX_USE_CXX11_ABI=0) and uses the headers of
+// its tag, vendored under include/ (MIT licence: include/flashlight/LICENSE).
+//
+// The numbers are those of the Python path (asr/decoding/lm_hooks.py make_word_lm): a word scores
+// weight * KenLM log10 score (in double, as Python does) + the hotword gain, rounded once to float.
+
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "flashlight/lib/text/decoder/LexiconDecoder.h"
+#include "flashlight/lib/text/decoder/Trie.h"
+#include "flashlight/lib/text/decoder/lm/KenLM.h"
+#include "flashlight/lib/text/dictionary/Dictionary.h"
+
+namespace {
+
+using namespace fl::lib::text;
+
+constexpr int kRoot = 0;
+
+// HotwordGraph of asr/decoding/hotwords.py in word mode (no separator), from its exported table.
+class HotwordGraph {
+ public:
+  HotwordGraph(int nNodes, const double* potential, const double* banked, int nEdges, const int* parent,
+               const int* unit, const int* child)
+      : children_(nNodes), path_(nNodes), potential_(potential, potential + nNodes),
+        banked_(banked, banked + nNodes) {
+    for (int e = 0; e < nEdges; ++e) {
+      children_[parent[e]][unit[e]] = child[e];
+    }
+    // Nodes are numbered in creation order: a parent comes before its children.
+    for (int e = 0; e < nEdges; ++e) {
+      path_[child[e]] = path_[parent[e]];
+      path_[child[e]].push_back(unit[e]);
+    }
+  }
+
+  bool empty() const { return children_.size() <= 1; }
+
+  std::pair<double, int> step(int node, int unit) {
+    if (node == kRoot) {  // the common case: no cache needed
+      auto it = children_[kRoot].find(unit);
+      if (it == children_[kRoot].end()) {
+        return {0.0, kRoot};
+      }
+    }
+    const uint64_t key = (static_cast<uint64_t>(static_cast<uint32_t>(node)) << 32) |
+                         static_cast<uint32_t>(unit);
+    auto cached = cache_.find(key);
+    if (cached != cache_.end()) {
+      return cached->second;
+    }
+    auto result = transition(node, unit);
+    cache_.emplace(key, result);
+    return result;
+  }
+
+  double finish(int node) const { return node <= kRoot ? 0.0 : settle(node); }
+
+ private:
+  double settle(int node) const { return node > kRoot ? banked_[node] - potential_[node] : 0.0; }
+
+  int nodeOf(const std::vector<int>& units, size_t start) const {
+    int node = kRoot;
+    for (size_t i = start; i < units.size(); ++i) {
+      auto it = children_[node].find(units[i]);
+      if (it == children_[node].end()) {
+        return -1;
+      }
+      node = it->second;
+    }
+    return node;
+  }
+
+  std::pair<double, int> transition(int node, int unit) const {
+    auto it = children_[node].find(unit);
+    if (it != children_[node].end()) {
+      const int child = it->second;
+      double gain = potential_[child] - potential_[node > kRoot ? node : kRoot];
+      if (children_[child].empty()) {  // a leaf: the hotword is complete, lock it in
+        return {gain + settle(child), kRoot};
+      }
+      return {gain, child};
+    }
+    // Mismatch: settle the partial match, then continue from the longest suffix that starts a hotword.
+    double gain = settle(node);
+    std::vector<int> units = path_[node];
+    units.push_back(unit);
+    for (size_t start = 1; start <= units.size(); ++start) {
+      const int target = nodeOf(units, start);
+      if (target < 0) {
+        continue;
+      }
+      if (target > kRoot && children_[target].empty()) {
+        return {gain + potential_[target] + settle(target), kRoot};
+      }
+      return {gain + (target > kRoot ? potential_[target] : 0.0), target};
+    }
+    return {gain, kRoot};  // not reached: the empty suffix is the root
+  }
+
+  std::vector<std::unordered_map<int, int>> children_;
+  std::vector<std::vector<int>> path_;
+  std::vector<double> potential_;
+  std::vector<double> banked_;
+  std::unordered_map<uint64_t, std::pair<double, int>> cache_;
+};
+
+// State: the inner KenLM state, the hotword node, and this word's score once computed.
+struct HotwordLMState : LMState {
+  LMStatePtr inner;
+  int node = kRoot;
+  bool scored = false;
+  float score = 0.0f;
+};
+
+// Word LM = weight * KenLM (if any) + hotword gains. States form a tree over word histories (one child
+// per word, as flashlight's KenLM and the Python LM have): the decoder merges hypotheses by identity.
+class HotwordLM : public LM {
+ public:
+  HotwordLM(std::shared_ptr<KenLM> ken, double weight, std::unique_ptr<HotwordGraph> graph)
+      : ken_(std::move(ken)), weight_(weight), graph_(std::move(graph)) {}
+
+  LMStatePtr start(bool startWithNothing) override {
+    auto state = std::make_shared<HotwordLMState>();
+    if (ken_) {
+      state->inner = ken_->start(startWithNothing);
+    }
+    return state;
+  }
+
+  std::pair<LMStatePtr, float> score(const LMStatePtr& state, const int usrTokenIdx) override {
+    auto* in = static_cast<HotwordLMState*>(state.get());
+    auto out = in->child<HotwordLMState>(usrTokenIdx);
+    if (!out->scored) {
+      double value = 0.0;
+      if (ken_) {
+        auto inner = ken_->score(in->inner, usrTokenIdx);
+        out->inner = std::move(inner.first);
+        value = weight_ * static_cast<double>(inner.second);
+      }
+      int node = kRoot;
+      if (!graph_->empty()) {
+        auto step = graph_->step(in->node, usrTokenIdx);
+        value += step.first;
+        node = step.second;
+      }
+      out->node = node;
+      out->score = static_cast<float>(value);
+      out->scored = true;
+    }
+    return {out, out->score};
+  }
+
+  std::pair<LMStatePtr, float> finish(const LMStatePtr& state) override {
+    auto* in = static_cast<HotwordLMState*>(state.get());
+    auto out = in->child<HotwordLMState>(-1);
+    double value = graph_->finish(in->node);
+    if (ken_) {
+      auto inner = ken_->finish(in->inner);
+      out->inner = std::move(inner.first);
+      value += weight_ * static_cast<double>(inner.second);
+    }
+    return {out, static_cast<float>(value)};
+  }
+
+  // The weighted LM score of a word after `state`, without hotword gains (the trie's look-ahead).
+  float lmScore(const LMStatePtr& state, int word) {
+    if (!ken_) {
+      return 0.0f;
+    }
+    auto* in = static_cast<HotwordLMState*>(state.get());
+    return static_cast<float>(weight_ * static_cast<double>(ken_->score(in->inner, word).second));
+  }
+
+ private:
+  std::shared_ptr<KenLM> ken_;
+  double weight_;
+  std::unique_ptr<HotwordGraph> graph_;
+};
+
+struct Result {
+  std::vector<int> tokens;
+  double score;
+};
+
+struct Handle {
+  std::shared_ptr<HotwordLM> lm;
+  std::shared_ptr<Trie> trie;
+  std::unique_ptr<LexiconDecoder> decoder;
+  std::vector<Result> results;
+};
+
+void setError(char* err, int errLen, const char* message) {
+  if (err != nullptr && errLen > 0) {
+    std::snprintf(err, static_cast<size_t>(errLen), "%s", message);
+  }
+}
+
+}  // namespace
+
+extern "C" {
+
+#define ASR_API __attribute__((visibility("default")))
+
+ASR_API int asr_hotword_lm_abi_version() { return 1; }
+
+// words: n_words '\n'-separated UTF-8 words (the last one "<unk>", the decoder's unknown word);
+// spellings of the first n_words - 1: tokens [offsets[i], offsets[i + 1]) of spell_tokens, separator
+// included. lm_path NULL: no KenLM. Hotword table: see HotwordGraph.native_table in hotwords.py.
+ASR_API void* asr_hotword_lm_create(const char* lm_path, double lm_weight, const char* words, int n_words,
+                            const int* offsets, const int* spell_tokens, int n_tokens, int sep, int blank,
+                            int beam_size, int beam_size_token, double beam_threshold, double word_score,
+                            double unk_score, int log_add, int n_nodes, const double* potential,
+                            const double* banked, int n_edges, const int* edge_parent,
+                            const int* edge_unit, const int* edge_child, char* err, int err_len) {
+  try {
+    std::vector<std::string> entries;
+    entries.reserve(n_words);
+    const char* p = words;
+    for (int i = 0; i < n_words; ++i) {
+      const char* end = std::strchr(p, '\n');
+      if (end == nullptr) {
+        end = p + std::strlen(p);
+      }
+      entries.emplace_back(p, end);
+      p = *end ? end + 1 : end;
+    }
+    std::shared_ptr<KenLM> ken;
+    if (lm_path != nullptr) {
+      ken = std::make_shared<KenLM>(std::string(lm_path), Dictionary(entries));
+    }
+    auto graph = std::make_unique<HotwordGraph>(n_nodes, potential, banked, n_edges, edge_parent,
+                                                edge_unit, edge_child);
+    auto handle = std::make_unique<Handle>();
+    handle->lm = std::make_shared<HotwordLM>(ken, lm_weight, std::move(graph));
+    handle->trie = std::make_shared<Trie>(n_tokens, sep);
+    const int unk = n_words - 1;
+    auto start = handle->lm->start(false);
+    for (int i = 0; i < unk; ++i) {
+      std::vector<int> spelling(spell_tokens + offsets[i], spell_tokens + offsets[i + 1]);
+      handle->trie->insert(spelling, i, handle->lm->lmScore(start, i));
+    }
+    start.reset();
+    handle->trie->smear(SmearingMode::MAX);
+    LexiconDecoderOptions options{
+        beam_size, beam_size_token, beam_threshold, 1.0, word_score, unk_score, 0.0, log_add != 0,
+        CriterionType::CTC};
+    handle->decoder = std::make_unique<LexiconDecoder>(options, handle->trie, handle->lm, sep, blank, unk,
+                                                       std::vector<float>(), false);
+    return handle.release();
+  } catch (const std::exception& e) {
+    setError(err, err_len, e.what());
+  } catch (...) {
+    setError(err, err_len, "unknown C++ exception");
+  }
+  return nullptr;
+}
+
+// Runs the search over emissions (frames, n) float32 C-contiguous; returns the number of final
+// hypotheses (in flashlight's order), or -1 on error.
+ASR_API int asr_hotword_lm_decode(void* h, const float* emissions, int frames, int n, char* err, int err_len) {
+  auto* handle = static_cast<Handle*>(h);
+  try {
+    auto& decoder = *handle->decoder;
+    decoder.decodeBegin();
+    if (frames > 0) {
+      decoder.decodeStep(emissions, frames, n);
+    }
+    decoder.decodeEnd();
+    auto all = decoder.getAllFinalHypothesis();
+    handle->results.clear();
+    for (auto& r : all) {
+      handle->results.push_back({std::move(r.tokens), r.score});
+    }
+    return static_cast<int>(handle->results.size());
+  } catch (const std::exception& e) {
+    setError(err, err_len, e.what());
+  } catch (...) {
+    setError(err, err_len, "unknown C++ exception");
+  }
+  return -1;
+}
+
+ASR_API int asr_hotword_lm_result_length(void* h, int i) {
+  return static_cast<int>(static_cast<Handle*>(h)->results.at(i).tokens.size());
+}
+
+// Copies hypothesis i's tokens (result_length of them) into `tokens`; returns its score.
+ASR_API double asr_hotword_lm_result(void* h, int i, int* tokens) {
+  const auto& r = static_cast<Handle*>(h)->results.at(i);
+  std::memcpy(tokens, r.tokens.data(), r.tokens.size() * sizeof(int));
+  return r.score;
+}
+
+ASR_API void asr_hotword_lm_free(void* h) { delete static_cast<Handle*>(h); }
+
+}  // extern "C"
