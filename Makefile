@@ -119,3 +119,23 @@ $(KENLM_DIR)/bin/lmplz $(KENLM_DIR)/bin/build_binary: | $(VENV)/.installed
 
 clean-lm-tools:
 	rm -rf $(KENLM_DIR)
+
+# Native hotword LM (issue 17 item 5): KenLM + hotword gains in C++ inside flashlight's lexicon search,
+# linked against the installed flashlight-text wheel's libraries (old libstdc++ string ABI). asr.decoding
+# falls back to its Python LM when the library is missing; ASR_NATIVE_DECODER=0 forces that fallback.
+NATIVE_DIR := asr/decoding/native
+NATIVE_LIB := $(NATIVE_DIR)/_build/libasr_hotword_lm.so
+.PHONY: native-decoder clean-native-decoder
+native-decoder: $(NATIVE_LIB)
+
+$(NATIVE_LIB): $(NATIVE_DIR)/hotword_lm.cpp $(shell find $(NATIVE_DIR)/include -name '*.h') | $(VENV)/.installed lm-tools
+	@fl=$$($(BIN)/python -c "import os, flashlight.lib.text as t; print(os.path.dirname(t.__file__))") && \
+	mkdir -p $(@D) && \
+	g++ -O2 -std=c++17 -fPIC -shared -D_GLIBCXX_USE_CXX11_ABI=0 -fvisibility=hidden -Wall \
+		-I$(NATIVE_DIR)/include $< -o $@.tmp \
+		-L$$fl -l:libflashlight-text.so.0 -l:libflashlight-text-kenlm.so.0 \
+		-Wl,-rpath,$$fl -Wl,-rpath-link,$$fl/../../../flashlight_text.libs -Wl,--no-undefined && \
+	mv $@.tmp $@ && echo "built $@ (flashlight-text from $$fl)"
+
+clean-native-decoder:
+	rm -rf $(NATIVE_DIR)/_build
