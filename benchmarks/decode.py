@@ -1,6 +1,7 @@
 """Beam-search decoding speed and accuracy: ours vs pyctcdecode vs torchaudio's ctc_decoder, one run.
 
-    nice -n 10 .venv/bin/python benchmarks/decode.py [--model exp/synthetic/best.pt] [--data data/synthetic]
+    make bench-peers-venv   # pyctcdecode 0.5 needs numpy < 2: the peers get their own venv
+    nice -n 10 .venv-peers/bin/python benchmarks/decode.py [--model M] [--data data/synthetic-full]
 
 All decoders get the same emissions, the same KenLM word 3-gram (built from the corpus's training text,
 never test text), the same word list, beam size, LM weight and word score; every other setting is each
@@ -57,6 +58,10 @@ from benchmarks.decode_inputs import (  # noqa: E402
     padded,
 )
 from benchmarks.decode_peers import pyctcdecode_runner, torchaudio_runner  # noqa: E402
+
+# The shipped default model first (what `asr transcribe` runs), then the demo's; test data likewise.
+MODEL_CANDIDATES = [ROOT / "data/models/synthetic-en/model.pt", ROOT / "exp/synthetic/best.pt"]
+DATA_CANDIDATES = [ROOT / "data/synthetic-full", ROOT / "data/synthetic"]
 
 # Issue 17, item 6: ours >= 5x the frames/s of the faster peer at equal or lower WER, single thread.
 TARGET_RATIO = 5.0
@@ -197,11 +202,13 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument(
         "--model",
-        default=str(ROOT / "exp/synthetic/best.pt"),
-        help="checkpoint for set (a); skipped if absent",
+        default=str(_first_existing(MODEL_CANDIDATES)),
+        help="checkpoint for set (a); skipped if absent (default: the shipped model, else the demo's)",
     )
     p.add_argument(
-        "--data", default=str(ROOT / "data/synthetic"), help="corpus folder: test.jsonl, train_text.txt"
+        "--data",
+        default=str(_first_existing(DATA_CANDIDATES)),
+        help="corpus folder: test.jsonl, train_text.txt (default: data/synthetic-full, else data/synthetic)",
     )
     p.add_argument("--manifest", help="manifest for set (a) (default: DATA/test.jsonl)")
     p.add_argument("--lm", help="KenLM file (default: a 3-gram built from DATA/train_text.txt)")
@@ -395,6 +402,10 @@ def main(argv: list[str] | None = None) -> int:
             json.dumps({"versions": versions, "sets": summaries}, indent=2, default=str)
         )
     return 0
+
+
+def _first_existing(paths: list[Path]) -> Path:
+    return next((p for p in paths if p.exists()), paths[0])
 
 
 def _levers(config: DecoderConfig) -> str:
