@@ -102,6 +102,21 @@ def lexicon_search(
     return NativeLexiconSearch(lib, vocab, config, words, graph, weight)
 
 
+def _spellings(vocab: Vocabulary, words: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Every word's ``[*vocab.encode(word), separator]``, concatenated (int32), and where each starts
+    (n + 1 offsets), spelled in numpy: the lexicon can hold 100,000s of words."""
+    codes = np.frombuffer("".join(words).encode("utf-32-le"), dtype=np.uint32)
+    lengths = np.fromiter(map(len, words), dtype=np.int64, count=len(words))
+    table = np.full(int(codes.max(initial=0)) + 1, -1, dtype=np.int32)
+    present = np.unique(codes)
+    table[present] = vocab.encode("".join(map(chr, present)))  # ValueError for what it cannot spell
+    ends = np.cumsum(lengths)
+    tokens = np.insert(table[codes], ends, vocab.separator_id).astype(np.int32, copy=False)
+    offsets = np.zeros(len(words) + 1, dtype=np.int32)
+    offsets[1:] = ends + np.arange(1, len(words) + 1)
+    return offsets, np.ascontiguousarray(tokens)
+
+
 def _pointer(array: np.ndarray) -> int:
     return array.ctypes.data
 
@@ -120,10 +135,7 @@ class NativeLexiconSearch:
     ) -> None:
         self._lib = lib
         sep = vocab.separator_id
-        spellings = [[*vocab.encode(w), sep] for w in words[:-1]]
-        offsets = np.zeros(len(spellings) + 1, dtype=np.int32)
-        np.cumsum([len(s) for s in spellings], out=offsets[1:])
-        tokens = np.fromiter((t for s in spellings for t in s), dtype=np.int32, count=int(offsets[-1]))
+        offsets, tokens = _spellings(vocab, words[:-1])
         potential, banked, edges = graph.native_table()
         potential_a = np.ascontiguousarray(potential, dtype=np.float64)
         banked_a = np.ascontiguousarray(banked, dtype=np.float64)
