@@ -4,7 +4,8 @@ in this process or over spawned worker processes.
 flashlight-text (the engine under torchaudio's ``ctc_decoder``) does the beam search itself. KenLM runs
 natively inside it; with hotwords, the lexicon search scores words in C++ too (KenLM + hotword gains,
 :mod:`asr.decoding.native`) when that library is built, else through the Python hooks of
-:mod:`asr.decoding.lm_hooks`, as lexicon-free word scoring always does. The lexicon decoder's trie look-ahead uses LM scores only.
+:mod:`asr.decoding.lm_hooks`, as lexicon-free word scoring always does. The lexicon decoder's trie
+look-ahead uses LM scores only.
 """
 
 from __future__ import annotations
