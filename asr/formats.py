@@ -9,6 +9,7 @@ transcript: ``asr transcribe --format json`` writes it and ``asr serve`` answers
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 from asr.decoding import Word
@@ -76,7 +77,7 @@ def _word(w: Word) -> dict[str, Any]:
         "word": w.text,
         "start": round(w.start_s, 3),
         "end": round(w.end_s, 3),
-        "confidence": round(w.confidence, 3),
+        "confidence": round(w.confidence, 3) if math.isfinite(w.confidence) else None,
     }
 
 

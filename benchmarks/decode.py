@@ -31,7 +31,6 @@ Run it on a quiet machine (`nice -n 10` at least); every figure is from this one
 from __future__ import annotations
 
 import argparse
-import importlib.metadata
 import json
 import logging
 import math
@@ -53,10 +52,12 @@ from asr.metrics import error_stats  # noqa: E402
 from asr.text import Vocabulary  # noqa: E402
 from benchmarks.decode_inputs import (  # noqa: E402
     EmissionSet,
+    ensure_lm,
     generated_emissions,
     model_emission_set,
     padded,
 )
+from benchmarks.decode_inputs import package_version as _version  # noqa: E402
 from benchmarks.decode_peers import pyctcdecode_runner, torchaudio_runner  # noqa: E402
 
 # The shipped default model first (what `asr transcribe` runs), then the demo's; test data likewise.
@@ -171,30 +172,6 @@ def report(data: EmissionSet, rows: list[Row], condition: str = "") -> dict:
         )
         summary.update(ratio=ratio, target_met=met, faster_peer=fastest.name)
     return summary
-
-
-def ensure_lm(args: argparse.Namespace) -> tuple[Path, Path]:
-    """The LM and its word list: given, or a 3-gram built from the corpus's training text (cached)."""
-    if args.lm:
-        lm = Path(args.lm)
-        words = Path(args.lexicon) if args.lexicon else lm.with_suffix(".words.txt")
-        if not words.is_file():
-            sys.exit(f"{words}: no word list for {lm}; pass --lexicon (one word per line)")
-        return lm, words
-    from asr.lm import LMToolsMissing, build_lm
-
-    text = Path(args.data) / "train_text.txt"
-    if not text.is_file():
-        sys.exit(f"{text}: no LM training text; run recipes/synthetic/run.sh --stop-stage 1, or pass --lm")
-    lm = Path(args.cache_dir) / f"lm{args.order}.bin"
-    words = lm.with_suffix(".words.txt")
-    if not (lm.is_file() and words.is_file() and lm.stat().st_mtime > text.stat().st_mtime):
-        try:
-            result = build_lm(text, lm, args.order)
-        except LMToolsMissing as e:
-            sys.exit(str(e))
-        print(f"(built {result.summary()})")
-    return lm, words
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -413,13 +390,6 @@ def _levers(config: DecoderConfig) -> str:
         f"beam_threshold {config.beam_threshold}, token_min_logp {config.token_min_logp}, "
         f"blank_skip_threshold {config.blank_skip_threshold}, beam_size_token {config.beam_size_token}"
     )
-
-
-def _version(package: str) -> str:
-    try:
-        return importlib.metadata.version(package)
-    except importlib.metadata.PackageNotFoundError:
-        return "missing"
 
 
 if __name__ == "__main__":

@@ -6,8 +6,9 @@
 Same inputs and settings as benchmarks/decode.py's "ours: BeamSearchDecoder" row (model emissions of
 DATA/test.jsonl, cached there; its KenLM 3-gram from DATA/train_text.txt; beam 32, lm_weight 0.5,
 word_score 0 unless --decoder-config), one process, one thread, best of --repeats interleaved passes.
-"Without" replaces asr.decoding.words.word_confidences by a constant for the timing only (the library
-has no switch for it); both passes must give identical texts, or the script stops.
+"Without" replaces asr.decoding.words.word_confidences by a constant for the timing only (written before
+`DecoderConfig.confidence` existed; benchmarks/confidence.py times its modes); both passes must give
+identical texts, or the script stops.
 """
 
 from __future__ import annotations
@@ -25,8 +26,11 @@ sys.path.insert(0, str(ROOT))
 import asr.decoding.words as words_module  # noqa: E402
 from asr.decoding import DecoderConfig, build_decoder  # noqa: E402
 from asr.text import Vocabulary  # noqa: E402
-from benchmarks.decode import ensure_lm  # noqa: E402
-from benchmarks.decode_inputs import model_emission_set, padded  # noqa: E402
+from benchmarks.decode_inputs import (  # noqa: E402
+    ensure_lm,  # noqa: E402
+    model_emission_set,
+    padded,
+)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -5,6 +5,9 @@ Also `padded`, the batching every decoder under test gets its input from.
 
 from __future__ import annotations
 
+import argparse
+import importlib.metadata
+import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -141,3 +144,37 @@ def padded(emissions: Sequence[torch.Tensor], batch_size: int, end_frame: torch.
         lengths = torch.tensor([e.shape[0] for e in chunk])
         batches.append((torch.nn.utils.rnn.pad_sequence(chunk, batch_first=True).contiguous(), lengths))
     return batches
+
+
+# --- what the decode benchmarks share ----------------------------------------------------------
+
+
+def ensure_lm(args: argparse.Namespace) -> tuple[Path, Path]:
+    """The LM and its word list: given, or a 3-gram built from the corpus's training text (cached)."""
+    if args.lm:
+        lm = Path(args.lm)
+        words = Path(args.lexicon) if args.lexicon else lm.with_suffix(".words.txt")
+        if not words.is_file():
+            sys.exit(f"{words}: no word list for {lm}; pass --lexicon (one word per line)")
+        return lm, words
+    from asr.lm import LMToolsMissing, build_lm
+
+    text = Path(args.data) / "train_text.txt"
+    if not text.is_file():
+        sys.exit(f"{text}: no LM training text; run recipes/synthetic/run.sh --stop-stage 1, or pass --lm")
+    lm = Path(args.cache_dir) / f"lm{args.order}.bin"
+    words = lm.with_suffix(".words.txt")
+    if not (lm.is_file() and words.is_file() and lm.stat().st_mtime > text.stat().st_mtime):
+        try:
+            result = build_lm(text, lm, args.order)
+        except LMToolsMissing as e:
+            sys.exit(str(e))
+        print(f"(built {result.summary()})")
+    return lm, words
+
+
+def package_version(package: str) -> str:
+    try:
+        return importlib.metadata.version(package)
+    except importlib.metadata.PackageNotFoundError:
+        return "missing"

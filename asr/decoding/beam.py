@@ -225,6 +225,7 @@ class BeamSearchDecoder:
             self.vocab,
             self._word_scorer,
             self.config.frame_shift_s,
+            self.config.confidence,
         )
         token_list = tokens.tolist()
         out_tokens: list[int] = []

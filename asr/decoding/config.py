@@ -19,6 +19,9 @@ __all__ = ["RESULT_KEYS", "ConfigError", "DecoderConfig"]
 RESULT_KEYS = frozenset({"dev_wer", "dev_cer", "utterances", "skipped", "grid"})
 
 
+CONFIDENCE_MODES = ("full", "local", "none")
+
+
 @dataclass(frozen=True)
 class DecoderConfig:
     """Settings of :class:`~asr.decoding.BeamSearchDecoder`.
@@ -52,6 +55,10 @@ class DecoderConfig:
                         (and hotwords) only.
       hotwords          (phrase, bonus) pairs: bonus added when the word or phrase is recognised.
     Output and execution
+      confidence        word confidences (asr/decoding/confidence.py): "full" (one-change neighbours of
+                        the best path and the vocabulary's one-edit neighbours of each word), "local"
+                        (the first only: cheaper, less informative after an LM), "none" (NaN, the
+                        fastest: the confidences cost more than the search; benchmarks/README.md).
       frame_shift_s     seconds per model output frame (word times).
       num_workers       processes for large batches (1: decode in this process).
       min_batch_per_worker
@@ -71,6 +78,7 @@ class DecoderConfig:
     word_score: float = 0.0
     unk_score: float = -8.0
     hotwords: tuple[tuple[str, float], ...] = ()
+    confidence: str = "full"
     frame_shift_s: float = 0.03
     num_workers: int = 1
     min_batch_per_worker: int = 4
@@ -91,6 +99,10 @@ class DecoderConfig:
             not isinstance(self.beam_size_token, int) or self.beam_size_token < 1
         ):
             problems.append(f"beam_size_token must be None or an integer >= 1, got {self.beam_size_token!r}")
+        if self.confidence not in CONFIDENCE_MODES:
+            problems.append(
+                f"confidence must be one of {', '.join(CONFIDENCE_MODES)}, got {self.confidence!r}"
+            )
         if not isinstance(self.nbest, int) or self.nbest < 1:
             problems.append(f"nbest must be an integer >= 1, got {self.nbest!r}")
         if not isinstance(self.num_workers, int) or self.num_workers < 1:

@@ -8,6 +8,7 @@ import numpy as np
 
 from asr.decoding._validate import as_log_probs
 from asr.decoding.confidence import WordScorer
+from asr.decoding.config import CONFIDENCE_MODES
 from asr.decoding.hypothesis import Hypothesis
 from asr.decoding.words import path_words
 from asr.text import Vocabulary
@@ -21,11 +22,14 @@ class GreedyDecoder:
     (the confidence is the word's posterior against its one-change neighbours, acoustics only).
     """
 
-    def __init__(self, vocab: Vocabulary, frame_shift_s: float = 0.03) -> None:
+    def __init__(self, vocab: Vocabulary, frame_shift_s: float = 0.03, confidence: str = "full") -> None:
         if not isinstance(vocab, Vocabulary):
             raise ValueError(f"vocab must be a Vocabulary, got {type(vocab).__name__}")
+        if confidence not in CONFIDENCE_MODES:
+            raise ValueError(f"confidence must be one of {', '.join(CONFIDENCE_MODES)}, got {confidence!r}")
         self.vocab = vocab
         self.frame_shift_s = frame_shift_s
+        self.confidence = confidence  # greedy has no vocabulary: "full" and "local" are the same
 
     def decode(self, log_probs: Any, lengths: Any = None) -> list[list[Hypothesis]]:
         """log_probs (B, T, V) numpy array or tensor, lengths (B,) → one single-element n-best list each."""
@@ -54,6 +58,7 @@ class GreedyDecoder:
                 self.vocab,
                 _ACOUSTIC_ONLY,
                 self.frame_shift_s,
+                self.confidence,
             )
             results.append([Hypothesis(text.strip(), tuple(tokens), float(scores[b]), words)])
         return results

@@ -6,6 +6,7 @@ confidence the same way.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -42,6 +43,7 @@ def path_words(
     vocab: Vocabulary,
     scorer: WordScorer | Callable[[], WordScorer],
     frame_shift_s: float,
+    confidence: str = "full",
 ) -> tuple[list[tuple[int, int]], tuple[Word, ...]]:
     """The words of a path, with their spans in the output tokens.
 
@@ -50,7 +52,8 @@ def path_words(
     in a competitor; emitted (K,): rows where the K output tokens start; frames (K,): their frames in
     the model's output, which give the words' times. Confidences: :func:`~asr.decoding.confidence.word_confidences`
     with `scorer` (or what it returns when it is a function: called only for a path with words, as
-    building one may load an LM).
+    building one may load an LM); `confidence`: "full", "local" (no vocabulary neighbours) or "none"
+    (NaN, nothing computed).
     """
     tokens = path[emitted].tolist()
     spans = word_spans(tokens, vocab.separator_id)
@@ -58,6 +61,8 @@ def path_words(
         return spans, ()
     chars = vocab.tokens
     texts = ["".join(chars[t] for t in tokens[a:b]) for a, b in spans]
+    if confidence == "none":
+        return spans, _words(texts, spans, frames, [math.nan] * len(spans), frame_shift_s)
     if not isinstance(scorer, WordScorer):
         scorer = scorer()
     row_log_probs = np.minimum(row_log_probs, 0.0)  # garbage above 0 read as certainty
@@ -73,10 +78,15 @@ def path_words(
         vocab.separator_id,
         chars,
         scorer,
+        vocabulary_neighbours=confidence == "full",
     )
-    shift = frame_shift_s
-    words = tuple(
-        Word(text, float(frames[a]) * shift, float(frames[b - 1] + 1) * shift, confidence)
-        for text, (a, b), confidence in zip(texts, spans, confidences)
+    return spans, _words(texts, spans, frames, confidences, frame_shift_s)
+
+
+def _words(
+    texts: list[str], spans: list[tuple[int, int]], frames: np.ndarray, confidences: list[float], shift: float
+) -> tuple[Word, ...]:
+    return tuple(
+        Word(text, float(frames[a]) * shift, float(frames[b - 1] + 1) * shift, conf)
+        for text, (a, b), conf in zip(texts, spans, confidences)
     )
-    return spans, words
