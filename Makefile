@@ -17,11 +17,11 @@ demo: install  # config.toml with AMX or a GPU, else the smaller config.fast.tom
 # `pip install "asr[onnx,serve]"` gives a user.
 NO_TORCH_TESTS := tests/test_no_torch_inference.py tests/test_decoding_no_torch.py
 
-test: install lm-tools no-torch-venv
+test: install lm-tools no-torch-venv native-decoder
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 	ASR_NO_TORCH_PYTHON=$(CURDIR)/$(NO_TORCH_VENV)/bin/python $(BIN)/python -m pytest $(PYTEST_ARGS) $(NO_TORCH_TESTS)
 
-test-fast: install lm-tools
+test-fast: install lm-tools native-decoder
 	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
 
 install: $(VENV)/.installed system-deps engines
