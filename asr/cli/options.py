@@ -71,7 +71,7 @@ def _hotword(text: str) -> tuple[str, float]:
 
 
 def add_decoder_arguments(parser: argparse.ArgumentParser) -> None:
-    """--beam-size/--lm/--lexicon/--lm-weight/--word-score/--hotword/--decoder-config/--greedy."""
+    """--beam-size/--lm/--lexicon/--lm-weight/--word-score/--hotword/--decoder-config/--confidence/--greedy."""
     g = parser.add_argument_group(
         "decoding", "greedy unless one of these is given; then beam search (asr.decoding.BeamSearchDecoder)"
     )
@@ -95,6 +95,12 @@ def add_decoder_arguments(parser: argparse.ArgumentParser) -> None:
         "--decoder-config",
         help="JSON decoder settings, e.g. the output of `asr lm tune` (default: decoder.json beside "
         "the model, if any: the shipped model's beam search with its LM)",
+    )
+    g.add_argument(
+        "--confidence",
+        choices=["full", "local", "none"],
+        help="beam search's word confidences: full (default; vocabulary neighbours too), local "
+        "(cheaper), none (null in JSON; the fastest decoding); greedy decoding keeps its own",
     )
     g.add_argument(
         "--greedy", action="store_true", help="greedy decoding even if the model has a decoder.json"
@@ -132,6 +138,7 @@ def decoder_config(args: argparse.Namespace, model_path: str | Path | None) -> D
     """
     from asr.config import ConfigError
 
+    # --confidence alone keeps the bundled decoder.json (it changes no search setting)
     wanted = [args.beam_size, args.lm, args.lexicon, args.hotword, args.decoder_config]
     nothing_asked = all(v is None for v in wanted) and args.lm_weight is None and args.word_score is None
     if args.greedy:
@@ -152,7 +159,7 @@ def decoder_config(args: argparse.Namespace, model_path: str | Path | None) -> D
     try:
         config = DecoderConfig.from_file(config_file) if config_file else DecoderConfig()
         changes: dict[str, Any] = {}
-        for name in ("beam_size", "lm", "lm_weight", "word_score"):
+        for name in ("beam_size", "lm", "lm_weight", "word_score", "confidence"):
             value = getattr(args, name)
             if value is not None:
                 changes[name] = value
