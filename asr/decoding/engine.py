@@ -2,10 +2,10 @@
 in this process or over spawned worker processes.
 
 flashlight-text (the engine under torchaudio's ``ctc_decoder``) does the beam search itself. KenLM runs
-natively inside it; with hotwords, the lexicon search scores words in C++ too (KenLM + hotword gains,
-:mod:`asr.decoding.native`) when that library is built, else through the Python hooks of
-:mod:`asr.decoding.lm_hooks`, as lexicon-free word scoring always does. The lexicon decoder's trie
-look-ahead uses LM scores only.
+natively inside it; the lexicon search scores words with our own C++ LM (flashlight's KenLM + hotword
+gains, caching each word's score, :mod:`asr.decoding.native`) when that library is built, else with
+flashlight's KenLM, or with hotwords through the Python hooks of :mod:`asr.decoding.lm_hooks`, as
+lexicon-free word scoring always does. The lexicon decoder's trie look-ahead uses LM scores only.
 """
 
 from __future__ import annotations
@@ -94,12 +94,15 @@ class Engine:
             # lacks, each piece paying unk_score + the LM's <unk> score.
             unk = len(words)
             words.append("<unk>")
-            if hotwords:
+            if hotwords or lm_active:
                 graph = HotwordGraph([([word_index[w] for w in p.split()], b) for p, b in hotwords])
-                # The native LM (C++, asr.decoding.native) when built; else the Python LM, same numbers.
+                # The native LM (C++, asr.decoding.native) when built: KenLM + hotword gains (none for
+                # an empty table), each word's score cached in its LM state. Else flashlight's KenLM
+                # (no hotwords) or the Python LM (hotwords); the same numbers.
                 self.native = lexicon_search(vocab, cfg, words, graph, cfg.lm_weight * LN10)
                 if self.native is not None:
                     return
+            if hotwords:
                 model = kenlm_module().Model(cfg.lm) if lm_active else None
                 lm = self.python_lm = make_word_lm(fl, words, model, cfg.lm_weight * LN10, graph)
                 lm_weight = 1.0

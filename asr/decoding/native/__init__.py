@@ -1,12 +1,15 @@
-"""The native hotword LM: flashlight's lexicon search scoring words with KenLM + hotword gains in C++.
+"""The native word LM: flashlight's lexicon search scoring words with KenLM + hotword gains in C++.
 
 ``hotword_lm.cpp`` (built by ``make native-decoder`` into ``_build/libasr_hotword_lm.so``) builds its own
 flashlight ``Trie`` and ``LexiconDecoder`` with an LM that wraps flashlight's KenLM and adds the gains
 of :class:`~asr.decoding.hotwords.HotwordGraph` (its transition table, exported). Same numbers as the
 Python LM of :func:`asr.decoding.lm_hooks.make_word_lm`, without a Python call per hypothesis and word.
+With an empty hotword table it is flashlight's KenLM path with each word's score cached in its LM state
+(flashlight's KenLM asks KenLM again every time a hypothesis extends by a word): the same numbers, faster.
 
 The library is loaded with ctypes; when it is not built, cannot load, or ``ASR_NATIVE_DECODER=0`` is
-set, :func:`lexicon_search` returns None and the engine uses the Python LM.
+set, :func:`lexicon_search` returns None and the engine uses the Python LM (hotwords) or flashlight's
+KenLM (none).
 """
 
 from __future__ import annotations
@@ -90,15 +93,16 @@ def _log_path(message: str, *args: object) -> None:
 def lexicon_search(
     vocab: Vocabulary, config: DecoderConfig, words: list[str], graph: HotwordGraph, weight: float
 ) -> NativeLexiconSearch | None:
-    """The native search for a lexicon (`words`, "<unk>" last) with hotwords, or None: use the Python LM."""
+    """The native search for a lexicon (`words`, "<unk>" last) with hotwords (`graph`, maybe empty), or
+    None: use the Python LM (hotwords) or flashlight's KenLM (none)."""
     if os.environ.get("ASR_NATIVE_DECODER", "1") == "0":
-        _log_path("hotword search: Python LM (ASR_NATIVE_DECODER=0)")
+        _log_path("lexicon search: not native (ASR_NATIVE_DECODER=0)")
         return None
     lib, why = load_library()
     if lib is None:
-        _log_path("hotword search: Python LM (%s)", why)
+        _log_path("lexicon search: not native (%s)", why)
         return None
-    _log_path("hotword search: native LM (%s)", LIBRARY)
+    _log_path("lexicon search: native LM (%s)", LIBRARY)
     return NativeLexiconSearch(lib, vocab, config, words, graph, weight)
 
 
