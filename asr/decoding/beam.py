@@ -212,14 +212,17 @@ class BeamSearchDecoder:
             lo, hi = frames[k], sources.end[emitted[k]]
             run = log_probs[lo:hi]
             frames[k] = lo + int(np.argmax(run[:, tokens[k]] - run[:, sources.dominant[emitted[k]]]))
-        row_frames = sources.start.copy()
-        row_frames[emitted] = frames  # a detour inside a collapsed run is read at its own frame
-        # rows of a collapsed run are near-certain and stay; a detour inside one may change
-        swappable = ((sources.end - sources.start) <= 1) | (path != sources.dominant)
+        row_log_probs = swappable = None  # what only the confidences read (confidence "none": not made)
+        if self.config.confidence != "none":
+            row_frames = sources.start.copy()
+            row_frames[emitted] = frames  # a detour inside a collapsed run is read at its own frame
+            row_log_probs = log_probs[row_frames]
+            # rows of a collapsed run are near-certain and stay; a detour inside one may change
+            swappable = ((sources.end - sources.start) <= 1) | (path != sources.dominant)
         spans, words = path_words(
             path,
-            log_probs[row_frames],
-            swappable,
+            row_log_probs,  # type: ignore[arg-type]
+            swappable,  # type: ignore[arg-type]
             emitted,
             frames,
             self.vocab,

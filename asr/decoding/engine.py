@@ -159,7 +159,7 @@ class Engine:
         """emissions (N, V) float32, C-contiguous → best paths (N tokens each) and scores, best first."""
         frames, n_tokens = emissions.shape
         if self.native is not None:
-            results = self.native.decode(emissions)
+            results = self.native.decode(emissions, 1 if nbest == 1 else None)
         else:
             decoder = self.decoder
             decoder.decode_begin()

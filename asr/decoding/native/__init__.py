@@ -176,17 +176,18 @@ class NativeLexiconSearch:
         if not handle:
             raise RuntimeError(f"native hotword LM: {err.value.decode('utf-8', 'replace')}")
         self._handle = handle
+        self._err = err  # reused by decode()
 
-    def decode(self, emissions: np.ndarray) -> list[tuple[np.ndarray, float]]:
-        """emissions (N, V) float32, C-contiguous → flashlight's final hypotheses, in its order."""
+    def decode(self, emissions: np.ndarray, limit: int | None = None) -> list[tuple[np.ndarray, float]]:
+        """emissions (N, V) float32, C-contiguous → flashlight's final hypotheses, in its order (best
+        first; the first `limit` of them when given: reading each back costs two foreign calls)."""
         frames, n_tokens = emissions.shape
-        lib, handle = self._lib, self._handle
-        err = ctypes.create_string_buffer(_ERR_LEN)
+        lib, handle, err = self._lib, self._handle, self._err
         count = lib.asr_hotword_lm_decode(handle, _pointer(emissions), frames, n_tokens, err, _ERR_LEN)
         if count < 0:
             raise RuntimeError(f"native hotword LM: {err.value.decode('utf-8', 'replace')}")
         out = []
-        for i in range(count):
+        for i in range(count if limit is None else min(count, limit)):
             tokens = np.empty(lib.asr_hotword_lm_result_length(handle, i), dtype=np.int32)
             score = lib.asr_hotword_lm_result(handle, i, _pointer(tokens))
             out.append((tokens, score))

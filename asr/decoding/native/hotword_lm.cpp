@@ -8,6 +8,9 @@
 //
 // The numbers are those of the Python path (asr/decoding/lm_hooks.py make_word_lm): a word scores
 // weight * KenLM log10 score (in double, as Python does) + the hotword gain, rounded once to float.
+// With an empty hotword table it is flashlight's KenLM path (the engine's lexicon search without
+// hotwords), caching each word's score in its state. The search is flashlight's LexiconDecoder,
+// rewritten without reference counting (include/asr/lexicon_search.h).
 
 #include <cstdint>
 #include <cstdio>
@@ -17,6 +20,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "asr/lexicon_search.h"
 #include "flashlight/lib/text/decoder/LexiconDecoder.h"
 #include "flashlight/lib/text/decoder/Trie.h"
 #include "flashlight/lib/text/decoder/lm/KenLM.h"
@@ -142,36 +146,28 @@ class HotwordLM : public LM {
   std::pair<LMStatePtr, float> score(const LMStatePtr& state, const int usrTokenIdx) override {
     auto* in = static_cast<HotwordLMState*>(state.get());
     auto out = in->child<HotwordLMState>(usrTokenIdx);
-    if (!out->scored) {
-      double value = 0.0;
-      if (ken_) {
-        auto inner = ken_->score(in->inner, usrTokenIdx);
-        out->inner = std::move(inner.first);
-        value = weight_ * static_cast<double>(inner.second);
-      }
-      int node = kRoot;
-      if (!graph_->empty()) {
-        auto step = graph_->step(in->node, usrTokenIdx);
-        value += step.first;
-        node = step.second;
-      }
-      out->node = node;
-      out->score = static_cast<float>(value);
-      out->scored = true;
-    }
+    scoreInto(in, usrTokenIdx, out.get());
     return {out, out->score};
   }
 
   std::pair<LMStatePtr, float> finish(const LMStatePtr& state) override {
     auto* in = static_cast<HotwordLMState*>(state.get());
     auto out = in->child<HotwordLMState>(-1);
-    double value = graph_->finish(in->node);
-    if (ken_) {
-      auto inner = ken_->finish(in->inner);
-      out->inner = std::move(inner.first);
-      value += weight_ * static_cast<double>(inner.second);
-    }
-    return {out, static_cast<float>(value)};
+    return {out, finishInto(in, out.get())};
+  }
+
+  // score() and finish() without shared_ptrs, for LexiconSearch: the state after `in` (owned by it).
+  HotwordLMState* score(HotwordLMState* in, int word, float& score) {
+    HotwordLMState* out = childOf(in, word);
+    scoreInto(in, word, out);
+    score = out->score;
+    return out;
+  }
+
+  HotwordLMState* finish(HotwordLMState* in, float& score) {
+    HotwordLMState* out = childOf(in, -1);
+    score = finishInto(in, out);
+    return out;
   }
 
   // The weighted LM score of a word after `state`, without hotword gains (the trie's look-ahead).
@@ -184,21 +180,62 @@ class HotwordLM : public LM {
   }
 
  private:
+  HotwordLMState* childOf(HotwordLMState* in, int word) {
+    auto it = in->children.find(word);
+    if (it != in->children.end()) {
+      return static_cast<HotwordLMState*>(it->second.get());
+    }
+    auto state = std::make_shared<HotwordLMState>();
+    HotwordLMState* out = state.get();
+    in->children.emplace(word, std::move(state));
+    ++states_;
+    return out;
+  }
+
+  void scoreInto(HotwordLMState* in, int word, HotwordLMState* out) {
+    if (out->scored) {
+      return;
+    }
+    double value = 0.0;
+    if (ken_) {
+      auto inner = ken_->score(in->inner, word);
+      out->inner = std::move(inner.first);
+      value = weight_ * static_cast<double>(inner.second);
+    }
+    int node = kRoot;
+    if (!graph_->empty()) {
+      auto step = graph_->step(in->node, word);
+      value += step.first;
+      node = step.second;
+    }
+    out->node = node;
+    out->score = static_cast<float>(value);
+    out->scored = true;
+  }
+
+  float finishInto(HotwordLMState* in, HotwordLMState* out) {
+    double value = graph_->finish(in->node);
+    if (ken_) {
+      auto inner = ken_->finish(in->inner);
+      out->inner = std::move(inner.first);
+      value += weight_ * static_cast<double>(inner.second);
+    }
+    return static_cast<float>(value);
+  }
+
   std::shared_ptr<KenLM> ken_;
   double weight_;
   std::unique_ptr<HotwordGraph> graph_;
-};
 
-struct Result {
-  std::vector<int> tokens;
-  double score;
+ public:
+  size_t states_ = 0;  // states made by childOf since the search last started a tree (LexiconSearch)
 };
 
 struct Handle {
   std::shared_ptr<HotwordLM> lm;
   std::shared_ptr<Trie> trie;
-  std::unique_ptr<LexiconDecoder> decoder;
-  std::vector<Result> results;
+  std::unique_ptr<asr::LexiconSearch<HotwordLM, HotwordLMState>> search;
+  std::vector<int> tokens;  // the last result read
 };
 
 void setError(char* err, int errLen, const char* message) {
@@ -256,8 +293,8 @@ ASR_API void* asr_hotword_lm_create(const char* lm_path, double lm_weight, const
     LexiconDecoderOptions options{
         beam_size, beam_size_token, beam_threshold, 1.0, word_score, unk_score, 0.0, log_add != 0,
         CriterionType::CTC};
-    handle->decoder = std::make_unique<LexiconDecoder>(options, handle->trie, handle->lm, sep, blank, unk,
-                                                       std::vector<float>(), false);
+    handle->search = std::make_unique<asr::LexiconSearch<HotwordLM, HotwordLMState>>(
+        options, handle->trie, handle->lm, sep, blank, unk);
     return handle.release();
   } catch (const std::exception& e) {
     setError(err, err_len, e.what());
@@ -272,18 +309,8 @@ ASR_API void* asr_hotword_lm_create(const char* lm_path, double lm_weight, const
 ASR_API int asr_hotword_lm_decode(void* h, const float* emissions, int frames, int n, char* err, int err_len) {
   auto* handle = static_cast<Handle*>(h);
   try {
-    auto& decoder = *handle->decoder;
-    decoder.decodeBegin();
-    if (frames > 0) {
-      decoder.decodeStep(emissions, frames, n);
-    }
-    decoder.decodeEnd();
-    auto all = decoder.getAllFinalHypothesis();
-    handle->results.clear();
-    for (auto& r : all) {
-      handle->results.push_back({std::move(r.tokens), r.score});
-    }
-    return static_cast<int>(handle->results.size());
+    handle->search->decode(emissions, frames, n);
+    return handle->search->size();
   } catch (const std::exception& e) {
     setError(err, err_len, e.what());
   } catch (...) {
@@ -292,15 +319,21 @@ ASR_API int asr_hotword_lm_decode(void* h, const float* emissions, int frames, i
   return -1;
 }
 
+// Every result's length: the start, one token per frame, the end.
 ASR_API int asr_hotword_lm_result_length(void* h, int i) {
-  return static_cast<int>(static_cast<Handle*>(h)->results.at(i).tokens.size());
+  auto* handle = static_cast<Handle*>(h);
+  return i >= 0 && i < handle->search->size() ? handle->search->length() : 0;
 }
 
 // Copies hypothesis i's tokens (result_length of them) into `tokens`; returns its score.
 ASR_API double asr_hotword_lm_result(void* h, int i, int* tokens) {
-  const auto& r = static_cast<Handle*>(h)->results.at(i);
-  std::memcpy(tokens, r.tokens.data(), r.tokens.size() * sizeof(int));
-  return r.score;
+  auto* handle = static_cast<Handle*>(h);
+  if (i < 0 || i >= handle->search->size()) {
+    return 0.0;
+  }
+  const double score = handle->search->result(i, handle->tokens);
+  std::memcpy(tokens, handle->tokens.data(), handle->tokens.size() * sizeof(int));
+  return score;
 }
 
 ASR_API void asr_hotword_lm_free(void* h) { delete static_cast<Handle*>(h); }
