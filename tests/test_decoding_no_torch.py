@@ -26,7 +26,7 @@ BLOCK_TORCH = textwrap.dedent(
     class _NoTorch:
         def find_spec(self, name, path=None, target=None):
             if name.split(".")[0] in ("torch", "torchaudio"):
-                raise ImportError(f"No module named {name!r} (blocked by the test)")
+                raise ModuleNotFoundError(f"No module named {name!r} (blocked by the test)", name=name)
             return None
 
     sys.meta_path.insert(0, _NoTorch())

@@ -179,6 +179,16 @@ def test_a_checkpoint_without_torch_says_what_to_install(no_torch, audio_files, 
     assert "Traceback" not in proc.stderr
 
 
+def test_training_without_torch_says_what_to_install(no_torch, tmp_path):
+    config = tmp_path / "run.toml"
+    config.write_text('[train]\nout_dir = "exp"\n')
+    python, env = no_torch
+    proc = run_asr(python, env, "train", "--config", str(config), cwd=tmp_path)
+    assert proc.returncode == 2, proc.stderr[-3000:]
+    assert "needs torch" in proc.stderr and "asr[torch]" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
 def test_onnx_model_gives_numpy_for_numpy_and_torch_for_torch(export_dir, audio_files):
     """In one process: the same export fed numpy arrays or torch tensors gives the same numbers."""
     import torch

@@ -69,6 +69,17 @@ def main(argv: list[str] | None = None) -> int:
     except _expected_errors() as e:
         print(f"asr {args.command}: error: {e}", file=sys.stderr)
         return 2
+    except ModuleNotFoundError as e:
+        if (e.name or "").split(".")[0] not in ("torch", "torchaudio"):
+            raise
+        from asr.torch_compat import TORCH_INSTALL_HINT
+
+        print(
+            f"asr {args.command}: error: this command needs torch, which is not installed here: "
+            f"{TORCH_INSTALL_HINT}",
+            file=sys.stderr,
+        )
+        return 2
     except KeyboardInterrupt:
         print(f"asr {args.command}: interrupted", file=sys.stderr)
         return 130
