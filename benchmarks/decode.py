@@ -21,6 +21,10 @@ still output other words, like ours with its default unk_score).
 Then the same without a language model (--without-lm, on by default): pyctcdecode with no KenLM and no
 unigrams, torchaudio lexicon-free with no LM, ours with neither (flashlight's ZeroLM); same beam size.
 
+Word confidences: --confidence none by default (the peers compute none; DecoderConfig's default is
+"full", which costs more than the search itself: benchmarks/confidence.py); the greedy reference row
+gets the same mode. The mode is printed with the settings and with each table.
+
 Rows that are not part of the comparison: torchaudio with our pruning flags (what they alone give),
 ours with a closed vocabulary, ours over worker processes (only useful on idle cores), and ours
 lexicon-free (open vocabulary scored from Python: slow, on the first utterances only).
@@ -46,7 +50,7 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from asr.decoding import Decoder, DecoderConfig, build_decoder  # noqa: E402
+from asr.decoding import Decoder, DecoderConfig, GreedyDecoder, build_decoder  # noqa: E402
 from asr.decoding.lexicon import read_lexicon  # noqa: E402
 from asr.metrics import error_stats  # noqa: E402
 from asr.text import Vocabulary  # noqa: E402
@@ -97,8 +101,9 @@ def ours_runner(decoder: Decoder, data: EmissionSet, batch_size: int) -> Callabl
     return run
 
 
-def greedy_runner(vocab: Vocabulary, data: EmissionSet, batch_size: int) -> Callable[[], list[str]]:
-    decoder = build_decoder(vocab, data.frame_shift_s)
+def greedy_runner(vocab: Vocabulary, data: EmissionSet, args: argparse.Namespace) -> Callable[[], list[str]]:
+    decoder = GreedyDecoder(vocab, data.frame_shift_s, confidence=args.confidence)
+    batch_size = args.batch_size
     batches = padded(data.emissions, batch_size)
 
     def run() -> list[str]:
@@ -202,25 +207,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--sets", default="model,generated", help="which emission sets to run")
     p.add_argument("--repeats", type=int, default=3, help="timed passes per decoder (best kept)")
     p.add_argument("--workers", type=int, default=2, help="extra row: ours over N processes (0/1: none)")
-    p.add_argument(
-        "--open-vocab-utterances",
-        type=int,
-        default=30,
-        help="extra row: ours lexicon-free on N utterances (0: none)",
-    )
+    p.add_argument("--open-vocab-utterances", type=int, default=30, help="extra row: ours lexicon-free")
     p.add_argument("--threads", type=int, default=1, help="torch threads")
-    p.add_argument(
-        "--peer-with-our-flags",
-        action=argparse.BooleanOptionalAction,
-        default=True,
-        help="extra row: torchaudio with our beam_size_token/beam_threshold/log_add",
-    )
-    p.add_argument(
-        "--without-lm",
-        action=argparse.BooleanOptionalAction,
-        default=True,
-        help="also compare the beam searches with no LM (and no lexicon)",
-    )
+    modes = ("full", "local", "none")
+    p.add_argument("--confidence", choices=modes, default="none", help="ours' + greedy's word confidences")
+    on_off = {"action": argparse.BooleanOptionalAction, "default": True}
+    p.add_argument("--peer-with-our-flags", **on_off, help="extra row: torchaudio with our pruning flags")
+    p.add_argument("--without-lm", **on_off, help="also compare the searches with no LM (and no lexicon)")
     p.add_argument(
         "--decoder-config", help="take lm_weight/word_score from this JSON (e.g. `asr lm tune` output)"
     )
@@ -270,7 +263,7 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"LM {lm} ({len(words)} words), beam {args.beam_size}, lm_weight {args.lm_weight} (ln units; "
         f"torchaudio gets x ln10), word_score {args.word_score}; torch threads {args.threads}; "
-        f"ours: {_levers(defaults)}"
+        f"ours: {_levers(defaults)}; word confidences (ours, greedy): {args.confidence}"
     )
     summaries = []
     for data in sets:
@@ -280,9 +273,10 @@ def main(argv: list[str] | None = None) -> int:
             word_score=args.word_score,
             lm=lm,
             lexicon=words_file,
+            confidence=args.confidence,
         )
         runners: list[tuple[str, Callable[[], list[str]], dict]] = [
-            ("greedy (reference, no LM)", greedy_runner(vocab, data, args.batch_size), {})
+            ("greedy (reference, no LM)", greedy_runner(vocab, data, args), {})
         ]
         if versions["pyctcdecode"] != "missing":
             runners.append(
@@ -348,12 +342,12 @@ def main(argv: list[str] | None = None) -> int:
                 subset,
                 1,
             )
-        summaries.append(report(data, rows))
+        summaries.append(report(data, rows, f" (confidence {args.confidence})"))
         if args.workers > 1:
             pooled.close()
         if args.without_lm:
             no_lm = config.replace(lm=None, lexicon=None)
-            runners = [("greedy (reference)", greedy_runner(vocab, data, args.batch_size), {})]
+            runners = [("greedy (reference)", greedy_runner(vocab, data, args), {})]
             if versions["pyctcdecode"] != "missing":
                 runners.append(
                     (
@@ -373,7 +367,8 @@ def main(argv: list[str] | None = None) -> int:
             runners.append(
                 ("ours: BeamSearchDecoder, no LM", ours_runner(ours, data, args.batch_size), {"ours": True})
             )
-            summaries.append(report(data, measure(runners, data, args.repeats), " (no LM)"))
+            condition = f" (no LM, confidence {args.confidence})"
+            summaries.append(report(data, measure(runners, data, args.repeats), condition))
     if args.json:
         Path(args.json).write_text(
             json.dumps({"versions": versions, "sets": summaries}, indent=2, default=str)
