@@ -107,15 +107,10 @@ def recognizer_from_payload(payload: dict[str, Any]) -> SpeechRecognizer:
 
 
 def load_model(path: str | os.PathLike, device: str | torch.device = "cpu") -> Recognizer:
-    """Load a model for inference, in eval mode on `device`: the public loader (`asr.load_model`).
+    """A checkpoint file rebuilt as a `SpeechRecognizer` from it alone, in eval mode on `device`.
 
-    A file is a checkpoint: rebuilt as a `SpeechRecognizer` from it alone. A directory is an exported
-    model (`asr export`): loaded by `asr.runtime.load_exported`. Either is a `Recognizer`, which
-    `transcribe`, `evaluate` and `asr serve` use the same way."""
-    if Path(path).is_dir():
-        from asr.runtime import load_exported  # lazy: onnxruntime/jit only for exports
-
-        return load_exported(path, device=device)
+    The public loader, `asr.load_model` (`asr.loading`), also takes export directories; it calls this
+    for files."""
     recognizer = recognizer_from_payload(load_checkpoint(path))
     log.info("loaded %s (%d parameters)", path, recognizer.acoustic.num_parameters())
     return recognizer.to(device).eval()

@@ -34,10 +34,10 @@ from typing import Any
 import torch
 from torch import nn
 
-from asr.checkpoint import load_model
 from asr.errors import ExportError
 from asr.features import FeatureConfig
 from asr.fileio import atomic_write
+from asr.loading import load_model
 from asr.model import ModelConfig, subsampled_lengths
 from asr.recognizer import SpeechRecognizer
 

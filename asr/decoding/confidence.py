@@ -113,8 +113,8 @@ def _one_edit_words(word: str, known: frozenset[str], letters: Sequence[str]) ->
 def ctc_log_likelihoods(log_probs: np.ndarray, labels: Sequence[Sequence[int]], blank: int) -> np.ndarray:
     """log P(labels_k | frames) under CTC for each label sequence: the forward algorithm, batched.
 
-    log_probs (T, V) shared by all, or (K, T, V) one set of frames per sequence; labels: K non-empty
-    token sequences → (K,) (-inf where one cannot fit in T frames).
+    log_probs (K, T, V): one set of frames per sequence; labels: K non-empty token sequences → (K,)
+    (-inf where one cannot fit in T frames).
     """
     k_count, longest = len(labels), max(len(seq) for seq in labels)
     states = 2 * longest + 1
@@ -125,10 +125,7 @@ def ctc_log_likelihoods(log_probs: np.ndarray, labels: Sequence[Sequence[int]], 
     valid = np.arange(states)[None, :] <= ends[:, None]
     skip = np.zeros((k_count, states), dtype=bool)  # l_{s-2} -> l_s, allowed between different labels
     skip[:, 2:] = (ext[:, 2:] != blank) & (ext[:, 2:] != ext[:, :-2])
-    if log_probs.ndim == 2:
-        emit = log_probs[:, ext]  # (T, K, S)
-    else:
-        emit = np.take_along_axis(log_probs, ext[:, None, :], axis=2).transpose(1, 0, 2)  # (T, K, S)
+    emit = np.take_along_axis(log_probs, ext[:, None, :], axis=2).transpose(1, 0, 2)  # (T, K, S)
     alpha = np.full((k_count, states), -np.inf)
     alpha[:, :2] = emit[0, :, :2]
     alpha[~valid] = -np.inf

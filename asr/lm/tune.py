@@ -118,9 +118,9 @@ def tune_lm(
     The model runs once; each grid point re-decodes its cached output. Best = lowest WER, then CER.
     Each point is logged (with `progress`) and passed to `on_point(i, n, point)` (1-based `i` of `n`).
     """
-    from asr.checkpoint import load_model
     from asr.data.manifest import read_manifest
     from asr.decoding import DecoderConfig
+    from asr.loading import load_model
     from asr.metrics import error_stats
 
     recognizer = load_model(model, device=device)
