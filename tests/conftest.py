@@ -6,6 +6,7 @@ import io
 import json
 import shutil
 import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -37,6 +38,17 @@ def espeak(text: str, voice: str = "en-us", rate: int = 160) -> tuple[np.ndarray
     ).stdout
     audio, rate_hz = sf.read(io.BytesIO(out), dtype="float32")
     return audio, rate_hz
+
+
+@pytest.fixture(autouse=True)
+def _denormals_restored():
+    """In-process CLI runs (`asr train`, `asr transcribe`) turn flush-to-zero on for the whole process;
+    switch it off after each test so later tests (hypothesis's float fuzzing) see IEEE arithmetic
+    whatever ran before them."""
+    yield
+    torch = sys.modules.get("torch")  # None where a test blocks torch; never imported here
+    if torch is not None and hasattr(torch, "set_flush_denormal"):
+        torch.set_flush_denormal(False)
 
 
 @pytest.fixture

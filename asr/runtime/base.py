@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -14,7 +15,7 @@ from asr.torch_compat import optional_torch, require_torch, to_numpy
 if TYPE_CHECKING:
     from asr.decoding import Decoder, DecoderConfig
 
-__all__ = ["PAD_LOGP", "ExportedModel", "check_batch"]
+__all__ = ["PAD_LOGP", "ExportedModel", "check_batch", "run_stitched"]
 
 # Frames past an utterance's end, when a batch of different lengths is run one utterance at a time:
 # certain blank (decoders ignore them anyway, lengths say where each utterance ends).
@@ -29,6 +30,29 @@ def check_batch(waveforms: Any, lengths: Any) -> None:
         raise ValueError(
             f"lengths must be ({waveforms.shape[0]},) to match waveforms, got {tuple(lengths.shape)}"
         )
+
+
+def run_stitched(
+    run: Callable[[Any, Any], tuple[Any, Any]], waveforms: Any, lengths: Any, vocab: Vocabulary
+) -> tuple[Any, Any]:
+    """Run `run` (one equal-length batch → log_probs (B, T', V), lengths) on any batch.
+
+    waveforms (B, S), lengths (B,): numpy arrays or torch tensors, answered in kind. A batch of different
+    lengths runs one utterance at a time, so padding never reaches the dense LSTM, and is stitched back
+    into (B, max T', V) with certain blank past each end."""
+    if bool((lengths == lengths[0]).all()):
+        return run(waveforms[:, : int(lengths[0])], lengths)
+    outs = [run(waveforms[i : i + 1, : int(n)], lengths[i : i + 1]) for i, n in enumerate(lengths)]
+    first = outs[0][0]
+    shape = (len(outs), max(o[0].shape[1] for o in outs), len(vocab))
+    if isinstance(first, np.ndarray):
+        log_probs, cat = np.full(shape, PAD_LOGP, dtype=first.dtype), np.concatenate
+    else:
+        log_probs, cat = first.new_full(shape, PAD_LOGP), require_torch("torch tensors in").cat
+    log_probs[:, :, vocab.blank_id] = 0.0
+    for i, (lp, _) in enumerate(outs):
+        log_probs[i, : lp.shape[1]] = lp[0]
+    return log_probs, cat([o[1] for o in outs])
 
 
 class ExportedModel:
@@ -94,20 +118,9 @@ class ExportedModel:
         as_torch = not isinstance(waveforms, np.ndarray)
         waves = to_numpy(waveforms, np.float32)
         lens = to_numpy(lengths).astype(np.int64)
-        if bool((lens == lens[0]).all()):
-            log_probs, out_lengths = self._run(np.ascontiguousarray(waves[:, : int(lens[0])]), lens)
-        else:
-            # Different lengths: one utterance at a time, so padding never reaches the dense LSTM.
-            outs = [
-                self._run(np.ascontiguousarray(waves[i : i + 1, : int(n)]), lens[i : i + 1])
-                for i, n in enumerate(lens)
-            ]
-            frames = max(o[0].shape[1] for o in outs)
-            log_probs = np.full((len(outs), frames, len(self.vocab)), PAD_LOGP, dtype=outs[0][0].dtype)
-            log_probs[:, :, self.vocab.blank_id] = 0.0
-            for i, (lp, _) in enumerate(outs):
-                log_probs[i, : lp.shape[1]] = lp[0]
-            out_lengths = np.concatenate([o[1] for o in outs])
+        log_probs, out_lengths = run_stitched(
+            lambda w, n: self._run(np.ascontiguousarray(w), n), waves, lens, self.vocab
+        )
         if not as_torch:
             return log_probs, out_lengths
         torch = require_torch("torch tensors in")

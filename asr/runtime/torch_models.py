@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from asr.errors import ExportError
-from asr.runtime.base import PAD_LOGP, ExportedModel, check_batch
+from asr.runtime.base import ExportedModel, check_batch, run_stitched
 
 if TYPE_CHECKING:
     from asr.recognizer import SpeechRecognizer
@@ -52,18 +52,7 @@ class _TorchExportedModel(ExportedModel):
         return log_probs, out_lengths
 
     def _stitched(self, waveforms: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        if bool((lengths == lengths[0]).all()):
-            return self._run_torch(waveforms[:, : int(lengths[0])], lengths)
-        # Different lengths: one utterance at a time, so padding never reaches the dense LSTM.
-        outs = [
-            self._run_torch(waveforms[i : i + 1, : int(n)], lengths[i : i + 1]) for i, n in enumerate(lengths)
-        ]
-        frames = max(o[0].shape[1] for o in outs)
-        log_probs = outs[0][0].new_full((len(outs), frames, len(self.vocab)), PAD_LOGP)
-        log_probs[:, :, self.vocab.blank_id] = 0.0
-        for i, (lp, _) in enumerate(outs):
-            log_probs[i, : lp.shape[1]] = lp[0]
-        return log_probs, torch.cat([o[1] for o in outs])
+        return run_stitched(self._run_torch, waveforms, lengths, self.vocab)
 
 
 class TorchScriptModel(_TorchExportedModel):
