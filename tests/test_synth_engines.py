@@ -17,6 +17,7 @@ ROOT = Path(__file__).resolve().parents[1]
 RECIPE = ROOT / "recipes" / "synthetic"
 sys.path.insert(0, str(RECIPE))
 
+import render  # noqa: E402
 import split_engines  # noqa: E402
 import synth  # noqa: E402
 from synth import DEFAULT_VOICES, ReservedVoiceError, SpeakerWarp, apply_warp, check_not_reserved  # noqa: E402
@@ -71,6 +72,39 @@ def test_every_backend_speaks_at_its_rate_and_a_plausible_length(engine, voice):
     slow = backend.synthesize(TEXT, voice, slow_fast[0])
     fast = backend.synthesize(TEXT, voice, slow_fast[1])
     assert len(slow) > 1.25 * len(fast)
+    # even the fastest setting, warped 1.1x faster, is no "stopped early" render
+    sped_up = apply_warp(fast, backend.sample_rate, SpeakerWarp(tempo=1.1))
+    trimmed = render.trim_silence(sped_up, backend.sample_rate, 0.1)
+    render.check_render_length(trimmed, backend.sample_rate, TEXT, engine)
+
+
+def test_festival_refuses_a_sentence_mbrola_gave_up_on():
+    """MBROLA's us3 database lacks the ax-ax diphone: Festival saved "the unkindest cut of all" as 0.2 s
+    of audio and the corpus trained on it. The backend must refuse what it cannot render whole."""
+    backend = synth.get_backend("festival")
+    assert backend.available(), f"festival is not installed: run {backend.install_hint()}"
+    try:
+        x = backend.synthesize("the unkindest cut of all.", "us3_mbrola", {"stretch": 0.93})
+    except synth.SynthesisError as e:
+        assert "stopped early" in str(e)
+    else:  # a database that has the diphone renders the whole sentence
+        render.check_render_length(x, backend.sample_rate, "the unkindest cut of all.", "festival")
+        assert len(x) / backend.sample_rate > 1.0
+
+
+def test_a_render_that_stopped_early_is_refused():
+    """MBROLA's us3 has no ax-ax diphone: Festival's us3_mbrola ends such a sentence after ~0.2 s."""
+    backend = synth.get_backend("espeak")
+    x = render.trim_silence(
+        backend.synthesize(TEXT, "gmw/en-US", backend.draw_settings(np.random.default_rng(0))),
+        backend.sample_rate,
+        0.1,
+    )
+    render.check_render_length(x, backend.sample_rate, TEXT, "espeak")
+    with pytest.raises(RuntimeError, match="stopped early"):
+        render.check_render_length(x[: backend.sample_rate // 5], backend.sample_rate, TEXT, "espeak")
+    with pytest.raises(RuntimeError, match="stopped early"):  # under 0.1 s is too short for any text
+        render.check_render_length(x[: backend.sample_rate // 20], backend.sample_rate, "hi", "espeak")
 
 
 @pytest.mark.parametrize(

@@ -42,6 +42,24 @@ def trim_silence(x: np.ndarray, sr: int, keep_s: float, threshold_db: float = -6
     return x[max(0, loud[0] - keep) : min(x.size, loud[-1] + 1 + keep)]
 
 
+# No engine here speaks faster than ~25 characters a second (the fastest training clips, espeak-ng at
+# 210 wpm or MBROLA warped 1.1x faster, take ~0.036 s a character); a render under 0.025 s a character
+# stopped early. A backend that knows its engine failed says so itself (Festival: MBROLA's "Fatal
+# error"); this catches the engines that fail silently. Such a clip teaches CTC nothing and scores an
+# utterance as all deletions.
+MIN_SECONDS_PER_CHARACTER = 0.025
+
+
+def check_render_length(x: np.ndarray, sr: int, text: str, engine: str) -> None:
+    """RuntimeError if ``x`` (trimmed) is too short to be ``text`` spoken: the engine gave up early."""
+    seconds = x.size / sr
+    if seconds < max(0.1, MIN_SECONDS_PER_CHARACTER * len(text)):
+        raise RuntimeError(
+            f"{engine} produced {seconds:.2f} s of audio for {len(text)} characters ({text!r}): "
+            "the engine stopped early"
+        )
+
+
 def resample(x: np.ndarray, sr_in: int, sr_out: int) -> np.ndarray:
     if sr_in == sr_out:
         return x
@@ -61,8 +79,7 @@ def synthesize(utt: Utterance, path: Path, sample_rate: int, max_silence: float)
     x = backend.synthesize(utt.spoken, utt.voice, utt.engine_settings())
     sr = backend.sample_rate
     x = trim_silence(x, sr, max_silence)
-    if x.size < sr // 10:
-        raise RuntimeError(f"{utt.engine} produced {x.size / sr:.2f} s of audio for {utt.spoken!r}")
+    check_render_length(x, sr, utt.spoken, utt.engine)
     x = apply_warp(x, sr, utt.warp)
     y = resample(x, sr, sample_rate)
     peak = float(np.abs(y).max())

@@ -3,6 +3,9 @@
 # corpus without E, then score it on E's voices (sentences it never saw either), greedy and beam + LM.
 #   recipes/synthetic/studies/loeo.sh [GROUP ...]      groups: diphone pico rhvoice piper (default: all)
 #   INIT=espeak-only.pt EPOCHS=1 MAX_TRAIN=2000 THREADS=2 recipes/synthetic/studies/loeo.sh pico
+# NUM_TRAIN renders a larger corpus than the preset's num_train (prepare.py --num-train; dev and test
+# splits stay the same); MAX_TRAIN keeps the first N training utterances without E (0: all). TAG names
+# a variant: its runs go to exp/loeo-GROUP-TAG.
 # INIT is the model every run starts from; it must never have heard the held-out engine: the espeak-only
 # default model (git show 63c6679:data/models/synthetic-en/model.pt > espeak-only.pt) or none ("").
 # diphone = mbrola + festival: both render the same four MBROLA databases, so they leave together.
@@ -16,6 +19,7 @@ corpus=data/synthetic-multi
 epochs=${EPOCHS:-1}
 threads=${THREADS:-2}
 max_train=${MAX_TRAIN:-0}
+num_train=${NUM_TRAIN:+--num-train $NUM_TRAIN}
 init=${INIT-espeak-only.pt}
 if [ -n "$init" ] && [ ! -f "$init" ]; then
   echo "INIT=$init not found: git show 63c6679:data/models/synthetic-en/model.pt > espeak-only.pt" >&2
@@ -25,7 +29,8 @@ groups=("$@")
 [ ${#groups[@]} -gt 0 ] || groups=(diphone pico rhvoice piper)
 decoder=${DECODER:-data/models/synthetic-en/decoder.json}
 
-$py recipes/synthetic/prepare.py --config "$config" --out "$corpus" --no-progress
+# shellcheck disable=SC2086 # num_train is empty or two words
+$py recipes/synthetic/prepare.py --config "$config" --out "$corpus" $num_train --no-progress
 mkdir -p exp/loeo
 for group in "${groups[@]}"; do
   case "$group" in
@@ -34,7 +39,7 @@ for group in "${groups[@]}"; do
     *) echo "unknown group $group (diphone pico rhvoice piper)" >&2; exit 2 ;;
   esac
   split=$corpus/loeo-$group
-  exp=exp/loeo-$group
+  exp=exp/loeo-$group${TAG:+-$TAG}
   $py recipes/synthetic/split_engines.py --corpus "$corpus" --hold "$hold" --out "$split" --max-train "$max_train"
   if [ ! -f "$exp/.done" ]; then
     $asr train --config "$config" --resume --set train.train_manifest="$split/train.jsonl" \
@@ -47,6 +52,7 @@ for group in "${groups[@]}"; do
   $py - "$group" "$exp" <<'PY' >> exp/loeo/results.tsv
 import json, sys
 group, exp = sys.argv[1:]
+group = exp.removeprefix("exp/loeo-")
 g = json.load(open(f"{exp}/summary-loeo-test-greedy.json"))
 b = json.load(open(f"{exp}/summary-loeo-test.json"))
 print(f"{group}\t{g['wer']*100:.2f}\t{g['cer']*100:.2f}\t{b['wer']*100:.2f}\t{b['cer']*100:.2f}")

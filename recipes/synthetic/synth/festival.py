@@ -64,8 +64,9 @@ class FestivalBackend(Backend):
             self._voice = None
         return self._proc
 
-    def _send(self, commands: str, timeout: float = 60.0) -> None:
-        """Send Scheme commands and wait (at most ``timeout`` s) until Festival has run them."""
+    def _send(self, commands: str, timeout: float = 60.0) -> str:
+        """Send Scheme commands and wait (at most ``timeout`` s) until Festival has run them; returns the
+        end of what Festival printed meanwhile (stdout and stderr)."""
         proc = self._process()
         assert proc.stdin is not None and proc.stdout is not None
         try:
@@ -88,6 +89,7 @@ class FestivalBackend(Backend):
                 self.close()
                 raise SynthesisError(f"festival exited: {seen.decode(errors='replace')[-300:]}")
             seen = (seen + chunk)[-4096:]
+        return seen.decode(errors="replace")
 
     def synthesize(self, text: str, voice: str, settings: Mapping[str, float]) -> np.ndarray:
         check_not_reserved(self.engine, voice)
@@ -101,8 +103,13 @@ class FestivalBackend(Backend):
             commands += f"(voice_{voice})\n"
         commands += f"(Parameter.set 'Duration_Stretch {float(settings['stretch']):.3f})\n"
         commands += f'(utt.save.wave (utt.synth (Utterance Text {scheme_string(text)})) "{out}" \'riff)'
-        self._send(commands)
+        printed = self._send(commands)
         self._voice = voice
+        if "Fatal error" in printed:
+            # MBROLA stops at a diphone its database lacks (us3 has no ax-ax) and Festival saves the
+            # sentence up to there: a clip that says only its first words.
+            reason = printed[printed.index("Fatal error") :].splitlines()[0]
+            raise SynthesisError(f"festival {voice} stopped early: {reason}")
         if not os.path.exists(out):
             raise SynthesisError(f"festival wrote no audio for {text!r}")
         x, self.sample_rate = read_wav_file(out)
