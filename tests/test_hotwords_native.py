@@ -119,16 +119,18 @@ def test_native_without_an_lm(speech, monkeypatch):
 def test_native_boosting_moves_towards_the_hotwords(speech, monkeypatch):
     _native_or_fail()
     plain = [h[0].text for h in _decode(speech, monkeypatch, True, hotwords={"zorblax": 1.0})]
-    assert plain[0] != "the cat sat on the mat" and plain[4] == "my dog likes long works"
-    boosted = _decode(speech, monkeypatch, True, hotwords={"walks": 2.0, "the mat": 3.0, "sat": 6.0})
+    # the shipped model hears "the cat set on the met": a word and a phrase to fix
+    assert " sat " not in plain[0] and not plain[0].endswith("on the mat"), plain[0]
+    word = _decode(speech, monkeypatch, True, hotwords={"sat": 6.0})
+    assert " sat " in word[0][0].text  # a word of the LM
+    boosted = _decode(speech, monkeypatch, True, hotwords={"walks": 2.0, "the mat": 6.0, "sat": 6.0})
     texts = [h[0].text for h in boosted]
-    assert texts[4] == "my dog likes long walks"  # a word of the LM
     assert texts[0].endswith("on the mat") and " sat " in texts[0]  # a phrase, and a word
-    assert texts[1:4] == plain[1:4]  # nothing to boost there
+    assert texts[1:] == plain[1:]  # nothing to boost there, or right already ("walks")
     oov = _decode(speech, monkeypatch, True, hotwords={"kat": 8.0})
     assert oov[0][0].text.split()[1] == "kat"  # a word outside the LM and the lexicon
     # a bonus that is too small to matter changes nothing
-    assert [h[0].text for h in _decode(speech, monkeypatch, True, hotwords={"walks": 0.01})] == plain
+    assert [h[0].text for h in _decode(speech, monkeypatch, True, hotwords={"sat": 0.01})] == plain
 
 
 def test_the_native_table_is_for_word_mode():

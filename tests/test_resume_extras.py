@@ -7,6 +7,7 @@ import csv
 
 import pytest
 import torch
+from old_layout import flat_augment_layout
 from tiny_corpus import make_corpus, tiny_run, training_state, wrap_train_step
 
 import asr.train.loop as loop
@@ -102,9 +103,9 @@ def test_init_from_starts_at_the_given_weights_and_refuses_another_shape(corpus,
         loop.train(wider, progress=False)
 
 
-def test_init_from_an_old_checkpoint_whose_stored_config_keeps_augmentation_flat():
-    """The shipped model predates [train.augment]: its stored run config still rebuilds the run, and
-    train.init_from loads its weights."""
+def test_init_from_an_old_checkpoint_whose_stored_config_keeps_augmentation_flat(tmp_path):
+    """A checkpoint from before [train.augment] (the default model until 2026-12-02): its stored run
+    config still rebuilds the run, and train.init_from loads its weights."""
     from pathlib import Path
 
     from asr.recognizer import SpeechRecognizer
@@ -114,9 +115,12 @@ def test_init_from_an_old_checkpoint_whose_stored_config_keeps_augmentation_flat
 
     shipped = Path(__file__).resolve().parent.parent / "data" / "models" / "synthetic-en" / "model.pt"
     payload = load_checkpoint(shipped)
-    assert "noise_prob" in payload["train"]["config"]["train"]  # the old, flat layout
+    payload["train"]["config"] = flat_augment_layout(payload["train"]["config"])
+    old = tmp_path / "old.pt"
+    torch.save(payload, old)
+    assert "noise_prob" in load_checkpoint(old)["train"]["config"]["train"]  # the old, flat layout
     run = RunConfig.from_dict(payload["train"]["config"])
     recognizer = SpeechRecognizer(run.features, run.model, Vocabulary.english_characters())
-    init_weights(recognizer, run, str(shipped))
+    init_weights(recognizer, run, str(old))
     for key, value in payload["state_dict"].items():
         torch.testing.assert_close(recognizer.acoustic.state_dict()[key], value.float(), rtol=0, atol=0)
