@@ -39,7 +39,8 @@ for group in "${groups[@]}"; do
     *) echo "unknown group $group (diphone pico rhvoice piper)" >&2; exit 2 ;;
   esac
   split=$corpus/loeo-$group
-  exp=exp/loeo-$group${TAG:+-$TAG}
+  name=$group${TAG:+-$TAG}
+  exp=exp/loeo-$name
   $py recipes/synthetic/split_engines.py --corpus "$corpus" --hold "$hold" --out "$split" --max-train "$max_train"
   if [ ! -f "$exp/.done" ]; then
     $asr train --config "$config" --resume --set train.train_manifest="$split/train.jsonl" \
@@ -49,12 +50,11 @@ for group in "${groups[@]}"; do
   fi
   $asr evaluate --model "$exp/best.pt" --manifest "$split/test.jsonl" --name loeo-test \
     --decoder-config "$decoder" --also-greedy --threads "$threads" | grep -v speaker
-  $py - "$group" "$exp" <<'PY' >> exp/loeo/results.tsv
+  $py - "$name" "$exp" <<'PY' >> exp/loeo/results.tsv
 import json, sys
-group, exp = sys.argv[1:]
-group = exp.removeprefix("exp/loeo-")
+name, exp = sys.argv[1:]
 g = json.load(open(f"{exp}/summary-loeo-test-greedy.json"))
 b = json.load(open(f"{exp}/summary-loeo-test.json"))
-print(f"{group}\t{g['wer']*100:.2f}\t{g['cer']*100:.2f}\t{b['wer']*100:.2f}\t{b['cer']*100:.2f}")
+print(f"{name}\t{g['wer']*100:.2f}\t{g['cer']*100:.2f}\t{b['wer']*100:.2f}\t{b['cer']*100:.2f}")
 PY
 done
