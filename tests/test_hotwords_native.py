@@ -126,7 +126,11 @@ def test_native_boosting_moves_towards_the_hotwords(speech, monkeypatch):
     boosted = _decode(speech, monkeypatch, True, hotwords={"walks": 2.0, "the mat": 6.0, "sat": 6.0})
     texts = [h[0].text for h in boosted]
     assert texts[0].endswith("on the mat") and " sat " in texts[0]  # a phrase, and a word
-    assert texts[1:] == plain[1:]  # nothing to boost there, or right already ("walks")
+    assert any("long walks" in t for t in texts[1:])  # boosted, or right already
+    for before, after in zip(plain[1:], texts[1:], strict=True):
+        # elsewhere the only change boosting may make is a word turning into the hotword "walks"
+        changed = [(a, b) for a, b in zip(before.split(), after.split(), strict=True) if a != b]
+        assert all(b == "walks" for _, b in changed), (before, after)
     oov = _decode(speech, monkeypatch, True, hotwords={"kat": 8.0})
     assert oov[0][0].text.split()[1] == "kat"  # a word outside the LM and the lexicon
     # a bonus that is too small to matter changes nothing
