@@ -1,13 +1,12 @@
-from pathlib import Path
-
 import pytest
 import torch
 from old_layout import flat_augment_layout
 
 from asr.config import ConfigError
+from asr.default_model import shipped_model_dir
 from asr.train.config import RunConfig, load_run_config, train_config_from_dict
 
-SHIPPED_MODEL = Path(__file__).resolve().parent.parent / "data" / "models" / "synthetic-en" / "model.pt"
+SHIPPED_MODEL = shipped_model_dir() / "model.pt"
 
 
 def write(tmp_path, text):

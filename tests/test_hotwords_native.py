@@ -9,7 +9,6 @@ from __future__ import annotations
 import random
 import shutil
 import string
-from pathlib import Path
 
 import pytest
 from conftest import espeak
@@ -17,8 +16,9 @@ from conftest import espeak
 from asr.decoding import BeamSearchDecoder, DecoderConfig
 from asr.decoding.hotwords import HotwordGraph
 from asr.decoding.native import load_library
+from asr.default_model import shipped_model_dir
 
-MODEL_DIR = Path(__file__).resolve().parent.parent / "data" / "models" / "synthetic-en"
+MODEL_DIR = shipped_model_dir()
 SENTENCES = [
     "the cat sat on the mat",
     "open the door please",

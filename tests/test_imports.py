@@ -61,12 +61,12 @@ def test_transcribe_help_loads_no_training_or_tuning_code():
 
 
 def test_transcribe_loads_no_training_or_tuning_code(tmp_path):
-    from pathlib import Path
-
     import numpy as np
     import soundfile as sf
 
-    model = Path(__file__).resolve().parents[1] / "data" / "models" / "synthetic-en" / "model.pt"
+    from asr.default_model import shipped_model_dir
+
+    model = shipped_model_dir() / "model.pt"
     wav = tmp_path / "tone.wav"
     t = np.arange(16000) / 16000
     sf.write(wav, (0.1 * np.sin(2 * np.pi * 220 * t)).astype(np.float32), 16000)

@@ -106,14 +106,13 @@ def test_init_from_starts_at_the_given_weights_and_refuses_another_shape(corpus,
 def test_init_from_an_old_checkpoint_whose_stored_config_keeps_augmentation_flat(tmp_path):
     """A checkpoint from before [train.augment] (the default model until 2026-12-02): its stored run
     config still rebuilds the run, and train.init_from loads its weights."""
-    from pathlib import Path
-
+    from asr.default_model import shipped_model_dir
     from asr.recognizer import SpeechRecognizer
     from asr.text import Vocabulary
     from asr.train.checkpointing import init_weights
     from asr.train.config import RunConfig
 
-    shipped = Path(__file__).resolve().parent.parent / "data" / "models" / "synthetic-en" / "model.pt"
+    shipped = shipped_model_dir() / "model.pt"
     payload = load_checkpoint(shipped)
     payload["train"]["config"] = flat_augment_layout(payload["train"]["config"])
     old = tmp_path / "old.pt"
