@@ -16,7 +16,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from asr.fileio import atomic_write
+from asr.data.manifest import read_manifest, write_manifest
 
 CORPUS_SPLITS = ("train", "dev", "test", "test_text")
 
@@ -25,14 +25,14 @@ def _rows(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
-def seen_sentences(corpus: Path) -> set[str]:
-    """Every transcript in the corpus's split manifests that exist."""
-    return {
-        row["text"]
-        for split in CORPUS_SPLITS
-        if (corpus / f"{split}.jsonl").is_file()
-        for row in _rows(corpus / f"{split}.jsonl")
-    }
+def corpus_manifests(corpus: Path) -> list[Path]:
+    """The corpus's split manifests that exist."""
+    return [path for split in CORPUS_SPLITS if (path := corpus / f"{split}.jsonl").is_file()]
+
+
+def seen_sentences(manifests: list[Path]) -> set[str]:
+    """Every transcript in these manifests."""
+    return {utt.text for path in manifests for utt in read_manifest(path)}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -47,14 +47,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     seen: set[str] = set()
     for corpus in map(Path, args.corpus):
-        if not any((corpus / f"{s}.jsonl").is_file() for s in CORPUS_SPLITS):
+        manifests = corpus_manifests(corpus)
+        if not manifests:
             print(f"error: {corpus} holds none of {', '.join(CORPUS_SPLITS)}.jsonl", file=sys.stderr)
             return 2
-        seen |= seen_sentences(corpus)
-    rows = _rows(manifest)
+        seen |= seen_sentences(manifests)
+    rows = _rows(manifest)  # raw rows: every field (engine, settings, warp) is written back unchanged
     keep = [row for row in rows if row["text"] not in seen]
-    with atomic_write(out, "w") as f:
-        f.writelines(json.dumps(row) + "\n" for row in keep)
+    write_manifest(out, keep)
     print(f"{len(keep)} of {len(rows)} utterances have sentences in none of the corpora -> {out}")
     return 0
 
