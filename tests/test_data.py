@@ -5,7 +5,7 @@ import pytest
 import soundfile as sf
 
 from asr.data.dataset import SpeechDataset, collate
-from asr.data.manifest import ManifestError, read_manifest
+from asr.data.manifest import ManifestError, read_manifest, read_manifest_rows, write_manifest
 from asr.data.sampler import DurationBatchSampler
 from asr.text import Vocabulary
 from asr.train.config import load_run_config
@@ -33,6 +33,32 @@ def test_manifest_errors_name_the_line(tmp_path):
         read_manifest(path)
     with pytest.raises(ManifestError, match="not found"):
         read_manifest(tmp_path / "missing.jsonl")
+
+
+def test_raw_manifest_rows_keep_every_field_and_name_bad_lines(tmp_path):
+    rows = [
+        {
+            "id": "a",
+            "audio": "wav/a.wav",
+            "duration": 1.5,
+            "text": "hi",
+            "engine": "pico",
+            "warp": {"pitch": 1.1},
+        },
+        {"id": "b", "audio": "/abs/b.wav", "duration": 2.0, "text": "there"},
+    ]
+    path = tmp_path / "m.jsonl"
+    write_manifest(path, rows)
+    path.write_text(path.read_text() + "\n")  # a blank line is allowed, as in read_manifest
+    assert read_manifest_rows(path) == rows  # fields and relative paths exactly as written
+    path.write_text(path.read_text() + "[1, 2]\n")
+    with pytest.raises(ManifestError, match=r"m.jsonl:4: .*JSON object"):
+        read_manifest_rows(path)
+    path.write_text('{"id": "a"}\n{oops\n')
+    with pytest.raises(ManifestError, match=r"m.jsonl:2: .*not JSON"):
+        read_manifest_rows(path)
+    with pytest.raises(ManifestError, match="not found"):
+        read_manifest_rows(tmp_path / "missing.jsonl")
 
 
 def test_bad_items_are_skipped_and_reported(tmp_path):

@@ -53,6 +53,28 @@ def read_manifest(path: str | os.PathLike) -> list[Utterance]:
     return items
 
 
+def read_manifest_rows(path: str | os.PathLike) -> list[dict]:
+    """Every line of a manifest as its raw dict, all fields kept (engine, settings, …), paths as written.
+
+    For tools that rewrite manifests; training and evaluation use :func:`read_manifest`."""
+    path = Path(path)
+    if not path.is_file():
+        raise ManifestError(f"{path}: manifest not found")
+    rows = []
+    with path.open(encoding="utf-8") as f:
+        for number, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as e:
+                raise ManifestError(f"{path}:{number}: bad manifest line (not JSON: {e})") from e
+            if not isinstance(row, dict):
+                raise ManifestError(f"{path}:{number}: bad manifest line (a JSON object expected)")
+            rows.append(row)
+    return rows
+
+
 def write_manifest(path: str | os.PathLike, rows: list[dict]) -> None:
     """Write rows as JSON lines, atomically."""
     with atomic_write(path) as f:

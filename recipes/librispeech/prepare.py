@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import gzip
-import json
 import logging
 import os
 import sys
@@ -27,6 +26,7 @@ from typing import Any
 
 from asr.cli import recipe as recipe_cli
 from asr.config import load_toml
+from asr.data.manifest import read_manifest_rows
 from asr.datasets import recipe
 from asr.datasets.download import Resource, fetch
 from asr.datasets.prepare import Item, PrepareResult, write_text_corpus
@@ -140,15 +140,11 @@ def prepare_librispeech(
 
         rows = []
         for s in train:
-            rows.extend(_read_rows(out / f"{s}.jsonl"))
+            rows.extend(read_manifest_rows(out / f"{s}.jsonl"))
         write_manifest(out / "train.jsonl", rows)
         write_text_corpus(rows, out / "train_text.txt")
         log.info("train.jsonl: %d utterances from %s", len(rows), ", ".join(train))
     return results
-
-
-def _read_rows(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
 def lowercase_file(src: Path, dst: Path, first_column: bool = False) -> None:

@@ -15,6 +15,8 @@ from collections import defaultdict
 from collections.abc import Sequence
 from pathlib import Path
 
+from asr.data.manifest import read_manifest_rows
+
 
 def read_recogs(path: Path) -> dict[str, tuple[str, str]]:
     """id -> (reference, hypothesis) from a recogs-NAME.txt."""
@@ -35,8 +37,7 @@ def by_group(manifest: Path, recogs: Path, key: str = "engine") -> dict[str, dic
 
     pairs = read_recogs(recogs)
     groups: dict[str, list[tuple[str, str]]] = defaultdict(list)
-    for line in manifest.read_text(encoding="utf-8").splitlines():
-        row = json.loads(line)
+    for row in read_manifest_rows(manifest):
         if row["id"] in pairs:
             groups[str(row.get(key, "espeak" if key == "engine" else ""))].append(pairs[row["id"]])
     out = {}

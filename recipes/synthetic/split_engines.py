@@ -20,14 +20,11 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
+from asr.data.manifest import read_manifest_rows
 from asr.fileio import atomic_write
 
 # Engines that share the speakers they were made from: leaving one out means leaving all out.
 SHARED_SPEAKERS = ({"mbrola", "festival"},)
-
-
-def _rows(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
 def _rebased(rows: Iterable[dict], corpus: Path, out: Path) -> list[dict]:
@@ -49,7 +46,7 @@ def split_by_engine(corpus: Path, hold: Sequence[str], out: Path, max_train: int
     for group in SHARED_SPEAKERS:
         if held & group and not group <= held:
             raise ValueError(f"engines {sorted(group)} share speakers: hold them out together")
-    rows = {s: _rows(corpus / f"{s}.jsonl") for s in ("train", "dev", "test_text")}
+    rows = {s: read_manifest_rows(corpus / f"{s}.jsonl") for s in ("train", "dev", "test_text")}
     engines = {r.get("engine", "espeak") for rs in rows.values() for r in rs}
     missing = held - engines
     if missing:

@@ -5,7 +5,11 @@
 #   INIT=espeak-only.pt EPOCHS=1 MAX_TRAIN=2000 THREADS=2 recipes/synthetic/studies/loeo.sh pico
 # NUM_TRAIN renders a larger corpus than the preset's num_train (prepare.py --num-train; dev and test
 # splits stay the same); MAX_TRAIN keeps the first N training utterances without E (0: all). TAG names
-# a variant: its runs go to exp/loeo-GROUP-TAG.
+# a variant: its runs go to exp/loeo-GROUP-TAG. CORPUS is the corpus folder (default data/synthetic-multi);
+# RENDER=0 uses it as it is instead of rendering it first. SETS adds `asr train --set` overrides, e.g.
+# the on-the-fly augmentation off (studies/augment.sh's "+warp" row):
+#   SETS="train.augment.speed_perturb=false train.augment.gain_prob=0 train.augment.noise_prob=0
+#     train.augment.reverb_prob=0 train.augment.telephone_prob=0 train.augment.spec_augment=false"
 # INIT is the model every run starts from; it must never have heard the held-out engine: the espeak-only
 # default model (git show 63c6679:data/models/synthetic-en/model.pt > espeak-only.pt) or none ("").
 # diphone = mbrola + festival: both render the same four MBROLA databases, so they leave together.
@@ -15,7 +19,7 @@ cd "$(dirname "$0")/../../.."
 py=${PYTHON:-.venv/bin/python}
 asr=${ASR:-.venv/bin/asr}
 config=recipes/synthetic/config.multi.toml
-corpus=data/synthetic-multi
+corpus=${CORPUS:-data/synthetic-multi}
 epochs=${EPOCHS:-1}
 threads=${THREADS:-2}
 max_train=${MAX_TRAIN:-0}
@@ -29,8 +33,11 @@ groups=("$@")
 [ ${#groups[@]} -gt 0 ] || groups=(diphone pico rhvoice piper)
 decoder=${DECODER:-data/models/synthetic-en/decoder.json}
 
-# shellcheck disable=SC2086 # num_train is empty or two words
-$py recipes/synthetic/prepare.py --config "$config" --out "$corpus" $num_train --no-progress
+if [ "${RENDER:-1}" != 0 ]; then
+  # shellcheck disable=SC2086 # num_train is empty or two words
+  $py recipes/synthetic/prepare.py --config "$config" --out "$corpus" $num_train --no-progress
+fi
+read -r -a sets <<< "${SETS:-}"
 mkdir -p exp/loeo
 for group in "${groups[@]}"; do
   case "$group" in
@@ -45,7 +52,7 @@ for group in "${groups[@]}"; do
   if [ ! -f "$exp/.done" ]; then
     $asr train --config "$config" --resume --set train.train_manifest="$split/train.jsonl" \
       train.dev_manifest="$split/dev.jsonl" train.out_dir="$exp" train.epochs="$epochs" \
-      train.num_threads="$threads" train.init_from="$init"
+      train.num_threads="$threads" train.init_from="$init" ${sets[@]+"${sets[@]}"}
     touch "$exp/.done"
   fi
   $asr evaluate --model "$exp/best.pt" --manifest "$split/test.jsonl" --name loeo-test \

@@ -11,18 +11,14 @@ greedy figures are the clean ones). Audio paths stay as they are, so write the o
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from asr.data.manifest import read_manifest, write_manifest
+from asr.data.manifest import read_manifest, read_manifest_rows, write_manifest
+from asr.errors import ManifestError
 
 CORPUS_SPLITS = ("train", "dev", "test", "test_text")
-
-
-def _rows(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
 def corpus_manifests(corpus: Path) -> list[Path]:
@@ -46,13 +42,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("error: write the output beside the input (audio paths are relative to it)", file=sys.stderr)
         return 2
     seen: set[str] = set()
-    for corpus in map(Path, args.corpus):
-        manifests = corpus_manifests(corpus)
-        if not manifests:
-            print(f"error: {corpus} holds none of {', '.join(CORPUS_SPLITS)}.jsonl", file=sys.stderr)
-            return 2
-        seen |= seen_sentences(manifests)
-    rows = _rows(manifest)  # raw rows: every field (engine, settings, warp) is written back unchanged
+    try:
+        for corpus in map(Path, args.corpus):
+            manifests = corpus_manifests(corpus)
+            if not manifests:
+                print(f"error: {corpus} holds none of {', '.join(CORPUS_SPLITS)}.jsonl", file=sys.stderr)
+                return 2
+            seen |= seen_sentences(manifests)
+        rows = read_manifest_rows(manifest)  # every field (engine, settings, warp) is written back unchanged
+    except ManifestError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     keep = [row for row in rows if row["text"] not in seen]
     write_manifest(out, keep)
     print(f"{len(keep)} of {len(rows)} utterances have sentences in none of the corpora -> {out}")
