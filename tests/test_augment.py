@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+from pathlib import Path
+
 import numpy as np
 import pytest
 import soundfile as sf
@@ -139,3 +143,34 @@ def test_babble_mixes_other_utterances_of_the_batch_at_the_requested_snr():
     assert torch.equal(single(x1, l1)[0], x1)  # nobody else to talk: unchanged
     cfg = load_run_config(None, ["train.augment.babble_prob=0.5", "train.augment.babble_snr_db=3,12"]).train
     assert make_waveform_augment(cfg.augment, 16000).config.babble_snr_db == (3.0, 12.0)
+
+
+STUDIES = Path(__file__).resolve().parents[1] / "recipes" / "synthetic" / "studies"
+
+
+def augment_off_overrides() -> list[str]:
+    """The `--set` overrides studies/augment_off.sh defines, read by bash as the studies read them."""
+    script = f'. "{STUDIES / "augment_off.sh"}"; printf "%s" "$augment_off"'
+    return subprocess.run(["bash", "-c", script], check=True, capture_output=True, text=True).stdout.split()
+
+
+@pytest.mark.parametrize("preset", ["config.multi.toml", "studies/augment.toml"])
+def test_the_studies_augmentation_off_turns_every_on_the_fly_kind_off(preset):
+    path = STUDIES.parent / preset
+    assert load_run_config(path).train.augment.waveform_active  # the presets do augment
+    augment = load_run_config(path, augment_off_overrides()).train.augment
+    assert not augment.waveform_active and not augment.spec_augment
+    assert make_waveform_augment(augment, 16000) is None
+
+
+@pytest.mark.parametrize(
+    ("env", "group", "message"),
+    [({}, "bogus", "unknown group bogus"), ({"AUGMENT": "maybe"}, "pico", "AUGMENT=maybe")],
+)
+def test_loeo_refuses_a_bad_group_or_augment_before_rendering(env, group, message):
+    # PYTHON/ASR=false: rendering or training would exit 1, so exit 2 means it stopped before either.
+    run_env = {**os.environ, "PYTHON": "false", "ASR": "false", "INIT": "", **env}
+    done = subprocess.run(
+        ["bash", str(STUDIES / "loeo.sh"), group], env=run_env, capture_output=True, text=True
+    )
+    assert done.returncode == 2 and message in done.stderr

@@ -48,9 +48,9 @@ for name, pool in (("plain", plain), ("mixed", rows)):
     print(f"{name}: {n} utterances, {warped} warped, {sum(r['duration'] for r in chosen) / 3600:.2f} h")
 PY
 
-off="train.augment.speed_perturb=false train.augment.gain_prob=0 train.augment.noise_prob=0"
-off="$off train.augment.reverb_prob=0 train.augment.telephone_prob=0 train.augment.babble_prob=0"
-off="$off train.augment.spec_augment=false"
+# shellcheck source=recipes/synthetic/studies/augment_off.sh
+. recipes/synthetic/studies/augment_off.sh
+off=$augment_off
 wave="train.augment.speed_perturb=true train.augment.gain_prob=0.3 train.augment.noise_prob=0.3"
 wave="$wave train.augment.reverb_prob=0.2 train.augment.telephone_prob=0.1"
 declare -A manifest=([none]=plain [+warp]=mixed [+wave]=mixed [+specaug]=mixed [+babble]=mixed)

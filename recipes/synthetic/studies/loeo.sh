@@ -6,10 +6,9 @@
 # NUM_TRAIN renders a larger corpus than the preset's num_train (prepare.py --num-train; dev and test
 # splits stay the same); MAX_TRAIN keeps the first N training utterances without E (0: all). TAG names
 # a variant: its runs go to exp/loeo-GROUP-TAG. CORPUS is the corpus folder (default data/synthetic-multi);
-# RENDER=0 uses it as it is instead of rendering it first. SETS adds `asr train --set` overrides, e.g.
-# the on-the-fly augmentation off (studies/augment.sh's "+warp" row):
-#   SETS="train.augment.speed_perturb=false train.augment.gain_prob=0 train.augment.noise_prob=0
-#     train.augment.reverb_prob=0 train.augment.telephone_prob=0 train.augment.spec_augment=false"
+# RENDER=0 uses it as it is instead of rendering it first. AUGMENT=off turns the on-the-fly
+# augmentation off (studies/augment_off.sh: studies/augment.sh's "+warp" row; default on, the preset's).
+# SETS adds further `asr train --set` overrides, e.g. SETS="train.seed=1".
 # INIT is the model every run starts from; it must never have heard the held-out engine: the espeak-only
 # default model (git show 63c6679:data/models/synthetic-en/model.pt > espeak-only.pt) or none ("").
 # diphone = mbrola + festival: both render the same four MBROLA databases, so they leave together.
@@ -31,19 +30,33 @@ if [ -n "$init" ] && [ ! -f "$init" ]; then
 fi
 groups=("$@")
 [ ${#groups[@]} -gt 0 ] || groups=(diphone pico rhvoice piper)
+for group in "${groups[@]}"; do  # before the hour of rendering, not after it
+  case "$group" in
+    diphone|pico|rhvoice|piper) ;;
+    *) echo "unknown group $group (diphone pico rhvoice piper)" >&2; exit 2 ;;
+  esac
+done
 decoder=${DECODER:-data/models/synthetic-en/decoder.json}
+read -r -a sets <<< "${SETS:-}"
+case "${AUGMENT:-on}" in
+  on) ;;
+  off)
+    # shellcheck source=recipes/synthetic/studies/augment_off.sh
+    . recipes/synthetic/studies/augment_off.sh
+    read -r -a off <<< "$augment_off"
+    sets=("${off[@]}" ${sets[@]+"${sets[@]}"}) ;;
+  *) echo "AUGMENT=${AUGMENT} (on or off)" >&2; exit 2 ;;
+esac
 
 if [ "${RENDER:-1}" != 0 ]; then
   # shellcheck disable=SC2086 # num_train is empty or two words
   $py recipes/synthetic/prepare.py --config "$config" --out "$corpus" $num_train --no-progress
 fi
-read -r -a sets <<< "${SETS:-}"
 mkdir -p exp/loeo
 for group in "${groups[@]}"; do
   case "$group" in
     diphone) hold=mbrola,festival ;;
-    pico|rhvoice|piper) hold=$group ;;
-    *) echo "unknown group $group (diphone pico rhvoice piper)" >&2; exit 2 ;;
+    *) hold=$group ;;
   esac
   split=$corpus/loeo-$group
   name=$group${TAG:+-$TAG}
