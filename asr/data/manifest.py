@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -73,6 +74,20 @@ def read_manifest_rows(path: str | os.PathLike) -> list[dict]:
                 raise ManifestError(f"{path}:{number}: bad manifest line (a JSON object expected)")
             rows.append(row)
     return rows
+
+
+def rebase_rows(rows: Iterable[dict], source: str | os.PathLike, dest: str | os.PathLike) -> list[dict]:
+    """Rows read from a manifest in folder ``source``, their relative audio paths made relative to ``dest``.
+
+    Manifests resolve audio against their own folder, so a row moved to another folder needs this."""
+    source, dest = Path(source), Path(dest)
+    result = []
+    for row in rows:
+        audio = Path(row["audio"])
+        if not audio.is_absolute():
+            audio = Path(os.path.relpath(source / audio, dest))
+        result.append({**row, "audio": str(audio)})
+    return result
 
 
 def write_manifest(path: str | os.PathLike, rows: list[dict]) -> None:

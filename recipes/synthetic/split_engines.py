@@ -14,28 +14,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
-from asr.data.manifest import read_manifest_rows
+from asr.data.manifest import read_manifest_rows, rebase_rows
 from asr.fileio import atomic_write
 
 # Engines that share the speakers they were made from: leaving one out means leaving all out.
 SHARED_SPEAKERS = ({"mbrola", "festival"},)
-
-
-def _rebased(rows: Iterable[dict], corpus: Path, out: Path) -> list[dict]:
-    """Audio paths made relative to ``out`` (manifests resolve audio against their own folder)."""
-    result = []
-    for row in rows:
-        audio = Path(row["audio"])
-        if not audio.is_absolute():
-            audio = Path(os.path.relpath(corpus / audio, out))
-        result.append({**row, "audio": str(audio)})
-    return result
 
 
 def split_by_engine(corpus: Path, hold: Sequence[str], out: Path, max_train: int = 0) -> dict[str, dict]:
@@ -62,7 +50,7 @@ def split_by_engine(corpus: Path, hold: Sequence[str], out: Path, max_train: int
     out.mkdir(parents=True, exist_ok=True)
     report = {}
     for name, split_rows in splits.items():
-        lines = "".join(json.dumps(r) + "\n" for r in _rebased(split_rows, corpus, out))
+        lines = "".join(json.dumps(r) + "\n" for r in rebase_rows(split_rows, corpus, out))
         with atomic_write(out / f"{name}.jsonl") as f:
             f.write(lines)
         report[name] = {
