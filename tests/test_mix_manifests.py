@@ -21,8 +21,10 @@ def write(path: Path, ids: list[str], engine: str) -> None:
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
 
 
-def run(*args: Path | str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(SCRIPT), *map(str, args)], capture_output=True, text=True)
+def run(*args: Path | str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, str(SCRIPT), *map(str, args)], capture_output=True, text=True, cwd=cwd
+    )
 
 
 def test_mix_rebases_paths_keeps_fields_and_excludes_listed_clips(tmp_path):
@@ -66,3 +68,16 @@ def test_mix_refuses_shared_ids_shared_clips_and_overwriting_an_input(tmp_path):
         tmp_path / "b" / "train.jsonl",
     )
     assert everything.returncode == 2 and "every utterance was excluded" in everything.stderr
+
+
+def test_mix_with_relative_paths_from_another_folder(tmp_path):
+    write(tmp_path / "multi" / "train.jsonl", ["m1", "m2"], "pico")
+    write(tmp_path / "multi" / "seen.jsonl", ["m1"], "pico")
+    done = run(
+        "-o", "mix/stage.jsonl", "multi/train.jsonl", "--exclude", "multi/seen.jsonl", cwd=tmp_path
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    utts = read_manifest(tmp_path / "mix" / "stage.jsonl")
+    assert [u.id for u in utts] == ["m2"]
+    assert utts[0].audio.resolve() == (tmp_path / "multi" / "wav" / "m2.wav").resolve()
+    assert json.loads((tmp_path / "mix" / "stage.jsonl").read_text())["audio"] == "../multi/wav/m2.wav"

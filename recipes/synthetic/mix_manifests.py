@@ -18,7 +18,7 @@ from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
-from asr.data.manifest import read_manifest, read_manifest_rows, rebase_rows, write_manifest
+from asr.data.manifest import read_manifest_rows, rebase_rows, write_manifest
 from asr.errors import ManifestError
 
 
@@ -36,7 +36,7 @@ def mix_manifests(
     if any(out.resolve() == Path(p).resolve() for p in inputs):
         raise ValueError(f"{out} is one of the inputs: write the mix to a new file")
     excluded = {
-        _audio_key(Path(path).parent, str(utt.audio)) for path in exclude for utt in read_manifest(path)
+        _audio_key(Path(path).parent, row["audio"]) for path in exclude for row in read_manifest_rows(path)
     }
     mixed: list[dict] = []
     ids: dict[str, Path] = {}
