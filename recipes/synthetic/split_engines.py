@@ -19,8 +19,7 @@ from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
-from asr.data.manifest import read_manifest_rows, rebase_rows
-from asr.fileio import atomic_write
+from asr.data.manifest import read_manifest_rows, rebase_rows, write_manifest
 
 # Engines that share the speakers they were made from: leaving one out means leaving all out.
 SHARED_SPEAKERS = ({"mbrola", "festival"},)
@@ -50,9 +49,7 @@ def split_by_engine(corpus: Path, hold: Sequence[str], out: Path, max_train: int
     out.mkdir(parents=True, exist_ok=True)
     report = {}
     for name, split_rows in splits.items():
-        lines = "".join(json.dumps(r) + "\n" for r in rebase_rows(split_rows, corpus, out))
-        with atomic_write(out / f"{name}.jsonl") as f:
-            f.write(lines)
+        write_manifest(out / f"{name}.jsonl", rebase_rows(split_rows, corpus, out))
         report[name] = {
             "utterances": len(split_rows),
             "hours": round(sum(r["duration"] for r in split_rows) / 3600, 3),
