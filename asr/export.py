@@ -37,6 +37,7 @@ from torch import nn
 from asr.errors import ExportError
 from asr.features import FeatureConfig
 from asr.fileio import atomic_write
+from asr.frontend import cepstral_smoothing_matrix
 from asr.loading import load_model
 from asr.model import ModelConfig, subsampled_lengths
 from asr.recognizer import SpeechRecognizer
@@ -103,6 +104,11 @@ class DftLogMel(nn.Module):
         basis = torch.cat([torch.cos(angle) * window, -torch.sin(angle) * window])  # (2F, n_fft)
         self.register_buffer("basis", basis.float().unsqueeze(1))  # (2F, 1, n_fft)
         self.register_buffer("mel_fb", mel_fb.detach().float().clone())  # (F, n_mels)
+        if config.cepstral_lifter:  # folded into the filterbank's output: one more matmul
+            smoothing = cepstral_smoothing_matrix(config.n_mels, config.cepstral_lifter)
+            self.register_buffer("smoothing", smoothing)  # (n_mels, n_mels)
+        else:
+            self.smoothing = None
         self.n_freqs = n_fft // 2 + 1
 
     def forward(self, waveforms: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -112,6 +118,8 @@ class DftLogMel(nn.Module):
         real, imag = spec[:, : self.n_freqs], spec[:, self.n_freqs :]
         power = (real * real + imag * imag).transpose(1, 2)  # (B, T, F)
         feats = torch.log(torch.matmul(power, self.mel_fb) + 1e-6)  # (B, T, n_mels)
+        if self.smoothing is not None:
+            feats = torch.matmul(feats, self.smoothing)
         frames = _frame_index(feats)
         frame_lengths = torch.minimum(
             torch.div(lengths, self.config.hop_length, rounding_mode="floor") + 1,

@@ -23,10 +23,18 @@ class FeatureConfig:
     # "utterance": each utterance's features get zero mean / unit variance per mel bin, which removes
     # most of the speaker/channel offset; "none": raw log-mel (the model's global stats still apply).
     normalize: str = "utterance"
+    # Cepstral smoothing: keep the first K coefficients of each frame's DCT over the mel bins and
+    # transform back (same n_mels). What is left is the spectral envelope (formants) without the fine
+    # ripple of pitch harmonics, which says who or what spoke, not what was said. 0 leaves log-mel as is.
+    cepstral_lifter: int = 0
 
     def __post_init__(self) -> None:
         if self.normalize not in ("utterance", "none"):
             raise ValueError(f"FeatureConfig.normalize must be 'utterance' or 'none', got {self.normalize!r}")
+        if not 0 <= self.cepstral_lifter <= self.n_mels:
+            raise ValueError(
+                f"FeatureConfig.cepstral_lifter must be in [0, n_mels={self.n_mels}], got {self.cepstral_lifter}"
+            )
         if self.win_length > self.n_fft:
             raise ValueError(f"window of {self.win_length} samples exceeds n_fft={self.n_fft}")
 

@@ -2,13 +2,26 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torchaudio
 from torch import nn
 
 from asr.features import FeatureConfig
 
-__all__ = ["LogMelFrontend"]
+__all__ = ["LogMelFrontend", "cepstral_smoothing_matrix"]
+
+
+def cepstral_smoothing_matrix(n_mels: int, keep: int) -> torch.Tensor:
+    """(n_mels, n_mels) matrix S with `frames @ S` = each frame's orthonormal DCT-II over the mel bins,
+    all but the first `keep` coefficients zeroed, transformed back: a frequency-smoothed log-mel."""
+    n = torch.arange(n_mels, dtype=torch.float64)
+    k = torch.arange(n_mels, dtype=torch.float64)[:, None]
+    dct = torch.cos(math.pi / n_mels * (n[None, :] + 0.5) * k) * math.sqrt(2.0 / n_mels)  # (K, n_mels)
+    dct[0] /= math.sqrt(2.0)
+    kept = dct[:keep]  # (keep, n_mels): orthonormal rows
+    return (kept.T @ kept).float()
 
 
 class LogMelFrontend(nn.Module):
@@ -32,6 +45,11 @@ class LogMelFrontend(nn.Module):
             power=2.0,
             center=True,
         )
+        if config.cepstral_lifter:
+            smoothing = cepstral_smoothing_matrix(config.n_mels, config.cepstral_lifter)
+            self.register_buffer("smoothing", smoothing, persistent=False)  # (n_mels, n_mels)
+        else:
+            self.smoothing = None
 
     def forward(self, waveforms: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         if waveforms.dim() != 2:
@@ -39,6 +57,8 @@ class LogMelFrontend(nn.Module):
         with torch.autocast(device_type=waveforms.device.type, enabled=False):
             spec = self.mel(waveforms.float())  # (B, n_mels, T)
             feats = torch.log(spec + 1e-6).transpose(1, 2)  # (B, T, n_mels)
+            if self.smoothing is not None:
+                feats = feats @ self.smoothing
         frame_lengths = self.config.num_frames(lengths.to(feats.device)).clamp(max=feats.shape[1])
         mask = torch.arange(feats.shape[1], device=feats.device)[None, :] < frame_lengths[:, None]
         mask = mask.unsqueeze(-1)  # (B, T, 1)

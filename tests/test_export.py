@@ -23,10 +23,13 @@ pytest.importorskip("onnxruntime")
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
-def tiny_recognizer(subsampling: str = "stack", seed: int = 0) -> SpeechRecognizer:
+def tiny_recognizer(subsampling: str = "stack", seed: int = 0, lifter: int = 0) -> SpeechRecognizer:
     """A small random recognizer (peaky, feature statistics set): its output varies enough over time to
-    make parity meaningful."""
-    return tiny_model.tiny_recognizer(subsampling=subsampling, seed=seed, feature_stats=True)
+    make parity meaningful. `lifter`: the front end's cepstral smoothing (0: off)."""
+    features = FeatureConfig(cepstral_lifter=lifter)
+    return tiny_model.tiny_recognizer(
+        subsampling=subsampling, seed=seed, feature_stats=True, features=features
+    )
 
 
 @pytest.fixture(scope="module")
@@ -47,10 +50,10 @@ def speech(speech_corpus):
 
 
 @pytest.mark.parametrize("fmt", ["onnx", "torchscript"])
-@pytest.mark.parametrize("subsampling", ["stack", "conv"])
+@pytest.mark.parametrize("subsampling,lifter", [("stack", 0), ("conv", 0), ("stack", 20)])
 @torch.no_grad()
-def test_fp32_export_matches_eager_on_speech(tmp_path, speech, fmt, subsampling, record_property):
-    eager = tiny_recognizer(subsampling)
+def test_fp32_export_matches_eager_on_speech(tmp_path, speech, fmt, subsampling, lifter, record_property):
+    eager = tiny_recognizer(subsampling, lifter=lifter)
     ckpt = tmp_path / "m.pt"
     save_model(eager, ckpt)
     manifest = export_model(ckpt, tmp_path / "export", format=fmt)
@@ -69,7 +72,9 @@ def test_fp32_export_matches_eager_on_speech(tmp_path, speech, fmt, subsampling,
         t = int(out_lengths[i])
         worst = max(worst, float((ref[0, :t] - log_probs[i, :t]).abs().max()))
     record_property("max_abs_diff", worst)
-    print(f"{fmt} fp32 {subsampling}: max |log-prob diff| vs eager on 4 utterances: {worst:.2e}")
+    print(
+        f"{fmt} fp32 {subsampling} lifter {lifter}: max |log-prob diff| vs eager on 4 utterances: {worst:.2e}"
+    )
     assert worst < 1e-3
     # The log-probs are far from uniform (log 1/29 = -3.37), so the comparison means something.
     assert float(log_probs[0, : int(out_lengths[0])].max(-1).values.mean()) > -3.0

@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from asr.features import FeatureConfig
-from asr.frontend import LogMelFrontend
+from asr.frontend import LogMelFrontend, cepstral_smoothing_matrix
 from asr.model import BiLSTMCTC, ModelConfig, subsampled_lengths
 
 
@@ -27,6 +27,51 @@ def test_frontend_padding_does_not_change_valid_frames():
     assert n.item() == m.item()
     # The last frames see the padding through the centered window; the rest are identical.
     assert torch.allclose(alone[0, : n - 2], padded[0, : n - 2], atol=1e-4)
+
+
+def test_cepstral_smoothing_is_a_truncated_dct():
+    scipy_fft = pytest.importorskip("scipy.fft")
+    frames = torch.randn(5, 80, dtype=torch.float64)
+    coefficients = scipy_fft.dct(frames.numpy(), norm="ortho", axis=-1)
+    coefficients[:, 24:] = 0
+    expected = torch.from_numpy(scipy_fft.idct(coefficients, norm="ortho", axis=-1))
+    torch.testing.assert_close(
+        frames @ cepstral_smoothing_matrix(80, 24).double(), expected, atol=1e-5, rtol=0
+    )
+    torch.testing.assert_close(cepstral_smoothing_matrix(80, 80), torch.eye(80), atol=1e-5, rtol=0)
+
+
+def vowel(f0: float, seconds: float = 0.5, sr: int = 16000) -> torch.Tensor:
+    """(samples,) a harmonic series at `f0` shaped by fixed formants near 700, 1200 and 2600 Hz."""
+    t = torch.arange(int(seconds * sr)) / sr
+    wave = torch.zeros_like(t)
+    for h in range(1, int(7000 / f0)):
+        f = h * f0
+        gain = sum(1 / (1 + ((f - fc) / 120) ** 2) for fc in (700, 1200, 2600)) + 0.02
+        wave += gain * torch.sin(2 * torch.pi * f * t)
+    return wave / wave.abs().max()
+
+
+def test_cepstral_smoothing_keeps_the_envelope_and_drops_the_pitch():
+    """The same formants at two pitches: smoothing brings their features together (the harmonics
+    differ, the envelope does not), and leaves the envelope where it was."""
+    raw, smooth = (LogMelFrontend(FeatureConfig(normalize="none", cepstral_lifter=k)) for k in (0, 20))
+    waves = torch.stack([vowel(110.0), vowel(150.0)])
+    lengths = torch.tensor([waves.shape[1]] * 2)
+    (raw_feats, _), (smooth_feats, _) = raw(waves, lengths), smooth(waves, lengths)
+    raw_gap = (raw_feats[0] - raw_feats[1]).mean(0).abs().mean()
+    smooth_gap = (smooth_feats[0] - smooth_feats[1]).mean(0).abs().mean()
+    assert smooth_gap < 0.6 * raw_gap, (float(smooth_gap), float(raw_gap))
+    # The smoothed spectrum is still the spectrum: close to the raw one on average, peaks in place.
+    assert (smooth_feats[0].mean(0) - raw_feats[0].mean(0)).abs().mean() < 1.0
+    assert (smooth_feats[0] - raw_feats[0]).abs().mean() < (raw_feats[0] - raw_feats[0].mean()).abs().mean()
+
+
+def test_cepstral_lifter_is_bounded_by_the_mel_bins():
+    with pytest.raises(ValueError, match="cepstral_lifter"):
+        FeatureConfig(cepstral_lifter=81)
+    with pytest.raises(ValueError, match="cepstral_lifter"):
+        FeatureConfig(cepstral_lifter=-1)
 
 
 @pytest.mark.parametrize(

@@ -123,3 +123,30 @@ def test_init_from_an_old_checkpoint_whose_stored_config_keeps_augmentation_flat
     init_weights(recognizer, run, str(old))
     for key, value in payload["state_dict"].items():
         torch.testing.assert_close(recognizer.acoustic.state_dict()[key], value.float(), rtol=0, atol=0)
+
+
+def test_init_from_accepts_a_new_cepstral_lifter_and_refuses_other_feature_changes(tmp_path):
+    """Cepstral smoothing keeps the mel bins, so a fine-tune may switch it on from a checkpoint that
+    predates the setting (its stored [features] lack the key); a different n_mels is refused."""
+    from dataclasses import replace
+
+    from asr.default_model import shipped_model_dir
+    from asr.features import FeatureConfig
+    from asr.recognizer import SpeechRecognizer
+    from asr.text import Vocabulary
+    from asr.train.checkpointing import init_weights
+    from asr.train.config import RunConfig
+
+    payload = load_checkpoint(shipped_model_dir() / "model.pt")
+    payload["features"].pop("cepstral_lifter", None)
+    old = tmp_path / "old.pt"
+    torch.save(payload, old)
+    run = RunConfig.from_dict(payload["train"]["config"])
+    smoothed = replace(run, features=replace(run.features, cepstral_lifter=24))
+    recognizer = SpeechRecognizer(smoothed.features, smoothed.model, Vocabulary.english_characters())
+    init_weights(recognizer, smoothed, str(old))
+    for key, value in payload["state_dict"].items():
+        torch.testing.assert_close(recognizer.acoustic.state_dict()[key], value.float(), rtol=0, atol=0)
+    coarser = replace(run, features=FeatureConfig(n_mels=40))
+    with pytest.raises(loop.TrainingError, match="n_mels"):
+        init_weights(recognizer, coarser, str(old))

@@ -14,7 +14,12 @@ from asr.text import Vocabulary
 
 
 def tiny_recognizer(
-    peaky: bool = True, *, subsampling: str = "stack", seed: int = 0, feature_stats: bool = False
+    peaky: bool = True,
+    *,
+    subsampling: str = "stack",
+    seed: int = 0,
+    feature_stats: bool = False,
+    features: FeatureConfig | None = None,
 ) -> SpeechRecognizer:
     """An untrained 2x32 BiLSTM (seed `seed`). `peaky`: output sharpened, with word separators favoured,
     so that transcripts are non-empty and have several words to compare (and the output varies enough
@@ -22,7 +27,7 @@ def tiny_recognizer(
     torch.manual_seed(seed)
     factor = 4 if subsampling == "conv" else 3
     config = ModelConfig(hidden_size=32, num_layers=2, subsampling=subsampling, subsampling_factor=factor)
-    rec = SpeechRecognizer(FeatureConfig(), config, Vocabulary.english_characters()).eval()
+    rec = SpeechRecognizer(features or FeatureConfig(), config, Vocabulary.english_characters()).eval()
     with torch.no_grad():
         if peaky:
             rec.acoustic.output.weight.mul_(8)

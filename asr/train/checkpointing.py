@@ -163,9 +163,13 @@ def average_checkpoints(paths: list[Path]) -> dict[str, torch.Tensor]:
 def init_weights(recognizer: SpeechRecognizer, run: RunConfig, path: str) -> None:
     """Load `path`'s weights (feature statistics included) into a fresh recognizer of the same shape."""
     payload = load_checkpoint(path)
-    for table, mine in (("model", asdict(run.model)), ("features", asdict(run.features))):
-        theirs = payload.get(table, {})
-        differ = {k: (theirs.get(k), v) for k, v in mine.items() if k != "dropout" and theirs.get(k) != v}
+    # Settings a fine-tune may change: the weights keep their shapes and meaning (dropout; a cepstral
+    # smoothing of the same log-mel bins). A key a checkpoint predates takes its default.
+    adaptable = {"dropout", "cepstral_lifter"}
+    for table, config in (("model", run.model), ("features", run.features)):
+        mine = asdict(config)
+        theirs = {**asdict(type(config)()), **payload.get(table, {})}
+        differ = {k: (theirs.get(k), v) for k, v in mine.items() if k not in adaptable and theirs.get(k) != v}
         if differ:
             raise TrainingError(f"train.init_from={path}: its [{table}] differs from this run's: {differ}")
     recognizer.acoustic.load_state_dict(payload["state_dict"])  # float16 weights are upcast on copy
