@@ -123,10 +123,17 @@ def test_native_boosting_moves_towards_the_hotwords(speech, monkeypatch):
     assert " sat " not in plain[0] and not plain[0].endswith("on the mat"), plain[0]
     word = _decode(speech, monkeypatch, True, hotwords={"sat": 6.0})
     assert " sat " in word[0][0].text  # a word of the LM
-    boosted = _decode(speech, monkeypatch, True, hotwords={"walks": 2.0, "the mat": 6.0, "sat": 6.0})
+    boosted = _decode(speech, monkeypatch, True, hotwords={"walks": 4.0, "the mat": 6.0, "sat": 6.0})
     texts = [h[0].text for h in boosted]
     assert texts[0].endswith("on the mat") and " sat " in texts[0]  # a phrase, and a word
     assert any("long walks" in t for t in texts[1:])  # boosted, or right already
+    # The bonus is added to the hypothesis's score, once per occurrence, whatever the model heard
+    # (stage 10 of the default model puts "long works" 2.3 above "long walks" before boosting).
+    walks = "my dog likes long walks"
+    unboosted = _decode(speech, monkeypatch, True, hotwords={"zorblax": 1.0})[4]
+    before = next(h.score for h in unboosted if h.text == walks)
+    after = next(h.score for h in boosted[4] if h.text == walks)
+    assert after == pytest.approx(before + 4.0, abs=1e-3)
     for before, after in zip(plain[1:], texts[1:], strict=True):
         # elsewhere the only change boosting may make is a word turning into the hotword "walks"
         changed = [(a, b) for a, b in zip(before.split(), after.split(), strict=True) if a != b]
