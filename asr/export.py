@@ -37,7 +37,6 @@ from torch import nn
 from asr.errors import ExportError
 from asr.features import FeatureConfig
 from asr.fileio import atomic_write
-from asr.frontend import cepstral_smoothing_matrix
 from asr.loading import load_model
 from asr.model import ModelConfig, subsampled_lengths
 from asr.recognizer import SpeechRecognizer
@@ -91,7 +90,9 @@ class DftLogMel(nn.Module):
     the FFT are ~1e-5 relative.
     """
 
-    def __init__(self, config: FeatureConfig, mel_fb: torch.Tensor) -> None:
+    def __init__(
+        self, config: FeatureConfig, mel_fb: torch.Tensor, smoothing: torch.Tensor | None = None
+    ) -> None:
         super().__init__()
         self.config = config
         n_fft, win = config.n_fft, config.win_length
@@ -104,9 +105,8 @@ class DftLogMel(nn.Module):
         basis = torch.cat([torch.cos(angle) * window, -torch.sin(angle) * window])  # (2F, n_fft)
         self.register_buffer("basis", basis.float().unsqueeze(1))  # (2F, 1, n_fft)
         self.register_buffer("mel_fb", mel_fb.detach().float().clone())  # (F, n_mels)
-        if config.cepstral_lifter:  # folded into the filterbank's output: one more matmul
-            smoothing = cepstral_smoothing_matrix(config.n_mels, config.cepstral_lifter)
-            self.register_buffer("smoothing", smoothing)  # (n_mels, n_mels)
+        if smoothing is not None:  # the eager front end's cepstral smoothing, applied to the log-mel
+            self.register_buffer("smoothing", smoothing.detach().float().clone())  # (n_mels, n_mels)
         else:
             self.smoothing = None
         self.n_freqs = n_fft // 2 + 1
@@ -144,7 +144,8 @@ class ExportGraph(nn.Module):
     def __init__(self, recognizer: SpeechRecognizer) -> None:
         super().__init__()
         recognizer = copy.deepcopy(recognizer).cpu().eval()
-        self.frontend = DftLogMel(recognizer.feature_config, recognizer.frontend.mel.mel_scale.fb)
+        eager = recognizer.frontend
+        self.frontend = DftLogMel(recognizer.feature_config, eager.mel.mel_scale.fb, eager.smoothing)
         acoustic = recognizer.acoustic
         self.config: ModelConfig = acoustic.config
         self.register_buffer("feature_mean", acoustic.feature_mean.clone())

@@ -18,7 +18,7 @@ def cepstral_smoothing_matrix(n_mels: int, keep: int) -> torch.Tensor:
     all but the first `keep` coefficients zeroed, transformed back: a frequency-smoothed log-mel."""
     n = torch.arange(n_mels, dtype=torch.float64)
     k = torch.arange(n_mels, dtype=torch.float64)[:, None]
-    dct = torch.cos(math.pi / n_mels * (n[None, :] + 0.5) * k) * math.sqrt(2.0 / n_mels)  # (K, n_mels)
+    dct = torch.cos(math.pi / n_mels * (n[None, :] + 0.5) * k) * math.sqrt(2.0 / n_mels)  # (n_mels, n_mels)
     dct[0] /= math.sqrt(2.0)
     kept = dct[:keep]  # (keep, n_mels): orthonormal rows
     return (kept.T @ kept).float()

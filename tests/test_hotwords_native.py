@@ -118,7 +118,8 @@ def test_native_without_an_lm(speech, monkeypatch):
 
 def test_native_boosting_moves_towards_the_hotwords(speech, monkeypatch):
     _native_or_fail()
-    plain = [h[0].text for h in _decode(speech, monkeypatch, True, hotwords={"zorblax": 1.0})]
+    unboosted = _decode(speech, monkeypatch, True, hotwords={"zorblax": 1.0})
+    plain = [h[0].text for h in unboosted]
     # the shipped model hears "the cat set on the met": a word and a phrase to fix
     assert " sat " not in plain[0] and not plain[0].endswith("on the mat"), plain[0]
     word = _decode(speech, monkeypatch, True, hotwords={"sat": 6.0})
@@ -130,10 +131,9 @@ def test_native_boosting_moves_towards_the_hotwords(speech, monkeypatch):
     # The bonus is added to the hypothesis's score, once per occurrence, whatever the model heard
     # (stage 10 of the default model puts "long works" 2.3 above "long walks" before boosting).
     walks = "my dog likes long walks"
-    unboosted = _decode(speech, monkeypatch, True, hotwords={"zorblax": 1.0})[4]
-    before = next(h.score for h in unboosted if h.text == walks)
-    after = next(h.score for h in boosted[4] if h.text == walks)
-    assert after == pytest.approx(before + 4.0, abs=1e-3)
+    walks_before = next(h.score for h in unboosted[4] if h.text == walks)
+    walks_after = next(h.score for h in boosted[4] if h.text == walks)
+    assert walks_after == pytest.approx(walks_before + 4.0, abs=1e-3)
     for before, after in zip(plain[1:], texts[1:], strict=True):
         # elsewhere the only change boosting may make is a word turning into the hotword "walks"
         changed = [(a, b) for a, b in zip(before.split(), after.split(), strict=True) if a != b]

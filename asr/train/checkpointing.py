@@ -169,7 +169,7 @@ def init_weights(recognizer: SpeechRecognizer, run: RunConfig, path: str) -> Non
     for table, config in (("model", run.model), ("features", run.features)):
         mine = asdict(config)
         theirs = {**asdict(type(config)()), **payload.get(table, {})}
-        differ = {k: (theirs.get(k), v) for k, v in mine.items() if k not in adaptable and theirs.get(k) != v}
+        differ = {k: (theirs[k], v) for k, v in mine.items() if k not in adaptable and theirs[k] != v}
         if differ:
             raise TrainingError(f"train.init_from={path}: its [{table}] differs from this run's: {differ}")
     recognizer.acoustic.load_state_dict(payload["state_dict"])  # float16 weights are upcast on copy
