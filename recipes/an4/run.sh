@@ -13,5 +13,16 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-recipe=an4 corpus_subdir=an4 download_marker=etc/an4_train.transcription corpus_name=AN4
-source recipes/common/corpus_run.sh "$@"
+recipe=an4 options="corpus-dir mirror"
+source recipes/common/lib.sh
+parse_args "$@"
+corpus_dir=${corpus_dir:-$data/an4}
+order=$(config_get lm.order=3)
+
+if in_stage 0; then download_unless "$corpus_dir/etc/an4_train.transcription" "AN4"; fi
+if in_stage 1; then prepare_manifests "$corpus_dir"; fi
+if in_stage 2; then word_lm "$order"; fi
+if in_stage 3; then train_model; fi
+if in_stage 4; then evaluate_sets "$data/lm$order.bin" "$data/dev.jsonl" test; fi
+if in_stage 5; then transcribe_first "$data/test.jsonl"; fi
+finish

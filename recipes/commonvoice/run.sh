@@ -15,8 +15,9 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 recipe=commonvoice options="cv-dir archive"
-source recipes/common/setup.sh "$@"
-source recipes/common/stages.sh
+source recipes/common/lib.sh
+parse_args "$@"
+order=$(config_get lm.order=3)
 
 if in_stage 0; then
   if [ -n "$cv_dir" ]; then
@@ -39,5 +40,8 @@ if in_stage 1; then
   $py recipes/commonvoice/prepare.py --config "$config" prepare --cv-dir "$cv_dir" --out "$data" --jobs "$jobs"
 fi
 
-# Stages 2 (word LM), 3 (train), 4 (evaluate: greedy, beam + tuned LM), 5 (transcribe a test file).
-source recipes/common/stages_lm_train_eval.sh
+if in_stage 2; then word_lm "$order"; fi
+if in_stage 3; then train_model; fi
+if in_stage 4; then evaluate_sets "$data/lm$order.bin" "$data/dev.jsonl" test; fi
+if in_stage 5; then transcribe_first "$data/test.jsonl"; fi
+finish

@@ -16,13 +16,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-recipe=librispeech corpus_subdir=LibriSpeech options="corpus-dir mirror lm-mirror" jobs=4
-source recipes/common/setup.sh "$@"
-source recipes/common/stages.sh
-arpa=$($py -c "
-import sys
-from asr.config import load_toml
-print(load_toml(sys.argv[1]).get('lm', {}).get('arpa', '3-gram.pruned.1e-7.arpa.gz').removesuffix('.gz'))" "$config")
+recipe=librispeech options="corpus-dir mirror lm-mirror" jobs=4
+source recipes/common/lib.sh
+parse_args "$@"
+given_corpus=$corpus_dir
+corpus_dir=${corpus_dir:-$data/LibriSpeech}
+arpa=$(config_get lm.arpa=3-gram.pruned.1e-7.arpa.gz)
+arpa=${arpa%.gz}
 
 if in_stage 0; then
   if [ -n "$given_corpus" ]; then
@@ -33,7 +33,7 @@ if in_stage 0; then
   fi
 fi
 
-if in_stage 1; then stage_prepare; fi
+if in_stage 1; then prepare_manifests "$corpus_dir"; fi
 
 lm="$data/lm/$arpa"
 if in_stage 2; then
@@ -42,7 +42,7 @@ if in_stage 2; then
 fi
 
 skip_missing_tests=1  # test-clean / test-other: only the [corpus] splits prepared
-if in_stage 3; then stage_train; fi
-if in_stage 4; then stage_evaluate "$lm" "$dev" test-clean test-other; fi
-if in_stage 5; then stage_transcribe "$data/test-clean.jsonl"; fi
+if in_stage 3; then train_model; fi
+if in_stage 4; then evaluate_sets "$lm" "$dev" test-clean test-other; fi
+if in_stage 5; then transcribe_first "$data/test-clean.jsonl"; fi
 finish

@@ -28,17 +28,17 @@ sys.exit(0 if torch.cuda.is_available() or torch.cpu._is_amx_tile_supported() el
          "(--config recipes/synthetic/config.toml for the full preset)"
      fi ;;
 esac
-source recipes/common/setup.sh "${preset[@]}" "$@"
-source recipes/common/stages.sh
+source recipes/common/lib.sh
+parse_args "${preset[@]}" "$@"
 
 if in_stage 1; then
   log "stage 1: synthesize the corpus into $data"
   $py recipes/synthetic/prepare.py --config "$config" --out "$data"
 fi
 
-if in_stage 2; then stage_word_lm 3; fi
-if in_stage 3; then stage_train; fi
+if in_stage 2; then word_lm 3; fi
+if in_stage 3; then train_model; fi
 # the test split's voices were never used in training; beam_size: a beam without LM is scored too
-if in_stage 4; then beam_size=32 stage_evaluate "$data/lm3.bin" "$data/dev.jsonl" test; fi
-if in_stage 5; then stage_transcribe "$data/test.jsonl"; fi
+if in_stage 4; then beam_size=32 evaluate_sets "$data/lm3.bin" "$data/dev.jsonl" test; fi
+if in_stage 5; then transcribe_first "$data/test.jsonl"; fi
 finish

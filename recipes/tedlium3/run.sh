@@ -14,5 +14,16 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-recipe=tedlium3 corpus_subdir=TEDLIUM_release-3 download_marker=legacy/test/stm corpus_name="TED-LIUM 3"
-source recipes/common/corpus_run.sh "$@"
+recipe=tedlium3 options="corpus-dir mirror"
+source recipes/common/lib.sh
+parse_args "$@"
+corpus_dir=${corpus_dir:-$data/TEDLIUM_release-3}
+order=$(config_get lm.order=3)
+
+if in_stage 0; then download_unless "$corpus_dir/legacy/test/stm" "TED-LIUM 3"; fi
+if in_stage 1; then prepare_manifests "$corpus_dir"; fi
+if in_stage 2; then word_lm "$order"; fi
+if in_stage 3; then train_model; fi
+if in_stage 4; then evaluate_sets "$data/lm$order.bin" "$data/dev.jsonl" test; fi
+if in_stage 5; then transcribe_first "$data/test.jsonl"; fi
+finish

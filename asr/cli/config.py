@@ -1,0 +1,78 @@
+"""`asr config get`: values of a run config, as `asr train` would read them, for shell scripts.
+
+Recipes read their folders and settings through this command instead of parsing TOML themselves, so a
+config is read one way everywhere: ``[features]``, ``[model]`` and ``[train]`` through the frozen
+dataclasses (defaults filled in, ``--set`` applied); the tables only recipes read (``[corpus]``,
+``[lm]``) as written in the file, with a default given as ``KEY=DEFAULT``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+from typing import Any
+
+from asr.errors import ConfigError
+
+
+def add_parser(subparsers: Any) -> None:
+    """Register ``asr config get``."""
+    config = subparsers.add_parser("config", help="read a run config's values (for scripts)")
+    sub = config.add_subparsers(dest="config_command", required=True)
+    p = sub.add_parser(
+        "get",
+        help="print each KEY's value on a line of its own",
+        description="Print the value of each section.key of a run config, one per line. "
+        "[features], [model] and [train] keys resolve with their defaults; other tables' keys "
+        "must be in the file unless given as section.key=DEFAULT.",
+    )
+    p.add_argument("--config", required=True, help="the TOML run config")
+    p.add_argument(
+        "--set", action="append", default=[], metavar="SECTION.KEY=VALUE", help="override (repeatable)"
+    )
+    p.add_argument("keys", nargs="+", metavar="SECTION.KEY[=DEFAULT]")
+    p.set_defaults(func=run_get)
+
+
+def config_values(path: str, keys: list[str], overrides: list[str] | None = None) -> list[str]:
+    """The value of each ``section.key[=default]`` of the run config at ``path``, as text."""
+    from asr.config import apply_overrides, load_toml
+    from asr.train.config import load_run_config
+
+    raw = apply_overrides(load_toml(path), overrides or [])
+    resolved = load_run_config(path, overrides)
+    out = []
+    for item in keys:
+        dotted, has_default, default = item.partition("=")
+        section, _, key = dotted.partition(".")
+        if not key:
+            raise ConfigError(f"{item!r}: expected section.key, e.g. train.out_dir")
+        if section in ("features", "model", "train"):
+            table = dataclasses.asdict(getattr(resolved, section))
+            if key not in table:
+                raise ConfigError(f"[{section}] has no key {key!r}; known keys: {sorted(table)}")
+            value = table[key]
+        else:
+            table = raw.get(section, {})
+            if key in table:
+                value = table[key]
+            elif has_default:
+                value = default
+            else:
+                raise ConfigError(f"{path}: [{section}] {key} is not set and no default was given")
+        out.append(_text(value))
+    return out
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, list | tuple):
+        return ",".join(_text(v) for v in value)
+    return "" if value is None else str(value)
+
+
+def run_get(args: argparse.Namespace) -> int:
+    for value in config_values(args.config, args.keys, args.set):
+        print(value)
+    return 0
