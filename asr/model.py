@@ -58,22 +58,24 @@ class ConvSubsampling(nn.Module):
 class BiLSTMCTC(nn.Module):
     """Deep bidirectional LSTM acoustic model for CTC.
 
-    forward(features (B, T, F), lengths (B,)) → log_probs (B, T', V), out_lengths (B,).
-    Index 0 of V is the CTC blank (the Vocabulary guarantees it).
+    forward(features (B, T, F = input_size), lengths (B,)) → log_probs (B, T', V = vocab_size),
+    out_lengths (B,). Index 0 of V is the CTC blank (the Vocabulary guarantees it). The two widths are
+    arguments, not config: they follow the features and the vocabulary (`SpeechRecognizer` passes them).
     """
 
-    def __init__(self, config: ModelConfig) -> None:
+    def __init__(self, config: ModelConfig, input_size: int, vocab_size: int) -> None:
         super().__init__()
         self.config = config
+        self.input_size, self.vocab_size = input_size, vocab_size
         # Global feature statistics, estimated from training data and stored with the weights so that
         # a checkpoint needs nothing beside it. Identity until `set_feature_stats` is called.
-        self.register_buffer("feature_mean", torch.zeros(config.input_size))
-        self.register_buffer("feature_std", torch.ones(config.input_size))
+        self.register_buffer("feature_mean", torch.zeros(input_size))
+        self.register_buffer("feature_std", torch.ones(input_size))
         if config.subsampling == "stack":
             self.subsample: nn.Module = FrameStacking(config.subsampling_factor)
-            lstm_input = config.input_size * config.subsampling_factor
+            lstm_input = input_size * config.subsampling_factor
         else:
-            conv = ConvSubsampling(config.input_size, config.conv_channels)
+            conv = ConvSubsampling(input_size, config.conv_channels)
             self.subsample = conv
             lstm_input = conv.output_size
         self.lstm = nn.LSTM(
@@ -85,7 +87,7 @@ class BiLSTMCTC(nn.Module):
             batch_first=True,
         )
         self.dropout = nn.Dropout(config.dropout)
-        self.output = nn.Linear(2 * config.hidden_size, config.vocab_size)
+        self.output = nn.Linear(2 * config.hidden_size, vocab_size)
 
     def set_feature_stats(self, mean: torch.Tensor, std: torch.Tensor) -> None:
         """Store global per-bin feature statistics (input_size,) used to standardize inputs."""
@@ -102,10 +104,8 @@ class BiLSTMCTC(nn.Module):
         padded batch, whose CPU backward pass is ~4x faster (oneDNN's fused LSTM) and which, with
         duration-bucketed batches, sees only a few zero frames of padding. None: pack whenever the
         lengths differ, so that inference results never depend on how utterances were batched."""
-        if features.dim() != 3 or features.shape[-1] != self.config.input_size:
-            raise ValueError(
-                f"features must be (B, T, {self.config.input_size}), got shape {tuple(features.shape)}"
-            )
+        if features.dim() != 3 or features.shape[-1] != self.input_size:
+            raise ValueError(f"features must be (B, T, {self.input_size}), got shape {tuple(features.shape)}")
         x = (features - self.feature_mean) / self.feature_std
         frames = torch.arange(x.shape[1], device=x.device)
         x = x.masked_fill((frames[None, :] >= lengths[:, None]).unsqueeze(-1), 0.0)

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+# Widths that are not choices: the input is `features.n_mels` wide and the output `len(vocab)`, both
+# stored beside the model config in every checkpoint. Configs stored before they were derived carry them.
+DERIVED_KEYS = frozenset({"input_size", "vocab_size"})
+
 
 @dataclass(frozen=True)
 class ModelConfig:
-    """Architecture of BiLSTMCTC. Saved inside every checkpoint."""
+    """Architecture of BiLSTMCTC (its free choices; the input and output widths come from the features
+    and the vocabulary). Saved inside every checkpoint."""
 
-    input_size: int = 80
-    vocab_size: int = 29
     # "stack": concatenate `subsampling_factor` consecutive frames (cheap, no parameters);
     # "conv": two stride-2 2-D convolutions (factor 4), more parameters, sometimes more accurate.
     subsampling: str = "stack"
@@ -33,4 +36,4 @@ class ModelConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> ModelConfig:
-        return cls(**d)
+        return cls(**{k: v for k, v in d.items() if k not in DERIVED_KEYS})

@@ -65,14 +65,12 @@ class SpeechRecognizer(nn.Module):
 
     def __init__(self, features: FeatureConfig, model: ModelConfig, vocab: Vocabulary) -> None:
         super().__init__()
-        if model.vocab_size != len(vocab):
-            raise ValueError(f"model vocab_size {model.vocab_size} != vocabulary size {len(vocab)}")
-        if model.input_size != features.n_mels:
-            raise ValueError(f"model input_size {model.input_size} != features n_mels {features.n_mels}")
         self.feature_config = features
         self.vocab = vocab
         self.frontend = LogMelFrontend(features)
-        self.acoustic = BiLSTMCTC(model)
+        # The model's widths follow the front end and the vocabulary: one mel bin per input, one
+        # output per token, so a checkpoint's "features" and "vocab" entries are their only record.
+        self.acoustic = BiLSTMCTC(model, features.n_mels, len(vocab))
         self.metadata: dict = {}
 
     @property

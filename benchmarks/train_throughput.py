@@ -35,7 +35,8 @@ from asr.features import FeatureConfig  # noqa: E402
 from asr.model import ModelConfig  # noqa: E402
 from asr.recognizer import SpeechRecognizer  # noqa: E402
 from asr.text import Vocabulary  # noqa: E402
-from asr.train.loop import autocast_dtype, train_step  # noqa: E402
+from asr.train.setup import autocast_dtype  # noqa: E402
+from asr.train.step import StepSettings, train_step  # noqa: E402
 
 
 def load_utterances(args: argparse.Namespace, vocab: Vocabulary) -> list[tuple[torch.Tensor, str]]:
@@ -167,7 +168,7 @@ def main() -> int:
 
     def step(indices: list[int], dtype: torch.dtype | None) -> tuple[float, float]:
         batch = make_batch(utterances, indices, vocab)
-        loss = train_step(recognizer, batch, ctc, None, device, pack, dtype)
+        loss = train_step(recognizer, batch, StepSettings(ctc, device, pack, dtype))
         loss.backward()
         torch.nn.utils.clip_grad_norm_(recognizer.parameters(), 5.0)
         optimizer.step()

@@ -20,7 +20,6 @@ def test_toml_and_overrides_with_types(tmp_path):
     run = load_run_config(path, ["train.lr=3e-4", "model.num_layers=2", "train.augment.spec_augment=false"])
     assert run.model.hidden_size == 64 and run.model.num_layers == 2
     assert run.train.lr == pytest.approx(3e-4) and run.train.augment.spec_augment is False
-    assert run.model.input_size == run.features.n_mels
 
 
 @pytest.mark.parametrize(
@@ -32,7 +31,8 @@ def test_toml_and_overrides_with_types(tmp_path):
         ("", ["model.num_layers=2.5"], "expected an integer"),
         ("", ["lr=3"], "section.key=value"),
         ("[model\n", [], "invalid TOML"),
-        ("[features]\nn_mels = 40\n[model]\ninput_size = 80\n", [], "must equal"),
+        ("[features]\nn_mels = 40\n[model]\ninput_size = 40\n", [], "input_size is not a setting"),
+        ("", ["model.vocab_size=30"], "vocab_size is not a setting"),
     ],
 )
 def test_config_errors(tmp_path, text, overrides, match):

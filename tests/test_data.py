@@ -9,7 +9,7 @@ from asr.data.manifest import ManifestError, read_manifest, read_manifest_rows, 
 from asr.data.sampler import DurationBatchSampler
 from asr.text import Vocabulary
 from asr.train.config import load_run_config
-from asr.train.loop import filter_trainable
+from asr.train.setup import filter_trainable
 
 
 def test_sampler_covers_everything_once_and_respects_budget():
@@ -79,7 +79,7 @@ def test_bad_items_are_skipped_and_reported(tmp_path):
     manifest.write_text("".join(json.dumps(r) + "\n" for r in rows))
     vocab = Vocabulary.english_characters()
     skipped: dict[str, str] = {}
-    kept = filter_trainable(read_manifest(manifest), vocab, load_run_config(None), skipped)
+    kept = filter_trainable(read_manifest(manifest), load_run_config(None), skipped)
     assert set(skipped) == {"short", "odd", "empty"}
     dataset = SpeechDataset(kept, vocab)
     batch = collate([dataset[i] for i in range(len(dataset))])

@@ -5,6 +5,8 @@ from asr.features import FeatureConfig
 from asr.frontend import LogMelFrontend, cepstral_smoothing_matrix
 from asr.model import BiLSTMCTC, ModelConfig, subsampled_lengths
 
+MELS, TOKENS = 80, 29  # the default front end's bins, the English character vocabulary's size
+
 
 def test_frontend_shapes_and_lengths():
     config = FeatureConfig()
@@ -84,18 +86,18 @@ def test_cepstral_lifter_is_bounded_by_the_mel_bins():
 )
 @pytest.mark.parametrize("packed", [True, False, None])
 def test_output_lengths_match_subsampling(config, packed):
-    model = BiLSTMCTC(config).eval()
+    model = BiLSTMCTC(config, MELS, TOKENS).eval()
     lengths = torch.tensor([50, 37, 1, 49])
     feats = torch.randn(4, 50, 80)
     log_probs, out_lengths = model(feats, lengths, packed=packed)
     assert out_lengths.tolist() == subsampled_lengths(lengths, config).clamp(min=1).tolist()
-    assert log_probs.shape[0] == 4 and log_probs.shape[2] == config.vocab_size
+    assert log_probs.shape[0] == 4 and log_probs.shape[2] == TOKENS
     assert log_probs.shape[1] == int(out_lengths.max())
     assert torch.allclose(log_probs.exp().sum(-1), torch.ones(log_probs.shape[:2]), atol=1e-5)
 
 
 def test_packed_output_independent_of_padding():
-    model = BiLSTMCTC(ModelConfig(hidden_size=16, num_layers=2)).eval()
+    model = BiLSTMCTC(ModelConfig(hidden_size=16, num_layers=2), MELS, TOKENS).eval()
     x = torch.randn(1, 30, 80)
     alone, n = model(x, torch.tensor([30]), packed=True)
     batch = torch.cat([torch.nn.functional.pad(x, (0, 0, 0, 15)), torch.randn(1, 45, 80)])
@@ -104,7 +106,7 @@ def test_packed_output_independent_of_padding():
 
 
 def test_bad_input_shape_is_a_clear_error():
-    model = BiLSTMCTC(ModelConfig(hidden_size=8, num_layers=1))
+    model = BiLSTMCTC(ModelConfig(hidden_size=8, num_layers=1), MELS, TOKENS)
     with pytest.raises(ValueError, match=r"\(B, T, 80\)"):
         model(torch.randn(2, 10, 40), torch.tensor([10, 10]))
 

@@ -457,5 +457,5 @@ def test_every_shipped_config_is_valid_for_prepare_and_train(config):
 
     corpus = P.load_config(config)
     run = load_run_config(config)
-    assert run.model.input_size == run.features.n_mels
+    assert not run.train.missing_paths(), config  # a recipe names its manifests and output folder
     assert not set(corpus.heldout_accents) - set(corpus.accents)

@@ -19,6 +19,7 @@ import asr.train.checkpointing as checkpointing
 import asr.train.loop as loop
 from asr import cli
 from asr.checkpoint import load_checkpoint
+from asr.data.sampler import DurationBatchSampler
 
 
 def tiny_run(corpus, out, *extra: str):
@@ -169,48 +170,38 @@ def test_stale_temporary_checkpoints_are_removed_at_start(corpus, tmp_path):
     assert (out / "notes.txt").read_text() == "mine"
 
 
-def test_an_epoch_with_one_batch_more_than_estimated_does_not_stop_later_updates():
-    """The sampler's batch count is an estimate: an epoch can yield one batch more (shuffled buckets pack
-    differently). That batch's group must still close, and the next epoch must update as usual (a
-    group of size 0 once left every later batch of the run unapplied)."""
-    from asr.data.dataset import Batch
-    from asr.features import FeatureConfig
-    from asr.model import ModelConfig
-    from asr.recognizer import SpeechRecognizer
-    from asr.text import Vocabulary
-    from asr.train.config import TrainConfig
-    from asr.train.distributed import DistContext
-    from asr.train.step import Stepper
+def test_every_group_of_every_epoch_ends_in_one_update(corpus, tmp_path, monkeypatch):
+    """Epochs pack their shuffled buckets differently, so their batch counts differ from the first
+    epoch's (the run's estimate for its LR schedule). Each epoch's batches must still form groups of
+    grad_accum, the last one smaller, and each group end in exactly one update: a group that never
+    closes carries its gradients into the next epoch's first update, or loses them at the run's end."""
+    real_batches = DurationBatchSampler._global_batches
+    wanted = {0: 5, 1: 3, 2: 6}  # batches per epoch (the sampler makes 4 of these 12 utterances)
+    made: dict[int, int] = {}
 
-    torch.manual_seed(0)
-    vocab = Vocabulary.english_characters()
-    rec = SpeechRecognizer(
-        FeatureConfig(), ModelConfig(vocab_size=len(vocab), hidden_size=16, num_layers=1), vocab
-    )
-    optimizer = torch.optim.SGD(rec.parameters(), lr=0.1)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)
-    scaler = torch.amp.GradScaler("cpu", enabled=False)
-    cfg = TrainConfig(grad_accum=2)
-    stepper = Stepper(
-        rec, rec.acoustic, optimizer, scheduler, scaler, cfg, DistContext(), torch.device("cpu"), None, {}
-    )
-    batch = Batch(
-        ids=["u"],
-        texts=["hi"],
-        waveforms=torch.randn(1, 16000) * 0.1,
-        lengths=torch.tensor([16000]),
-        targets=torch.tensor([vocab.encode("hi")]),
-        target_lengths=torch.tensor([2]),
-    )
-    estimated = 3  # batches the epoch was expected to hold; it yields 4
-    for epoch in range(2):
-        stepper.begin_epoch()
-        applied = 0
-        for position in range(estimated + 1):
-            if stepper.group_done:
-                stepper.begin_group(min(cfg.grad_accum, estimated - position))
-            stepper.accumulate(batch)
-            if stepper.group_done and stepper.update() == "applied":
-                applied += 1
-        # groups of 2, 1 (the estimated end) and 1 (the extra batch): three updates, every epoch
-        assert applied == 3, f"epoch {epoch}: {applied} updates"
+    def uneven(self: DurationBatchSampler) -> list[list[int]]:
+        batches = sorted(real_batches(self), key=len)
+        while len(batches) < wanted[self.epoch]:  # split the largest
+            big = batches.pop()
+            batches += [big[: len(big) // 2], big[len(big) // 2 :]]
+            batches.sort(key=len)
+        while len(batches) > wanted[self.epoch]:  # merge the two smallest
+            batches = sorted([batches[0] + batches[1], *batches[2:]], key=len)
+        made[self.epoch] = len(batches)
+        return batches
+
+    monkeypatch.setattr(DurationBatchSampler, "_global_batches", uneven)
+    calls = wrap_train_step(monkeypatch, lambda n, loss: loss)
+    groups: list[int] = []  # batches forwarded since the previous optimizer step, at each step
+    real_step = torch.optim.AdamW.step
+
+    def counting_step(self, *args, **kwargs):  # noqa: ANN001, ANN202
+        groups.append(calls["n"] - sum(groups))
+        return real_step(self, *args, **kwargs)
+
+    monkeypatch.setattr(torch.optim.AdamW, "step", counting_step)
+    out = tmp_path / "exp"
+    loop.train(tiny_run(corpus, out, "train.epochs=3", "train.grad_accum=2"), progress=False)
+    assert made == wanted
+    assert groups == [2, 2, 1] + [2, 1] + [2, 2, 2]
+    assert training_state(out / "last.pt")["step"] == len(groups)

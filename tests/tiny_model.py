@@ -33,9 +33,8 @@ def tiny_recognizer(
             rec.acoustic.output.weight.mul_(8)
             rec.acoustic.output.bias[rec.vocab.separator_id] += 1.5
         if feature_stats:
-            rec.acoustic.set_feature_stats(
-                0.1 * torch.randn(config.input_size), 1 + 0.1 * torch.rand(config.input_size)
-            )
+            mels = rec.feature_config.n_mels
+            rec.acoustic.set_feature_stats(0.1 * torch.randn(mels), 1 + 0.1 * torch.rand(mels))
     return rec
 
 
@@ -44,9 +43,7 @@ def letters_recognizer() -> SpeechRecognizer:
     blank, the bias towards letters makes the plumbing visible."""
     torch.manual_seed(0)
     vocab = Vocabulary.english_characters()
-    rec = SpeechRecognizer(
-        FeatureConfig(), ModelConfig(vocab_size=len(vocab), hidden_size=32, num_layers=1), vocab
-    )
+    rec = SpeechRecognizer(FeatureConfig(), ModelConfig(hidden_size=32, num_layers=1), vocab)
     with torch.no_grad():
         rec.acoustic.output.bias[vocab.blank_id] -= 3.0
     return rec.eval()

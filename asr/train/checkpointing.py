@@ -3,7 +3,8 @@
 ``last.pt`` (every `checkpoint_every` steps and each epoch end), ``best.pt`` (by dev WER, then CER;
 written before last.pt), ``ckpt-STEP.pt`` (the last `keep_checkpoints`), ``diverged.pt`` and
 ``averaged.pt``; each is `asr.checkpoint`'s payload plus the training state: the loop's counters, every
-rank's RNG streams, the sampler position, the data signature, optimizer, scheduler and scaler. Here too:
+rank's RNG streams, the sampler position, the data signature, and the optimizer, scheduler and scaler
+(`asr.train.step.Optimisation`). Here too:
 ``--resume`` (and its refusal of changed data settings), ``train.init_from`` and the clean-up of
 temporary files a killed run left.
 """
@@ -25,9 +26,11 @@ from asr.checkpoint import checkpoint_payload, load_checkpoint, save_checkpoint
 from asr.data.sampler import DurationBatchSampler
 from asr.errors import TrainingError
 from asr.recognizer import SpeechRecognizer
+from asr.text import Vocabulary
 from asr.train import distributed
 from asr.train.config import RunConfig, TrainConfig
 from asr.train.distributed import DistContext
+from asr.train.step import Optimisation
 
 __all__ = [
     "Checkpointer",
@@ -50,6 +53,7 @@ class TrainState:
     epoch: int = 0
     batch_in_epoch: int = 0
     step: int = 0
+    loader_seed: int = 0  # this epoch's DataLoader workers' seed, drawn at its start
     best: list[float] | None = None  # [dev WER, dev CER] of best.pt
     history: list[dict[str, Any]] = field(default_factory=list)  # one metrics dict per epoch
     # updates not applied: a non-finite loss (the batch is dropped) or gradient norm (the update is)
@@ -163,6 +167,8 @@ def average_checkpoints(paths: list[Path]) -> dict[str, torch.Tensor]:
 def init_weights(recognizer: SpeechRecognizer, run: RunConfig, path: str) -> None:
     """Load `path`'s weights (feature statistics included) into a fresh recognizer of the same shape."""
     payload = load_checkpoint(path)
+    if Vocabulary.from_dict(payload["vocab"]) != recognizer.vocab:
+        raise TrainingError(f"train.init_from={path}: its vocabulary differs from this run's")
     # Settings a fine-tune may change: the weights keep their shapes and meaning (dropout; a cepstral
     # smoothing of the same log-mel bins). A key a checkpoint predates takes its default.
     adaptable = {"dropout", "cepstral_lifter"}
@@ -177,7 +183,8 @@ def init_weights(recognizer: SpeechRecognizer, run: RunConfig, path: str) -> Non
 
 
 class Checkpointer:
-    """Saves and restores one run's training checkpoints in `train.out_dir`.
+    """Saves and restores one run's training checkpoints in `train.out_dir`: the weights of `recognizer`,
+    the state of `opt` and `sampler`, and the loop's `TrainState` handed to each call.
 
     `save` is collective (every rank hands in its RNG state); rank 0 writes each file atomically.
     """
@@ -187,44 +194,34 @@ class Checkpointer:
         run: RunConfig,
         ctx: DistContext,
         recognizer: SpeechRecognizer,
-        optimizer: torch.optim.Optimizer,
-        scheduler: torch.optim.lr_scheduler.LRScheduler,
-        scaler: torch.amp.GradScaler,
+        opt: Optimisation,
         sampler: DurationBatchSampler,
     ) -> None:
         self.run, self.cfg, self.ctx = run, run.train, ctx
-        self.recognizer, self.optimizer, self.scheduler, self.scaler = (
-            recognizer,
-            optimizer,
-            scheduler,
-            scaler,
-        )
-        self.sampler = sampler
+        self.recognizer, self.opt, self.sampler = recognizer, opt, sampler
         self.out_dir = Path(self.cfg.out_dir)
         self.last_path, self.best_path = self.out_dir / "last.pt", self.out_dir / "best.pt"
         self.keep = max(self.cfg.keep_checkpoints, self.cfg.average_last)
         self.signature = data_signature(self.cfg)
         self.saved_step: int | None = None  # of the last.pt on disk
-        self.pending_rng: dict[str, Any] | None = None  # this rank's saved RNG, until restore_rng
 
     # ---- resume
-    def resume(self, state: TrainState, force: bool = False) -> bool:
+    def resume(self, state: TrainState, force: bool = False) -> dict[str, Any] | None:
         """Continue from last.pt: weights, optimizer, schedule, scaler, counters, sampler position.
 
-        Refuses (TrainingError) a last.pt trained with other batching settings or manifests unless
-        `force`. Returns False, with a warning, when there is no last.pt yet."""
+        Returns this rank's saved RNG streams, for the loop to put back where training continues; None,
+        with a warning, when there is no last.pt yet. Refuses (TrainingError) a last.pt trained with
+        other batching settings or manifests unless `force`."""
         if not self.last_path.exists():
             log.warning("--resume: no %s yet, starting a new run", self.last_path)
-            return False
+            return None
         payload = load_checkpoint(self.last_path)
         self.recognizer.acoustic.load_state_dict(payload["state_dict"])
-        self.optimizer.load_state_dict(payload["optimizer"])
-        self.scheduler.load_state_dict(payload["scheduler"])
-        if payload.get("scaler"):
-            self.scaler.load_state_dict(payload["scaler"])
+        self.opt.load_state_dict(payload)
         saved = payload["train"]
         for key in ("epoch", "batch_in_epoch", "step", "best", "history"):
             setattr(state, key, saved[key])
+        state.loader_seed = saved.get("loader_seed", 0)
         state.skipped_updates.update(saved.get("skipped_updates", {}))
         changes = self._check_signature(saved, force)
         sampler_state = saved.get("sampler") or {
@@ -247,10 +244,9 @@ class Checkpointer:
                 len(rngs),
                 self.ctx.world_size,
             )
-        self.pending_rng = rngs[min(self.ctx.rank, len(rngs) - 1)]
         self.saved_step = state.step
         log.info("resumed from %s at epoch %d, step %d", self.last_path, state.epoch, state.step)
-        return True
+        return rngs[min(self.ctx.rank, len(rngs) - 1)]
 
     def _check_signature(self, saved: dict[str, Any], force: bool) -> list[str]:
         if "data_signature" not in saved:
@@ -266,13 +262,6 @@ class Checkpointer:
                 "train.out_dir, or pass --resume-force to continue anyway"
             )
         return changes
-
-    def restore_rng(self) -> None:
-        """Put this rank's saved RNG streams back, once. The loop calls it where the checkpoint was
-        taken: before an epoch's loader draws its seed (saved at an epoch end), else just after."""
-        if self.pending_rng is not None:
-            set_rng_state(self.pending_rng)
-            self.pending_rng = None
 
     # ---- save
     def save(self, state: TrainState, paths: list[Path]) -> None:
@@ -299,7 +288,6 @@ class Checkpointer:
 
     def diverged(self, state: TrainState, bad_steps: int) -> TrainingError:
         """Save diverged.pt and return the error that stops the run."""
-        self.optimizer.zero_grad(set_to_none=True)
         path = self.out_dir / "diverged.pt"
         self.save(state, [path])
         return TrainingError(
@@ -319,11 +307,7 @@ class Checkpointer:
             "git_rev": git_revision(),
             "metrics": state.history[-1] if state.history else {},
         }
-        payload = checkpoint_payload(
-            self.recognizer, train_state, self.optimizer.state_dict(), self.scheduler.state_dict()
-        )
-        payload["scaler"] = self.scaler.state_dict()
-        return payload
+        return {**checkpoint_payload(self.recognizer, train_state), **self.opt.state_dict()}
 
     def _write(self, payload: dict[str, Any], path: Path) -> None:
         try:

@@ -12,6 +12,8 @@ from asr.config import ConfigError, apply_overrides, from_table, load_toml
 from asr.data.augment import AugmentConfig
 from asr.features import FeatureConfig
 from asr.model import ModelConfig
+from asr.model_config import DERIVED_KEYS
+from asr.text import Vocabulary
 
 __all__ = [
     "AugmentConfig",
@@ -29,9 +31,11 @@ log = logging.getLogger(__name__)
 class TrainConfig:
     """Optimisation and bookkeeping for one training run. Saved inside every checkpoint."""
 
-    train_manifest: str = "data/synthetic/train.jsonl"
-    dev_manifest: str = "data/synthetic/dev.jsonl"
-    out_dir: str = "exp/synthetic"
+    # The data and the output folder have no default: a recipe's config names them, and `train`
+    # refuses a run without them rather than reading or writing some recipe's folders.
+    train_manifest: str = ""
+    dev_manifest: str = ""
+    out_dir: str = ""
     epochs: int = 10
     max_duration: float = 240.0  # seconds of (padded) audio per batch
     num_buckets: int = 30
@@ -85,12 +89,23 @@ class TrainConfig:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    def missing_paths(self) -> list[str]:
+        """The path settings a run needs but this config leaves empty, as ``train.KEY``."""
+        return [f"train.{k}" for k in ("train_manifest", "dev_manifest", "out_dir") if not getattr(self, k)]
+
 
 @dataclass(frozen=True)
 class RunConfig:
     features: FeatureConfig
     model: ModelConfig
     train: TrainConfig
+
+    @property
+    def vocab(self) -> Vocabulary:
+        """The output symbols a run trains: blank, space, a-z and the apostrophe, what `normalize_text`
+        leaves of a transcript. Not a setting; a checkpoint stores it as its "vocab", and the model's
+        output width is its length."""
+        return Vocabulary.english_characters()
 
     def to_dict(self) -> dict[str, Any]:
         return {"features": asdict(self.features), "model": asdict(self.model), "train": asdict(self.train)}
@@ -170,10 +185,12 @@ def load_run_config(path: str | Path | None, overrides: list[str] | None = None)
     if unknown:
         raise ConfigError(f"unknown config table(s) {sorted(unknown)}; expected [features], [model], [train]")
     features = from_table(FeatureConfig, raw.get("features", {}), "features")
+    derived = sorted(DERIVED_KEYS & set(raw.get("model", {})))
+    if derived:
+        raise ConfigError(
+            f"model.{derived[0]} is not a setting: the model's input width is features.n_mels and its "
+            "output width the vocabulary's size"
+        )
     model = from_table(ModelConfig, raw.get("model", {}), "model")
-    # The model's input width always follows the features; a mismatch would be a silent error otherwise.
-    if "input_size" in raw.get("model", {}) and model.input_size != features.n_mels:
-        raise ConfigError(f"model.input_size={model.input_size} must equal features.n_mels={features.n_mels}")
-    model = replace(model, input_size=features.n_mels)
     train = train_config_from_table(raw.get("train", {}))
     return RunConfig(features, model, train)

@@ -1,7 +1,8 @@
 """The training loop, top to bottom: data → model → optimizer → epochs of CTC steps → dev → checkpoints.
 
 What the story calls lives beside it: `setup` (device, precision, data, feature statistics), `step`
-(one optimisation step), `checkpointing` (every checkpoint written or read, resume, init_from).
+(a batch's loss and gradient, the update, and the optimizer bundle), `checkpointing` (every checkpoint
+written or read, resume, init_from).
 """
 
 from __future__ import annotations
@@ -17,53 +18,34 @@ from typing import Any
 import torch
 from tqdm import tqdm
 
-from asr.data.augment import SpecAugment, make_waveform_augment
-from asr.errors import TrainingError
+from asr.errors import ConfigError, TrainingError
 from asr.evaluate import evaluate
 from asr.fileio import atomic_write
 from asr.recognizer import SpeechRecognizer
-from asr.text import Vocabulary
 from asr.train import distributed
 from asr.train.checkpointing import (
     Checkpointer,
     TrainState,
-    average_checkpoints,
     clean_stale_temporaries,
-    data_signature,
     init_weights,
+    set_rng_state,
 )
 from asr.train.config import RunConfig
 from asr.train.distributed import DistContext
 from asr.train.monitor import Monitor
 from asr.train.setup import (
+    TrainData,
     autocast_dtype,
+    draw_seed,
     estimate_feature_stats,
-    filter_trainable,
     load_data,
-    make_optimisation,
-    pick_device,
     prepare_process,
     seed_everything,
     wrap_ddp,
 )
-from asr.train.step import Stepper, train_step
+from asr.train.step import Optimisation, StepSettings, accumulate, apply_update
 
-# Re-exported: callers and tests import these from here (they live in setup, step and checkpointing).
-__all__ = [
-    "SpecAugment",
-    "TrainingError",
-    "autocast_dtype",
-    "average_checkpoints",
-    "clean_stale_temporaries",
-    "data_signature",
-    "estimate_feature_stats",
-    "filter_trainable",
-    "init_weights",
-    "make_waveform_augment",
-    "pick_device",
-    "train",
-    "train_step",
-]
+__all__ = ["TrainingError", "train"]
 
 log = logging.getLogger(__name__)
 
@@ -74,8 +56,15 @@ def train(run: RunConfig, resume: bool = False, progress: bool = True, resume_fo
     Under torchrun (WORLD_SIZE > 1) every process calls this; they form a DistributedDataParallel job
     (gloo on CPU, NCCL on CUDA, one GPU per process). Only rank 0 evaluates, logs and writes files.
     `resume` continues from last.pt, refusing one whose batching settings or manifests differ from
-    `run`'s (see :func:`data_signature`) unless `resume_force`. A full disk raises TrainingError.
+    `run`'s (see :func:`~asr.train.checkpointing.data_signature`) unless `resume_force`. A full disk
+    raises TrainingError.
     """
+    missing = run.train.missing_paths()
+    if missing:
+        raise ConfigError(
+            f"{', '.join(missing)} not set: name the manifests and the output folder in the config's "
+            f"[train] table (or --set {missing[0]}=...)"
+        )
     ctx = DistContext.from_env()
     device = prepare_process(run.train, ctx)
     try:
@@ -121,18 +110,18 @@ def _train(
     run_start = time.monotonic()
 
     # ---- data, model, optimisation
-    vocab = Vocabulary.english_characters()
-    data = load_data(run, vocab, ctx)
-    sampler, batches_per_epoch = data.sampler, data.batches_per_epoch
-    total_steps = data.steps_per_epoch(cfg.grad_accum) * cfg.epochs
-    recognizer = SpeechRecognizer(run.features, run.model, vocab)
+    data = load_data(run, ctx)
+    sampler = data.sampler
+    total_steps = data.steps_per_epoch(cfg.grad_accum) * cfg.epochs  # for the LR schedule and the ETA
+    recognizer = SpeechRecognizer(run.features, run.model, run.vocab)
     amp_dtype = autocast_dtype(cfg.precision, device)
-    optimizer, scheduler, scaler = make_optimisation(recognizer, cfg, total_steps, amp_dtype)
+    opt = Optimisation.create(recognizer, cfg, total_steps, amp_dtype)
 
     # ---- start: last.pt (--resume), init_from, or fresh weights with this corpus's feature statistics
     state = TrainState()
-    ckpt = Checkpointer(run, ctx, recognizer, optimizer, scheduler, scaler, sampler)
-    resumed = resume and ckpt.resume(state, force)
+    ckpt = Checkpointer(run, ctx, recognizer, opt, sampler)
+    saved_rng = ckpt.resume(state, force) if resume else None
+    resumed = saved_rng is not None
     if not resumed and cfg.init_from:
         init_weights(recognizer, run, cfg.init_from)
     elif not resumed and ctx.is_main:  # DDP copies rank 0's buffers (these statistics) to the other ranks
@@ -140,9 +129,8 @@ def _train(
         recognizer.acoustic.set_feature_stats(mean, std)
     recognizer.to(device)
     log.info("model: %d parameters on %s", recognizer.acoustic.num_parameters(), device)
-    acoustic = wrap_ddp(recognizer, ctx, device, resumed, cfg.seed)
-    stepper = Stepper(
-        recognizer, acoustic, optimizer, scheduler, scaler, cfg, ctx, device, amp_dtype, state.skipped_updates
+    settings = StepSettings.create(
+        recognizer, wrap_ddp(recognizer, ctx, device, resumed, cfg.seed), cfg, ctx, device, amp_dtype
     )
     monitor = Monitor(out_dir, enabled=ctx.is_main, tensorboard=cfg.tensorboard, append=resumed)
     log.info("precision: %s", amp_dtype or torch.float32)
@@ -150,63 +138,65 @@ def _train(
     # ---- epochs
     loader_skipped: dict[str, str] = {}  # unreadable audio found while loading, from every epoch
     session = (state.step, time.monotonic())  # for the ETA
-    if sampler.position == 0:
-        ckpt.restore_rng()  # saved at an epoch end: before the next epoch's loader draws its seed
+    bad_steps = 0  # non-finite losses and gradient norms since the last applied update
+    if saved_rng is not None:
+        set_rng_state(saved_rng)  # dropout, augmentation: every random stream where the checkpoint left it
     while state.epoch < cfg.epochs:
         sampler.set_epoch(state.epoch)
-        first = sampler.position
-        loader = data.loader(cfg.num_workers)
+        if sampler.position == 0:  # a new epoch; one resumed mid-way drew its seed before the checkpoint
+            state.loader_seed = draw_seed()
         recognizer.train()
-        batches = iter(loader)  # draws a seed from torch's RNG, as it did before the checkpoint
-        ckpt.restore_rng()  # saved mid-epoch: after this epoch's loader drew its seed
         bar = tqdm(
-            batches,
+            data.loader(cfg.num_workers, state.loader_seed),
             desc=f"epoch {state.epoch + 1}/{cfg.epochs}",
-            total=batches_per_epoch,
-            initial=first,
+            total=data.batches_per_epoch,
+            initial=sampler.position,
             unit="batch",
             disable=not progress,
             dynamic_ncols=True,
         )
         meter = _Meter()
-        stepper.begin_epoch()
+        group_left = 0  # batches still to come in the open accumulation group
         for batch, bad_items in bar:
             loader_skipped.update(bad_items)  # reasons come with the batch: workers' datasets are copies
-            if stepper.group_done:
-                stepper.begin_group(min(cfg.grad_accum, batches_per_epoch - sampler.position))
+            if group_left == 0:  # open a group: grad_accum batches, fewer at the epoch's end
+                group_size = group_left = min(cfg.grad_accum, data.batches_per_epoch - sampler.position)
+                group_ids: list[str] = []  # the utterances whose gradients the group holds
             sampler.advance()
-            loss, failed = stepper.accumulate(batch)
-            if failed and stepper.bad_steps >= cfg.max_bad_steps:
-                raise ckpt.diverged(state, stepper.bad_steps)
+            group_left -= 1
+            loss, non_finite = accumulate(
+                recognizer, batch, settings, opt.scaler, group_size, group_left == 0
+            )
+            if non_finite:
+                bad_steps += 1
+                state.skipped_updates["non_finite_loss"] += 1
+                if bad_steps >= cfg.max_bad_steps:
+                    raise ckpt.diverged(state, bad_steps)
             if loss is not None:
+                group_ids += batch.ids
                 meter.add(loss, float(batch.lengths.sum()) / run.features.sample_rate)
-            if not stepper.group_done:
+            if group_left > 0 or not group_ids:  # the group is still open, or closed with nothing in it
                 continue
-            outcome = stepper.update()
-            if outcome == "non_finite" and stepper.bad_steps >= cfg.max_bad_steps:
-                raise ckpt.diverged(state, stepper.bad_steps)
-            if outcome != "applied":
+
+            # ---- the group's update
+            if not apply_update(recognizer, opt, cfg.grad_clip, group_ids):
+                bad_steps += 1
+                state.skipped_updates["non_finite_grad"] += 1
+                if bad_steps >= cfg.max_bad_steps:
+                    raise ckpt.diverged(state, bad_steps)
                 continue
+            bad_steps = 0
             state.step += 1
             if state.step % cfg.log_every == 0 and meter.window_count:
-                _log_progress(bar, monitor, meter, state.step, total_steps, session, scheduler, ctx)
+                _log_progress(bar, monitor, meter, state.step, total_steps, session, opt.lr, ctx)
             if cfg.checkpoint_every and state.step % cfg.checkpoint_every == 0:
                 ckpt.save(state, [ckpt.last_path])
         bar.close()
 
         # ---- end of epoch: dev (rank 0), bookkeeping, checkpoints
-        dev_wer, dev_cer = _end_of_epoch(recognizer, data.dev_items, state, meter, ctx, progress)
         for part in distributed.gather_objects(ctx, dict(loader_skipped)):
             data.skipped.update(part)
-        log.info(
-            "epoch %d: loss %.3f, dev WER %.2f%%, CER %.2f%%, %.0f audio-s/s, %d utterances skipped so far",
-            state.epoch,
-            state.history[-1]["train_loss"],
-            100 * dev_wer,
-            100 * dev_cer,
-            state.history[-1]["audio_seconds_per_second"],
-            len(data.skipped),
-        )
+        dev_wer, dev_cer = _end_of_epoch(recognizer, data, state, meter, ctx, progress)
         sampler.set_epoch(state.epoch)
         improved = state.best is None or (dev_wer, dev_cer) < tuple(state.best)
         if improved:
@@ -237,13 +227,12 @@ def _log_progress(
     step: int,
     total_steps: int,
     session: tuple[int, float],
-    scheduler: torch.optim.lr_scheduler.LRScheduler,
+    lr: float,
     ctx: DistContext,
 ) -> None:
     """The progress bar's loss, LR, speed and ETA, and the window's scalars to the monitor."""
     speed = meter.audio_seconds / (time.monotonic() - meter.start)
     rate = (time.monotonic() - session[1]) / max(1, step - session[0])
-    lr = scheduler.get_last_lr()[0]
     bar.set_postfix(
         loss=f"{meter.loss_sum / meter.loss_count:.3f}",
         lr=f"{lr:.2e}",
@@ -263,7 +252,7 @@ def _log_progress(
 
 def _end_of_epoch(
     recognizer: SpeechRecognizer,
-    dev_items: list,
+    data: TrainData,
     state: TrainState,
     meter: _Meter,
     ctx: DistContext,
@@ -273,7 +262,7 @@ def _end_of_epoch(
     elapsed = time.monotonic() - meter.start
     dev_scores = None
     if ctx.is_main:
-        dev = evaluate(recognizer, dev_items, progress=progress)
+        dev = evaluate(recognizer, data.dev_items, progress=progress)
         dev_scores = (dev.wer, dev.cer)
     dev_wer, dev_cer = distributed.broadcast_object(ctx, dev_scores)
     state.history.append(
@@ -288,6 +277,15 @@ def _end_of_epoch(
         }
     )
     state.epoch += 1
+    log.info(
+        "epoch %d: loss %.3f, dev WER %.2f%%, CER %.2f%%, %.0f audio-s/s, %d utterances skipped so far",
+        state.epoch,
+        state.history[-1]["train_loss"],
+        100 * dev_wer,
+        100 * dev_cer,
+        state.history[-1]["audio_seconds_per_second"],
+        len(data.skipped),
+    )
     return dev_wer, dev_cer
 
 

@@ -1,13 +1,11 @@
 """What a run needs before its first step: the device and precision, the data (filtered utterances, the
-duration-bucketed sampler, a loader per epoch), the model with its optimizer and schedule, and the
-feature statistics of a fresh model."""
+duration-bucketed sampler, a loader per epoch), the feature statistics of a fresh model, and its DDP
+wrapper under torchrun."""
 
 from __future__ import annotations
 
 import logging
-import math
 import random
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -19,7 +17,6 @@ from asr.data.sampler import DurationBatchSampler
 from asr.errors import TrainingError
 from asr.model import subsampled_lengths
 from asr.recognizer import SpeechRecognizer
-from asr.text import Vocabulary
 from asr.train import distributed
 from asr.train.config import RunConfig, TrainConfig
 from asr.train.distributed import DistContext
@@ -27,11 +24,10 @@ from asr.train.distributed import DistContext
 __all__ = [
     "TrainData",
     "autocast_dtype",
+    "draw_seed",
     "estimate_feature_stats",
     "filter_trainable",
     "load_data",
-    "lr_lambda",
-    "make_optimisation",
     "pick_device",
     "prepare_process",
     "wrap_ddp",
@@ -82,10 +78,14 @@ def seed_everything(seed: int) -> None:
     np.random.seed(seed)
 
 
-def filter_trainable(
-    items: list[Utterance], vocab: Vocabulary, run: RunConfig, skipped: dict[str, str]
-) -> list[Utterance]:
+def draw_seed() -> int:
+    """An int64 seed drawn from torch's global RNG, just as a DataLoader draws its workers' base seed."""
+    return int(torch.empty((), dtype=torch.int64).random_().item())
+
+
+def filter_trainable(items: list[Utterance], run: RunConfig, skipped: dict[str, str]) -> list[Utterance]:
     """Drop utterances that cannot train: too long, untokenizable text, or too short for their labels."""
+    vocab = run.vocab
     kept = []
     for item in items:
         frames = run.features.num_frames(int(item.duration * run.features.sample_rate))
@@ -118,32 +118,38 @@ class TrainData:
 
     @property
     def batches_per_epoch(self) -> int:
+        """The current epoch's batches. Epochs differ by a batch or so (shuffled buckets pack differently),
+        so the first epoch's count is only an estimate of a run's."""
         return len(self.sampler)
 
     def steps_per_epoch(self, grad_accum: int) -> int:
         return -(-self.batches_per_epoch // grad_accum)
 
-    def loader(self, num_workers: int) -> torch.utils.data.DataLoader:
-        """This epoch's loader: the sampler's remaining batches, in order. Yields (Batch | None, skipped)."""
+    def loader(self, num_workers: int, seed: int) -> torch.utils.data.DataLoader:
+        """This epoch's loader: the sampler's remaining batches, in order. Yields (Batch | None, skipped).
+
+        Its workers' seeds come from `seed`, not from torch's global RNG, so that iterating it draws
+        nothing from the streams a checkpoint saves."""
         return torch.utils.data.DataLoader(
             self.dataset,
             batch_sampler=list(self.sampler),
             collate_fn=collate_with_skips,
             num_workers=num_workers,
+            generator=torch.Generator().manual_seed(seed),
         )
 
 
-def load_data(run: RunConfig, vocab: Vocabulary, ctx: DistContext) -> TrainData:
+def load_data(run: RunConfig, ctx: DistContext) -> TrainData:
     """Read the manifests, drop what cannot train, and build this rank's share of the batches."""
     cfg = run.train
     skipped: dict[str, str] = {}
-    train_items = filter_trainable(read_manifest(cfg.train_manifest), vocab, run, skipped)
+    train_items = filter_trainable(read_manifest(cfg.train_manifest), run, skipped)
     dev_items = read_manifest(cfg.dev_manifest)
     if cfg.dev_max_utterances:
         dev_items = dev_items[: cfg.dev_max_utterances]
     if not train_items:
         raise TrainingError(f"{cfg.train_manifest}: no usable training utterances ({len(skipped)} skipped)")
-    dataset = SpeechDataset(train_items, vocab, run.features.sample_rate)
+    dataset = SpeechDataset(train_items, run.vocab, run.features.sample_rate)
     sampler = DurationBatchSampler(
         [u.duration for u in train_items],
         cfg.max_duration,
@@ -171,30 +177,6 @@ def load_data(run: RunConfig, vocab: Vocabulary, ctx: DistContext) -> TrainData:
             data.batches_per_epoch,
         )
     return data
-
-
-def lr_lambda(warmup: int, total: int, min_ratio: float) -> Callable[[int], float]:
-    """Linear warmup, then cosine decay to `min_ratio` of the peak at step `total`."""
-
-    def factor(step: int) -> float:
-        if step < warmup:
-            return (step + 1) / warmup
-        progress = min(1.0, (step - warmup) / max(1, total - warmup))
-        return min_ratio + (1 - min_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
-
-    return factor
-
-
-def make_optimisation(
-    recognizer: SpeechRecognizer, cfg: TrainConfig, total_steps: int, amp_dtype: torch.dtype | None
-) -> tuple[torch.optim.AdamW, torch.optim.lr_scheduler.LambdaLR, torch.amp.GradScaler]:
-    """AdamW, its warmup-then-cosine schedule, and the loss scaler (active for fp16 only)."""
-    optimizer = torch.optim.AdamW(recognizer.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lr_lambda(cfg.warmup_steps, total_steps, cfg.min_lr_ratio)
-    )
-    scaler = torch.amp.GradScaler("cuda", enabled=amp_dtype == torch.float16)
-    return optimizer, scheduler, scaler
 
 
 @torch.no_grad()
