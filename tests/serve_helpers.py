@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 import pytest
+from memory_helpers import tree_pids
 
 httpx = pytest.importorskip("httpx")
 pytest.importorskip("uvicorn")
@@ -27,18 +28,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def tree_pids(pid: int) -> list[int]:
-    """`pid` and all its descendants (from /proc)."""
-    pids, todo = [], [pid]
-    while todo:
-        p = todo.pop()
-        pids.append(p)
-        with contextlib.suppress(FileNotFoundError, ProcessLookupError):
-            for task in Path(f"/proc/{p}/task").iterdir():
-                todo.extend(int(c) for c in (task / "children").read_text().split())
-    return pids
 
 
 class Server:

@@ -11,85 +11,29 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import io
-import os
 import random
 import shutil
-import signal
 import subprocess
-import threading
 import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile as sf
-from serve_helpers import Server, httpx, tree_pids  # skips this module without httpx or uvicorn
+from memory_helpers import MemoryWatch
+from serve_helpers import Server, httpx  # skips this module without httpx or uvicorn
 from tiny_model import tiny_checkpoint
 
 from asr.checkpoint import load_model
 
 GROWTH_BOUND_MB = 400.0
-GUARD_MB = 1500.0
+GUARD_MB = 1500.0  # MemoryWatch's default guard
 MAX_UPLOAD_MB = 16
 UPLOAD_TIMEOUT_S = 3.0
 needs_ffmpeg = pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="ffmpeg is not installed")
 
 
-# --- the server and its memory ----------------------------------------------------------------------
-
-
-def tree_rss_mb(pid: int) -> float:
-    """Memory of the server's process tree: the sum of each process's PSS (proportional set size).
-
-    Workers are forked from a fork server that holds torch: summing their RSS would count every shared
-    page once per process, so a new worker would look like hundreds of MB it does not use. PSS splits
-    each shared page between the processes sharing it, so the sum is the tree's real footprint.
-    """
-    total = 0
-    for p in tree_pids(pid):
-        with contextlib.suppress(FileNotFoundError, ProcessLookupError, PermissionError):
-            rollup = Path(f"/proc/{p}/smaps_rollup")
-            source, key = (rollup, "Pss:") if rollup.exists() else (Path(f"/proc/{p}/status"), "VmRSS:")
-            for line in source.read_text().splitlines():
-                if line.startswith(key):
-                    total += int(line.split()[1])
-                    break
-    return total / 1024
-
-
-class MemoryWatch:
-    """Samples the tree's memory (PSS) in a thread; kills the tree past `guard_mb` over the starting figure."""
-
-    def __init__(self, pid: int, guard_mb: float = GUARD_MB) -> None:
-        self.pid, self.guard_mb = pid, guard_mb
-        self.start_mb = tree_rss_mb(pid)
-        self.peak_mb = self.start_mb
-        self.killed = False
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            rss = tree_rss_mb(self.pid)
-            self.peak_mb = max(self.peak_mb, rss)
-            if rss - self.start_mb > self.guard_mb and not self.killed:
-                self.killed = True
-                for p in tree_pids(self.pid):
-                    with contextlib.suppress(ProcessLookupError):
-                        os.kill(p, signal.SIGKILL)
-            self._stop.wait(0.02)
-
-    @property
-    def growth_mb(self) -> float:
-        return self.peak_mb - self.start_mb
-
-    def __enter__(self) -> MemoryWatch:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
+# --- the server ---------------------------------------------------------------------------------------
 
 
 @pytest.fixture(scope="module")

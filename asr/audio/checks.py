@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 from pathlib import Path
 
 import numpy as np
@@ -15,15 +16,19 @@ __all__ = [
     "DECODE_BLOCK_SECONDS",
     "MAX_ABS_SAMPLE",
     "MAX_FILE_CHANNELS",
+    "MAX_SOURCE_RATE",
+    "MIN_SOURCE_RATE",
     "array_to_mono",
     "check_block",
     "check_file",
     "check_header",
     "check_rate",
     "check_samples",
+    "check_source_rate",
     "clean_message",
     "frames_to_mono",
     "int_to_float",
+    "StreamResampler",
     "resample",
     "too_long",
 ]
@@ -34,6 +39,11 @@ CONVERT_HINT = "convert it with e.g. `ffmpeg -i INPUT -ac 1 -ar 16000 out.wav`"
 # Samples beyond this (40 dB over full scale) are not audio: features would overflow to inf/NaN.
 MAX_ABS_SAMPLE = 100.0
 DECODE_BLOCK_SECONDS = 10.0  # decoders read this much at a time (and check each block)
+# Audio at rates outside these is not a recording: 768 kHz is the highest rate audio hardware and formats
+# use, and below 1 kHz nothing of speech is left (the band ends at 500 Hz). The bound also keeps the cost
+# of upsampling to the model's rate within 16x the samples decoded.
+MIN_SOURCE_RATE = 1000
+MAX_SOURCE_RATE = 768_000
 _OBJECT_REPR = re.compile(r"<[^<>]* object at 0x[0-9a-fA-F]+>")
 
 
@@ -42,20 +52,56 @@ def check_rate(rate: object, what: str) -> None:
         raise ValueError(f"{what} must be a positive integer number of Hz, got {rate!r}")
 
 
+def check_source_rate(name: str, rate: int) -> None:
+    """Refuse, before decoding, a sample rate no recording has (see MIN_SOURCE_RATE, MAX_SOURCE_RATE)."""
+    if not MIN_SOURCE_RATE <= rate <= MAX_SOURCE_RATE:
+        raise AudioError(
+            f"{name}: the header declares a sample rate of {rate} Hz (accepted: {MIN_SOURCE_RATE} to "
+            f"{MAX_SOURCE_RATE} Hz); the file is broken or not audio, or {CONVERT_HINT}"
+        )
+
+
+_NOT_FILES = (
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISFIFO, "a named pipe (FIFO)"),
+    (stat.S_ISSOCK, "a socket"),
+)
+
+
 def check_file(path: Path) -> None:
-    """Raise AudioError, with what to do, for a path that is missing, a folder, empty or unreadable."""
-    if not path.exists():
-        raise AudioError(f"{path}: no such file; check the path (relative paths start from {Path.cwd()})")
-    if path.is_dir():
+    """Raise AudioError, with what to do, for a path that is missing, a folder, a device, a pipe, empty
+    or unreadable. Only regular files are opened: a FIFO would block the reader, /dev/zero never end."""
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        raise AudioError(
+            f"{path}: no such file; check the path (relative paths start from {Path.cwd()})"
+        ) from None
+    except OSError as e:
+        raise AudioError(f"{path}: cannot be read ({e.strerror or e})") from None
+    if stat.S_ISDIR(mode):
         raise AudioError(f"{path}: is a directory, not an audio file; pass the files inside it")
+    for test, what in _NOT_FILES:
+        if test(mode):
+            raise AudioError(f"{path}: is {what}, not an audio file; pass a regular file")
     if path.stat().st_size == 0:
         raise AudioError(f"{path}: the file is empty (0 bytes); re-create or re-download it")
     if not os.access(path, os.R_OK):
         raise AudioError(f"{path}: permission denied; make the file readable")
 
 
-def check_header(name: str, channels: int, duration_s: float | None, max_seconds: float | None) -> None:
-    """Refuse, before decoding, a header with an absurd channel count or a duration over the limit."""
+def check_header(
+    name: str,
+    channels: int,
+    duration_s: float | None,
+    max_seconds: float | None,
+    sample_rate: int | None = None,
+) -> None:
+    """Refuse, before decoding, a header with an absurd channel count or sample rate, or a duration over
+    the limit."""
+    if sample_rate is not None:
+        check_source_rate(name, sample_rate)
     if not 1 <= channels <= MAX_FILE_CHANNELS:
         raise AudioError(
             f"{name}: the header declares {channels} channels (at most {MAX_FILE_CHANNELS} are accepted); "
@@ -136,18 +182,24 @@ def int_to_float(array: np.ndarray) -> np.ndarray:
 
 
 def resample(audio: np.ndarray, orig_rate: int, new_rate: int) -> np.ndarray:
-    """(S,) or (S, C) float32 at `orig_rate` → `new_rate`: torchaudio's sinc resampler where torch is
-    installed (what the models were trained with), else soxr's (a core dependency; no torch)."""
-    try:
-        import torch  # lazy: keeps `import asr.audio` light for tools that only read headers
-        import torchaudio.functional as taf
-    except ImportError:
+    """(S,) or (S, C) float32 at `orig_rate` → `new_rate`, with soxr ("HQ").
+
+    soxr's memory is proportional to the audio whatever the ratio: torchaudio's sinc resampler builds a
+    kernel of (new/gcd) x (orig/gcd) taps, gigabytes for 16001 Hz → 16 kHz. soxr is also what the
+    synthetic corpus was rendered with (recipes/synthetic/render.py), and it needs no torch."""
+    import soxr  # lazy: keeps `import asr.audio` light for tools that only read headers
+
+    return soxr.resample(np.ascontiguousarray(audio, dtype=np.float32), orig_rate, new_rate, "HQ")
+
+
+class StreamResampler:
+    """Resamples consecutive blocks of one recording as if they were one array (soxr keeps the filter's
+    state between blocks), so block edges leave no clicks or gaps."""
+
+    def __init__(self, orig_rate: int, new_rate: int) -> None:
         import soxr
 
-        return soxr.resample(np.ascontiguousarray(audio, dtype=np.float32), orig_rate, new_rate, "HQ")
+        self._stream = soxr.ResampleStream(orig_rate, new_rate, 1, dtype="float32", quality="HQ")
 
-    with torch.inference_mode():
-        out = taf.resample(
-            torch.from_numpy(np.ascontiguousarray(audio, dtype=np.float32)), orig_rate, new_rate
-        )
-    return out.numpy()
+    def __call__(self, block: np.ndarray, last: bool = False) -> np.ndarray:
+        return self._stream.resample_chunk(np.ascontiguousarray(block, dtype=np.float32), last=last)

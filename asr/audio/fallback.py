@@ -25,6 +25,7 @@ from asr.audio.checks import (
     MAX_FILE_CHANNELS,
     check_block,
     check_header,
+    check_source_rate,
     clean_message,
     frames_to_mono,
     too_long,
@@ -45,7 +46,7 @@ def decode_fallback(
     if ffmpeg is not None:
         info = ffprobe(path, name)
         if isinstance(info, AudioInfo):
-            check_header(name, info.channels, info.duration_s, max_seconds)
+            check_header(name, info.channels, info.duration_s, max_seconds, info.sample_rate)
         try:
             return _decode_ffmpeg(ffmpeg, path, name, max_seconds, timeout_s)
         except _DecodeFailed as e:
@@ -72,11 +73,12 @@ def _decode_ffmpeg(
 ) -> tuple[np.ndarray, int]:
     """ffmpeg writes a float wav to a pipe, read in blocks (native rate and channels: down-mixing and
     resampling then match the soundfile path; ffmpeg's own "-ac 1" sums stereo at -3 dB instead of taking
-    the mean). ``-t`` and an output cap stop it past ``max_seconds``; a timer kills it after ``timeout_s``."""
+    the mean). ``-t`` and an output cap stop it past ``max_seconds``; a timer kills it after ``timeout_s``.
+    Tags are left out of the wav (``-map_metadata -1``): a long comment would precede the audio."""
     limit = [] if max_seconds is None else ["-t", f"{max_seconds + 1.0:.3f}"]
     cmd = [ffmpeg, "-nostdin", "-hide_banner", "-v", "error",
            "-protocol_whitelist", FFMPEG_PROTOCOLS, "-format_whitelist", FFMPEG_FORMATS,
-           "-i", str(path), "-map", "0:a:0", "-vn", "-sn", "-dn", *limit,
+           "-i", str(path), "-map", "0:a:0", "-map_metadata", "-1", "-vn", "-sn", "-dn", *limit,
            "-f", "wav", "-acodec", "pcm_f32le", "pipe:1"]  # fmt: skip
     with tempfile.TemporaryFile() as errors:
         proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=errors)
@@ -104,7 +106,12 @@ def _decode_ffmpeg(
         if returncode != 0 or audio is None:
             errors.seek(0)
             lines = errors.read(64 * 1024).decode("utf-8", "replace").strip().splitlines()
-            raise _DecodeFailed(lines[-1] if lines else f"exit status {returncode}")
+            if lines:
+                raise _DecodeFailed(lines[-1])
+            # Killed by us (returncode -9) because its output was not a float wav: say that, not "-9".
+            raise _DecodeFailed(
+                "its output was not a readable wav" if audio is None else f"exit status {returncode}"
+            )
     return audio, rate
 
 
@@ -117,6 +124,16 @@ def _read_exact(stream: Any, n: int) -> bytes:
         chunks.append(chunk)
         got += len(chunk)
     return b"".join(chunks)
+
+
+def _skip(stream: Any, n: int) -> bool:
+    """Read and drop `n` bytes in pieces; False if the stream ends first."""
+    while n > 0:
+        piece = stream.read(min(n, 1 << 16))
+        if not piece:
+            return False
+        n -= len(piece)
+    return True
 
 
 def _read_wav_stream(
@@ -134,16 +151,24 @@ def _read_wav_stream(
         kind, size = chunk[:4], struct.unpack("<I", chunk[4:])[0]
         if kind == b"data":
             break
-        if size > 1 << 20:
-            return None, 0, None
-        body = _read_exact(stream, size + (size & 1))
         if kind == b"fmt ":
+            if size > 1024:  # a wave format header is 16 to 40 bytes
+                return None, 0, None
+            body = _read_exact(stream, size + (size & 1))
+            if len(body) < 16:
+                return None, 0, None
             channels, rate = struct.unpack("<HI", body[2:8])
             bits = struct.unpack("<H", body[14:16])[0]
+        elif not _skip(stream, size + (size & 1)):  # other chunks (tags) are skipped, never held
+            return None, 0, None
     if bits != 32 or rate <= 0:
         return None, 0, None
     if not 1 <= channels <= MAX_FILE_CHANNELS:
         return None, rate, AudioError(f"{name}: the audio has {channels} channels; {CONVERT_HINT}")
+    try:
+        check_source_rate(name, rate)
+    except AudioError as e:
+        return None, rate, e
     cap = None if max_seconds is None else int(max_seconds * rate)
     frame_bytes = 4 * channels
     step = max(1, int(DECODE_BLOCK_SECONDS * rate)) * frame_bytes
@@ -176,6 +201,7 @@ def _decode_librosa(path: Path, name: str, max_seconds: float | None) -> tuple[n
         # librosa warns that soundfile failed and that audioread is deprecated: both expected here.
         warnings.simplefilter("ignore")
         audio, rate = librosa.load(str(path), sr=None, mono=False, duration=duration)
+    check_source_rate(name, int(rate))
     audio = np.asarray(audio, dtype=np.float32)
     if audio.ndim == 2:  # librosa returns (channels, samples)
         audio = audio.mean(axis=0)

@@ -23,6 +23,7 @@ from asr.audio.checks import (
     check_header,
     check_rate,
     check_samples,
+    check_source_rate,
     clean_message,
     frames_to_mono,
     int_to_float,
@@ -66,6 +67,7 @@ def load_audio(
             raise ValueError("load_audio: a numpy array needs source_rate= (its sample rate in Hz)")
         check_rate(source_rate, "source_rate")
         name = "<array>"
+        check_source_rate(name, int(source_rate))
         audio = array_to_mono(source, name)
         rate = source_rate
         if max_seconds is not None and len(audio) > max_seconds * rate:
@@ -124,7 +126,7 @@ def load_segment(
         try:
             with handle:
                 rate = handle.samplerate
-                check_header(name, handle.channels, None, None)
+                check_header(name, handle.channels, None, None, rate)
                 handle.seek(min(int(round(offset * rate)), max(handle.frames, 0)))
                 frames = -1 if not duration else int(round(duration * rate))
                 data = handle.read(frames, dtype="float32", always_2d=True)
@@ -213,7 +215,7 @@ def _open_soundfile(
 def _read_soundfile(handle: sf.SoundFile, name: str, max_seconds: float | None) -> tuple[np.ndarray, int]:
     """Read a libsndfile stream in blocks, down-mixed, stopping past ``max_seconds`` whatever the header."""
     info = soundfile_info(handle)
-    check_header(name, info.channels, info.duration_s, max_seconds)
+    check_header(name, info.channels, info.duration_s, max_seconds, info.sample_rate)
     rate = info.sample_rate
     cap = None if max_seconds is None else int(max_seconds * rate)
     step = max(1, int(DECODE_BLOCK_SECONDS * rate))

@@ -16,7 +16,14 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from asr.audio.checks import check_block, check_file, check_rate, frames_to_mono
+from asr.audio.checks import (
+    StreamResampler,
+    check_block,
+    check_file,
+    check_rate,
+    check_source_rate,
+    frames_to_mono,
+)
 from asr.audio.load import AudioSource, load_audio
 from asr.errors import AudioError
 
@@ -87,22 +94,27 @@ def _stream_soundfile(
 ) -> Iterator[np.ndarray]:
     with handle:
         rate = handle.samplerate
+        check_source_rate(name, rate)
         _note_rate(name, rate, target)
         if handle.frames > 0 and on_duration is not None:
             on_duration(handle.frames / rate)
-        step = int(block_seconds * rate)
+        step = max(1, int(block_seconds * rate))
+        # One resampler for the whole recording: its filter state carries across blocks.
+        resampler = StreamResampler(rate, target) if rate != target else None
         while True:
             try:
                 data = handle.read(step, dtype="float32", always_2d=True)
             except (sf.SoundFileError, RuntimeError) as e:
                 raise AudioError(f"{name}: cannot decode audio ({e}); check that the file plays") from None
-            if len(data) == 0:
-                return
-            block = frames_to_mono(data)
+            last = len(data) < step
+            block = frames_to_mono(data) if len(data) else np.zeros(0, np.float32)
             check_block(block, name)  # NaN/inf, or far beyond full scale
-            if rate != target:
-                block = load_audio(block, target, source_rate=rate)
-            yield np.ascontiguousarray(block, dtype=np.float32)
+            if resampler is not None:
+                block = resampler(block, last=last)
+            if len(block):
+                yield np.ascontiguousarray(block, dtype=np.float32)
+            if last:
+                return
 
 
 def _note_rate(name: str, rate: int, target: int) -> None:
