@@ -3,7 +3,6 @@ speech from a voice it never trained on (an espeak-ng accent held out of its tra
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
 
@@ -12,13 +11,13 @@ import numpy as np
 import pytest
 import soundfile as sf
 import torch
+from speech import espeak, needs_espeak
 
 from asr.checkpoint import CheckpointError, load_checkpoint, load_model, slim_checkpoint
 from asr.cli import main
 from asr.default_model import ENV_VAR, bundled_decoder_config, default_model, resolve_model, shipped_model_dir
 
 SHIPPED = shipped_model_dir()
-needs_espeak = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="needs espeak-ng")
 
 
 def test_the_shipped_bundle_is_complete_and_small():
@@ -46,13 +45,8 @@ def test_resolution_order(tmp_path, monkeypatch):
 
 
 def _speak(text: str, voice: str, path) -> None:
-    wav = subprocess.run(
-        ["espeak-ng", "-v", voice, "-s", "150", "--stdout"],
-        input=text.encode(),
-        capture_output=True,
-        check=True,
-    ).stdout
-    path.write_bytes(wav)  # 22.05 kHz: asr resamples on load
+    audio, rate = espeak(text, voice, 150)
+    sf.write(path, audio, rate)  # 22.05 kHz: asr resamples on load
 
 
 SENTENCES = [

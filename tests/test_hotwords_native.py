@@ -7,11 +7,10 @@ moves the answers towards the hotwords. ASR_NATIVE_DECODER=0 gives the Python LM
 from __future__ import annotations
 
 import random
-import shutil
 import string
 
 import pytest
-from conftest import espeak
+from speech import require_espeak, speak
 
 from asr.decoding import BeamSearchDecoder, DecoderConfig
 from asr.decoding.hotwords import HotwordGraph
@@ -37,10 +36,8 @@ def _native_or_fail() -> None:
 @pytest.fixture(scope="module")
 def speech():
     """(vocab, log_probs (B, T, V), lengths) of the shipped model on espeak-ng speech of SENTENCES."""
-    if shutil.which("espeak-ng") is None:
-        pytest.skip("espeak-ng is not installed (make install brings it)")
+    require_espeak()
     import torch
-    import torchaudio
 
     import asr
     from asr.inference import emissions, eval_mode
@@ -51,8 +48,7 @@ def speech():
         model = asr.load_model(MODEL_DIR / "model.pt")
         waves = []
         for i, text in enumerate(SENTENCES):
-            audio, rate = espeak(text, ("en-us", "en-gb")[i % 2], 150)
-            waves.append(torchaudio.functional.resample(torch.from_numpy(audio), rate, model.sample_rate))
+            waves.append(torch.from_numpy(speak(text, ("en-us", "en-gb")[i % 2], 150, model.sample_rate)))
         with eval_mode(model):
             log_probs, lengths = emissions(model, waves)
     finally:

@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 import soundfile as sf
-import torch
+from tiny_model import tiny_checkpoint
 
 import asr.lm.build as lm_build
 from asr.cli import main
@@ -100,19 +100,6 @@ def test_cli_lm_build_arpa(tmp_path, corpus, capsys):
     assert "times" in (tmp_path / "lm.words.txt").read_text().split()
 
 
-def tiny_model(tmp_path):
-    from asr.checkpoint import checkpoint_payload, save_checkpoint
-    from asr.features import FeatureConfig
-    from asr.model import ModelConfig
-    from asr.recognizer import SpeechRecognizer
-
-    torch.manual_seed(0)
-    rec = SpeechRecognizer(FeatureConfig(), ModelConfig(hidden_size=8, num_layers=1), VOCAB)
-    path = tmp_path / "model.pt"
-    save_checkpoint(checkpoint_payload(rec), path)
-    return path
-
-
 def tiny_manifest(tmp_path):
     rows = []
     rng = np.random.default_rng(0)
@@ -128,7 +115,7 @@ def tiny_manifest(tmp_path):
 def test_cli_lm_tune_and_decoder_options(tmp_path, capsys):
     from test_beam import write_arpa
 
-    model, manifest = tiny_model(tmp_path), tiny_manifest(tmp_path)
+    model, manifest = tiny_checkpoint(tmp_path / "model.pt"), tiny_manifest(tmp_path)
     lm = write_arpa(tmp_path / "lm.arpa", {"the": -0.5, "cat": -1.0, "sat": -1.0, "dog": -1.2}, {})
     (tmp_path / "lm.words.txt").write_text("the\ncat\nsat\ndog\n")
     out = tmp_path / "best.json"

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
-from conftest import espeak
+from speech import espeak
 from test_decoding_no_torch import BLOCK_TORCH
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -2,24 +2,17 @@
 
 from __future__ import annotations
 
-import shutil
-
 import numpy as np
 import pytest
-import torch
-import torchaudio
+from speech import needs_espeak, require_espeak, speak
 
 from asr.vad import EnergyVad, get_vad, segment_stream, split_long_regions
 
 RATE = 16000
-needs_espeak = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng is not installed")
 
 
 def _speech(text: str, voice: str = "en-us") -> np.ndarray:
-    from conftest import espeak
-
-    audio, rate = espeak(text, voice)
-    audio = torchaudio.functional.resample(torch.from_numpy(audio), rate, RATE).numpy()
+    audio = speak(text, voice, sample_rate=RATE)
     # Trim espeak's own leading/trailing silence so that the true speech edges are the array's ends.
     loud = np.flatnonzero(np.abs(audio) > 0.01 * np.abs(audio).max())
     return audio[loud[0] : loud[-1] + 1]
@@ -28,8 +21,7 @@ def _speech(text: str, voice: str = "en-us") -> np.ndarray:
 @pytest.fixture(scope="module")
 def speech_with_gaps() -> tuple[np.ndarray, list[tuple[float, float]]]:
     """Three sentences separated by 0.8-1.5 s of low noise; returns audio and the true speech spans."""
-    if shutil.which("espeak-ng") is None:
-        pytest.skip("espeak-ng is not installed")
+    require_espeak()
     rng = np.random.default_rng(0)
     parts, truth, t = [], [], 0.0
     for text, gap in [
