@@ -151,6 +151,12 @@ def manifest_emissions(
                 log.warning("skipping %s: %s", item.id, e)
                 skipped.append((item.id, str(e)))
                 continue
+            except Exception as e:  # noqa: BLE001 - one bad file is skipped and listed, never ends the run
+                log.debug("%s: unexpected error reading %s", item.id, item.audio, exc_info=True)
+                reason = f"{item.audio}: cannot be read (unexpected {type(e).__name__}: {e})"
+                log.warning("skipping %s: %s", item.id, reason)
+                skipped.append((item.id, reason))
+                continue
             audios.append(audio)
             kept.append(item)
         if kept:

@@ -171,6 +171,7 @@ class _Runner:
         try:
             for item in sources:
                 audio, rate = item if isinstance(item, tuple) else (item, None)
+                _check_input(audio, rate)
                 job = _Job(audio, _name(audio))
                 jobs.append(job)
                 try:
@@ -181,8 +182,8 @@ class _Runner:
                             self._decode_batch()
                         self.batch.append((job, start, samples))
                         job.pending += 1
-                except AudioError as e:
-                    job.error = e
+                except Exception as e:  # noqa: BLE001 - a bad file is reported and skipped, never ends the run
+                    self._fail(job, e)
                     self.batch = [b for b in self.batch if b[0] is not job]
                     job.pending = 0
                 job.done_reading = True
@@ -193,12 +194,24 @@ class _Runner:
         finally:
             bar.close()
 
-    def _blocks(self, job: _Job, audio: Any, rate: int | None, bar: tqdm) -> Iterator[np.ndarray]:
-        if isinstance(audio, (str, os.PathLike)) and rate is not None:
-            raise ValueError("a sample rate applies only to numpy arrays; files carry their own rate")
-        if isinstance(audio, np.ndarray) and rate is None:
-            raise ValueError("transcribe: a numpy array needs sample_rate= (its sample rate in Hz)")
+    @staticmethod
+    def _fail(job: _Job, error: Exception) -> None:
+        """Mark `job` failed: an AudioError as it is; anything else (a bug, or a file that trips one) as
+        an AudioError naming the file, with the traceback logged at DEBUG and kept as its cause."""
+        if job.error is not None:
+            return
+        if isinstance(error, AudioError):
+            job.error = error
+            return
+        log.debug("%s: unexpected error while transcribing", job.name, exc_info=error)
+        wrapped = AudioError(
+            f"{job.name}: cannot be transcribed (unexpected {type(error).__name__}: {error}); "
+            "skipped (run with --verbose for the traceback)"
+        )
+        wrapped.__cause__ = error
+        job.error = wrapped
 
+    def _blocks(self, job: _Job, audio: Any, rate: int | None, bar: tqdm) -> Iterator[np.ndarray]:
         def add_duration(seconds: float) -> None:
             bar.total = (bar.total or 0) + seconds
             bar.refresh()
@@ -219,12 +232,25 @@ class _Runner:
     def _decode_batch(self) -> None:
         batch = sorted(self.batch, key=lambda b: -len(b[2]))
         self.batch = []
+        try:
+            self._decode(batch)
+        except Exception as e:  # noqa: BLE001 - isolate the segment that fails; the others go on
+            if len(batch) == 1:
+                job = batch[0][0]
+                job.pending -= 1
+                self._fail(job, e)
+                return
+            for item in batch:
+                self.batch = [item]
+                self._decode_batch()
+
+    def _decode(self, batch: list[tuple[_Job, int, np.ndarray]]) -> None:
         log_probs, out_lengths = emissions(self.model, [s for _, _, s in batch])
         nbests = self.decoder.decode(log_probs, out_lengths)
         blank = np.exp(to_numpy(log_probs[..., self.model.vocab.blank_id], np.float32))
         out_lengths = to_numpy(out_lengths).tolist()
+        found: list[tuple[_Job, Segment | None]] = []  # applied once the whole batch is done
         for (job, start, samples), nbest, pb, n in zip(batch, nbests, blank, out_lengths):
-            job.pending -= 1
             hyp: Hypothesis = nbest[0]
             offset = start / self.rate
             words = _extend_word_ends(hyp.words, pb[:n], self.model.frame_shift_s)
@@ -234,10 +260,16 @@ class _Runner:
                 Word(w.text, offset + min(w.start_s, span), offset + min(w.end_s, span), w.confidence)
                 for w in words
             )
+            segment = None
             if hyp.text:
                 # The segment spans its words (edges on the sound), not the VAD's padded region.
                 start, end = (words[0].start_s, words[-1].end_s) if words else (offset, offset + span)
-                job.segments.append(Segment(hyp.text, start, end, words))
+                segment = Segment(hyp.text, start, end, words)
+            found.append((job, segment))
+        for job, segment in found:
+            job.pending -= 1
+            if segment is not None:
+                job.segments.append(segment)
 
 
 def _finished(jobs: list[_Job], rate: int) -> Iterator[tuple[AudioInput, Transcript | AudioError]]:
@@ -301,6 +333,14 @@ def _snap_to_sound(words: tuple[Word, ...], samples: np.ndarray, rate: int) -> t
         end = (lo + inside[-1] + 1) / 100 if not sound[hi - 1] else w.end_s
         out.append(Word(w.text, start, max(start, end), w.confidence))
     return tuple(out)
+
+
+def _check_input(audio: Any, rate: int | None) -> None:
+    """A caller's mistake (not a bad file) raises at once."""
+    if isinstance(audio, (str, os.PathLike)) and rate is not None:
+        raise ValueError("a sample rate applies only to numpy arrays; files carry their own rate")
+    if isinstance(audio, np.ndarray) and rate is None:
+        raise ValueError("transcribe: a numpy array needs sample_rate= (its sample rate in Hz)")
 
 
 def _name(audio: Any) -> str:

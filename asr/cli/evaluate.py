@@ -37,6 +37,13 @@ def _print_summary(report: str, kind: str, summary: dict[str, Any], out_dir: Pat
         )
 
 
+def _inodes(folder: Path) -> dict[str, int]:
+    """Files in `folder` by inode: a report replaced by an atomic write has a new one."""
+    if not folder.is_dir():
+        return {}
+    return {p.name: p.stat().st_ino for p in folder.iterdir() if p.is_file()}
+
+
 def run(args: argparse.Namespace) -> int:
     from asr.data.manifest import read_manifest
     from asr.evaluate import evaluate_decoders
@@ -52,8 +59,18 @@ def run(args: argparse.Namespace) -> int:
         out_dir = Path(args.output_dir)
     else:  # beside the model, but never inside the shipped model's folder
         out_dir = Path("exp") / "default-model" if loaded.is_default else loaded.path.parent
+    before = _inodes(out_dir)
     for report, result in results.items():
-        summary = result.write_reports(out_dir, report)
+        try:
+            summary = result.write_reports(out_dir, report)
+        except OSError as e:  # a full disk: each report is written whole or not at all
+            kept = sorted(name for name, inode in _inodes(out_dir).items() if before.get(name) != inode)
+            print(
+                f"asr evaluate: error: cannot write the reports in {out_dir} ({e.strerror or e}); "
+                f"kept: {', '.join(kept) if kept else 'none written by this run'}",
+                file=sys.stderr,
+            )
+            return 1
         _print_summary(report, "greedy" if decoders[report] is None else "beam", summary, out_dir)
     skipped = next(iter(results.values())).skipped
     if skipped:

@@ -7,9 +7,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from asr.cli.inputs import expand, one_line, output_conflicts, output_path, tsv_field
 from asr.cli.options import add_alias, add_recognizer_arguments, load_recognizer
 
-AUDIO_SUFFIXES = {".wav", ".flac", ".ogg", ".opus", ".mp3", ".m4a", ".webm", ".aac", ".wma", ".sph"}
 FORMATS = ["txt", "json", "srt", "vtt", "tsv"]
 
 
@@ -27,7 +27,14 @@ def add_parser(sub: Any) -> None:
         default="txt",
         help="txt, json (segments, words, times, confidences), srt/vtt subtitles, tsv (start/end in ms)",
     )
-    p.add_argument("--output-dir", help="write one NAME.FORMAT file per input here instead of to stdout")
+    p.add_argument(
+        "--output-dir",
+        help="write one NAME.FORMAT file per input here instead of to stdout (files found in a folder "
+        "keep their path below it); two inputs with one output name are refused",
+    )
+    p.add_argument(
+        "--overwrite", action="store_true", help="replace outputs that already exist in --output-dir"
+    )
     p.add_argument(
         "--max-segment-seconds", type=float, default=20.0, help="longest piece decoded at once (s)"
     )
@@ -36,90 +43,80 @@ def add_parser(sub: Any) -> None:
     p.set_defaults(func=run)
 
 
-def expand_inputs(inputs: list[str]) -> list[Path]:
-    """Files as given; directories searched recursively for audio files."""
-    paths: list[Path] = []
-    for raw in inputs:
-        path = Path(raw)
-        if path.is_dir():
-            paths.extend(sorted(p for p in path.rglob("*") if p.suffix.lower() in AUDIO_SUFFIXES))
-        else:
-            paths.append(path)
-    return paths
-
-
-def expand_patterns(inputs: list[str]) -> tuple[list[Path], list[str]]:
-    """Files, folders (searched for audio) and glob patterns → paths, plus patterns that matched nothing."""
-    import glob
-
-    paths: list[Path] = []
-    unmatched: list[str] = []
-    for raw in inputs:
-        if not Path(raw).exists() and glob.has_magic(raw):
-            matches = sorted(glob.glob(raw, recursive=True))
-            if not matches:
-                unmatched.append(raw)
-            paths.extend(expand_inputs(matches))
-        else:
-            paths.extend(expand_inputs([raw]))
-    return paths, unmatched
-
-
-def _unique_name(stem: str, used: set[str]) -> str:
-    """`stem`, or stem_2, stem_3 … when an earlier input had the same file name."""
-    name, n = stem, 1
-    while name in used:
-        n += 1
-        name = f"{stem}_{n}"
-    used.add(name)
-    return name
+def _error(message: str) -> None:
+    print(f"asr transcribe: error: {one_line(message)}", file=sys.stderr)
 
 
 def run(args: argparse.Namespace) -> int:
-    from asr.audio import AudioError
     from asr.formats import format_transcript
     from asr.transcription import transcribe_many
 
-    paths, unmatched = expand_patterns(args.inputs)
-    for pattern in unmatched:
-        print(f"asr transcribe: error: {pattern}: no files match", file=sys.stderr)
-    several = len(paths) > 1 or any(Path(raw).is_dir() or raw in unmatched for raw in args.inputs)
+    inputs, problems = expand(args.inputs)
+    for problem in problems:
+        _error(problem)
+    several = len(inputs) > 1 or any(Path(raw).is_dir() for raw in args.inputs) or bool(problems)
     if several and args.format in ("srt", "vtt", "tsv") and not args.output_dir:
-        print(
-            f"asr transcribe: error: --format {args.format} with several inputs needs --output-dir "
-            "(one file per input)",
-            file=sys.stderr,
-        )
+        _error(f"--format {args.format} with several inputs needs --output-dir (one file per input)")
         return 2
-    loaded, decoder = load_recognizer(args)
     out_dir = Path(args.output_dir) if args.output_dir else None
     if out_dir is not None:
-        out_dir.mkdir(parents=True, exist_ok=True)
-    used: set[str] = set()
-    failures = len(unmatched)
+        conflict = output_conflicts(inputs, out_dir, args.format, args.overwrite)
+        if conflict is not None:
+            _error(conflict)
+            return 2
+    loaded, decoder = load_recognizer(args)
     results = transcribe_many(
         loaded.model,
-        paths,
+        [item.path for item in inputs],
         decoder=decoder,
         vad=args.vad,
         max_segment_s=args.max_segment_seconds,
         batch_seconds=args.batch_seconds,
         progress=sys.stderr.isatty(),
     )
-    for path, result in results:
-        if isinstance(result, AudioError):
-            print(f"asr transcribe: error: {result}", file=sys.stderr)
+    failures = len(problems)
+    written: list[Path] = []
+    for position, (item, (path, result)) in enumerate(zip(inputs, results)):
+        if isinstance(result, Exception):
+            _error(str(result))
             failures += 1
             continue
         text = format_transcript(result, args.format, source=str(path))
         if out_dir is not None:
-            name = _unique_name(Path(path).stem, used)
-            (out_dir / f"{name}.{args.format}").write_text(text, encoding="utf-8")
+            target = output_path(out_dir, item, args.format)
+            if not _write(target, text, written, out_dir, len(inputs) - position - 1):
+                return 1
         elif args.format == "txt" and several:
-            sys.stdout.write(f"{path}\t{text}")
+            sys.stdout.write(f"{tsv_field(str(path))}\t{text}")
         else:
             sys.stdout.write(text)
         sys.stdout.flush()
     if failures:
-        print(f"asr transcribe: {failures} of {len(paths) + len(unmatched)} inputs failed", file=sys.stderr)
+        total = len(inputs) + len(problems)
+        print(f"asr transcribe: {failures} of {total} inputs failed", file=sys.stderr)
     return 1 if failures else 0
+
+
+def _write(target: Path, text: str, written: list[Path], out_dir: Path, after: int) -> bool:
+    """Write one output whole or not at all (a temporary file renamed over it); on failure (a full
+    disk) say in one line what was kept, and stop: `after` inputs were still to come."""
+    from asr.fileio import atomic_write
+
+    try:
+        with atomic_write(target) as f:
+            f.write(text)
+    except OSError as e:
+        names = ", ".join(one_line(str(p.relative_to(out_dir))) for p in written[-3:])
+        kept = (
+            f"kept the {len(written)} transcript(s) written before it in {out_dir} "
+            f"({'..., ' if len(written) > 3 else ''}{names})"
+            if written
+            else "no transcript was written"
+        )
+        _error(
+            f"cannot write {target} ({e.strerror or e}); stopped: {kept}; not written: this one and "
+            f"the {after} input(s) after it"
+        )
+        return False
+    written.append(target)
+    return True

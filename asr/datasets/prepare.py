@@ -168,8 +168,16 @@ def decode_check(path: Path, block_frames: int = 1 << 16) -> float:
 
 
 def _probe(job: tuple[Item, str]) -> tuple[dict | None, str | None]:
-    """(manifest row, None) for a usable item, (None, reason) for a bad one."""
-    item, manifest_dir = job
+    """(manifest row, None) for a usable item, (None, reason) for a bad one: whatever goes wrong with one
+    item (docs/architecture.md, Reliability rules) is its reason, never the end of the run."""
+    try:
+        return _probe_item(*job)
+    except Exception as e:  # noqa: BLE001 - the traceback is logged at DEBUG, the item is skipped
+        log.debug("%s: unexpected error while checking it", job[0].id, exc_info=True)
+        return None, f"unreadable audio: {job[0].audio}: unexpected {type(e).__name__}: {e}"
+
+
+def _probe_item(item: Item, manifest_dir: str) -> tuple[dict | None, str | None]:
     text = normalize_text(item.text)
     if not text:
         return None, f"empty text: transcript {item.text!r} is empty after normalization"
@@ -274,7 +282,8 @@ def prepare_split(
         "skipped_by_reason": dict(Counter(r.split(":")[0] for r in skipped.values())),
         "skipped_items": dict(sorted(skipped.items())),
     }
-    (out_dir / f"{split}.report.json").write_text(json.dumps(report, indent=1) + "\n")
+    with atomic_write(out_dir / f"{split}.report.json") as f:
+        f.write(json.dumps(report, indent=1) + "\n")
     for item_id, reason in sorted(skipped.items())[:20]:
         log.warning("%s: skipped %s: %s", split, item_id, reason)
     if len(skipped) > 20:
