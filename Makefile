@@ -14,25 +14,41 @@ demo: install  # config.toml with AMX or a GPU, else the smaller config.fast.tom
 	bash recipes/synthetic/run.sh
 
 # Then the inference tests again, their no-torch side in a venv without torch (numpy 2): what
-# `pip install "asr[onnx,serve]"` gives a user.
+# `pip install "asr-blstm[onnx,serve]"` gives a user.
 NO_TORCH_TESTS := tests/test_no_torch_inference.py tests/test_decoding_no_torch.py
 
-test: install lm-tools no-torch-venv native-decoder
+test: install lm-tools no-torch-venv
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 	ASR_NO_TORCH_PYTHON=$(CURDIR)/$(NO_TORCH_VENV)/bin/python $(BIN)/python -m pytest $(PYTEST_ARGS) $(NO_TORCH_TESTS)
 
-test-fast: install lm-tools native-decoder
+test-fast: install lm-tools
 	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
 
 install: $(VENV)/.installed system-deps engines
 
 # One pip run resolves every Python dependency together (keeps numpy consistent; docs/architecture.md, Environment).
 # constraints.txt holds the exact tested versions; pyproject.toml only ranges.
-$(VENV)/.installed: pyproject.toml constraints.txt
+# The install also compiles the native decoder (setup.py; in place for an editable install), so it
+# re-runs when its sources change, needs g++, and fails here when the library does not load.
+NATIVE_DIR := asr/decoding/native
+NATIVE_SOURCES := setup.py MANIFEST.in $(NATIVE_DIR)/hotword_lm.cpp $(shell find $(NATIVE_DIR)/include -name '*.h')
+NATIVE_CHECK := from asr.decoding.native import load_library; lib, why = load_library(); assert lib, why
+# Each venv recipe first removes a distribution named `asr`: ours before it was asr-blstm, or the unrelated
+# `asr` of the public index, which also imports as `asr` and would shadow this checkout.
+$(VENV)/.installed: pyproject.toml constraints.txt $(NATIVE_SOURCES) | compiler
 	[ -x $(BIN)/python ] || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip uninstall --quiet --yes asr 2>/dev/null || true
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[test]"
+	$(BIN)/python -c "$(NATIVE_CHECK)"
 	touch $@
+
+# A C++ compiler for the native decoder (setup.py); installed only when missing.
+.PHONY: compiler
+compiler:
+	@command -v g++ >/dev/null || { echo "installing g++ for the native decoder"; \
+		$(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends g++; }
 
 # Debian packages: installed only when one is missing, so re-runs cost nothing.
 system-deps:
@@ -75,10 +91,11 @@ LM_TOOLS_JOBS ?= 2
 bench-peers-venv: .venv-peers/.installed
 .venv-peers/.installed: pyproject.toml constraints.txt
 	[ -x .venv-peers/bin/python ] || $(PYTHON) -m venv .venv-peers
+	.venv-peers/bin/python -m pip uninstall --quiet --yes asr 2>/dev/null || true
 	.venv-peers/bin/python -m pip install --quiet -c constraints.txt -e ".[bench]"
 	touch $@
 
-# A venv without torch, as `pip install "asr[onnx,serve]"` makes it, with numpy 2 (the main venv keeps
+# A venv without torch, as `pip install "asr-blstm[onnx,serve]"` makes it, with numpy 2 (the main venv keeps
 # the tested numpy 1 set): `make test` runs the no-torch side of the inference and decoding tests in it.
 # The constraints file pins everything else; numpy's pin is left out.
 NO_TORCH_VENV := .venv-notorch
@@ -86,11 +103,12 @@ no-torch-venv: $(NO_TORCH_VENV)/.installed
 $(NO_TORCH_VENV)/.installed: pyproject.toml constraints.txt
 	[ -x $(NO_TORCH_VENV)/bin/python ] || $(PYTHON) -m venv $(NO_TORCH_VENV)
 	$(NO_TORCH_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(NO_TORCH_VENV)/bin/python -m pip uninstall --quiet --yes asr 2>/dev/null || true
 	grep -v '^numpy==' constraints.txt > $(NO_TORCH_VENV)/constraints.txt
 	$(NO_TORCH_VENV)/bin/python -m pip install --quiet -c $(NO_TORCH_VENV)/constraints.txt \
 		-e ".[onnx,serve]" "numpy>=2" pytest httpx
 	@if $(NO_TORCH_VENV)/bin/python -c "import torch" 2>/dev/null; then \
-		echo "$(NO_TORCH_VENV) has torch: something in asr[onnx,serve] pulls it in" >&2; exit 1; fi
+		echo "$(NO_TORCH_VENV) has torch: something in asr-blstm[onnx,serve] pulls it in" >&2; exit 1; fi
 	touch $@
 
 # asr.decoding alone with numpy 2 and no torch (also part of `make test`).
@@ -120,22 +138,15 @@ $(KENLM_DIR)/bin/lmplz $(KENLM_DIR)/bin/build_binary: | $(VENV)/.installed
 clean-lm-tools:
 	rm -rf $(KENLM_DIR)
 
-# Native hotword LM (issue 17 item 5): KenLM + hotword gains in C++ inside flashlight's lexicon search,
-# linked against the installed flashlight-text wheel's libraries (old libstdc++ string ABI). asr.decoding
-# falls back to its Python LM when the library is missing; ASR_NATIVE_DECODER=0 forces that fallback.
-NATIVE_DIR := asr/decoding/native
-NATIVE_LIB := $(NATIVE_DIR)/_build/libasr_hotword_lm.so
+# Native hotword LM (issue 17 item 5): KenLM + hotword gains in C++ inside flashlight's lexicon search.
+# The package's build compiles it (setup.py, against the flashlight-text wheel of the build environment):
+# every install does, `make install` included. This alias rebuilds it in place alone (no dependencies).
+# asr.decoding falls back to flashlight-text's KenLM / its Python LM when the library is missing, and
+# says so at WARNING; ASR_NATIVE_DECODER=0 forces that fallback.
 .PHONY: native-decoder clean-native-decoder
-native-decoder: $(NATIVE_LIB)
-
-$(NATIVE_LIB): $(NATIVE_DIR)/hotword_lm.cpp $(shell find $(NATIVE_DIR)/include -name '*.h') | $(VENV)/.installed lm-tools
-	@fl=$$($(BIN)/python -c "import os, flashlight.lib.text as t; print(os.path.dirname(t.__file__))") && \
-	mkdir -p $(@D) && \
-	g++ -O2 -std=c++17 -fPIC -shared -D_GLIBCXX_USE_CXX11_ABI=0 -fvisibility=hidden -Wall \
-		-I$(NATIVE_DIR)/include $< -o $@.tmp \
-		-L$$fl -l:libflashlight-text.so.0 -l:libflashlight-text-kenlm.so.0 \
-		-Wl,-rpath,$$fl -Wl,-rpath-link,$$fl/../../../flashlight_text.libs -Wl,--no-undefined && \
-	mv $@.tmp $@ && echo "built $@ (flashlight-text from $$fl)"
+native-decoder: $(VENV)/.installed
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	$(BIN)/python -c "$(NATIVE_CHECK)"
 
 clean-native-decoder:
-	rm -rf $(NATIVE_DIR)/_build
+	rm -rf $(NATIVE_DIR)/_build $(NATIVE_DIR)/libasr_hotword_lm.so

@@ -316,7 +316,7 @@ def _export_onnx(
     try:
         import onnx  # noqa: F401  (torch.onnx.export needs it)
     except ImportError as e:
-        raise ExportError("ONNX export needs the onnx package: pip install 'asr[export]'") from e
+        raise ExportError("ONNX export needs the onnx package: pip install 'asr-blstm[export]'") from e
     with tempfile.TemporaryDirectory(prefix="asr-export-") as tmp:
         fp32 = Path(tmp) / "model.onnx" if quantize else path
         with warnings.catch_warnings():

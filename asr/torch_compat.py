@@ -24,7 +24,7 @@ __all__ = [
     "torch_installed",
 ]
 
-TORCH_INSTALL_HINT = "pip install 'asr[torch]'"
+TORCH_INSTALL_HINT = "pip install 'asr-blstm[torch]'"
 
 
 def optional_torch() -> Any:
@@ -51,7 +51,7 @@ def require_torch(what: str) -> Any:
         raise MissingDependency(
             f"{what} needs torch, which is not installed here: {TORCH_INSTALL_HINT}. Without torch, "
             "asr runs ONNX exports (`asr export --format onnx` on a machine with torch; "
-            "pip install 'asr[onnx]' here)"
+            "here: pip install 'asr-blstm[onnx]')"
         )
     return torch
 

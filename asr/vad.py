@@ -116,7 +116,7 @@ class SileroVad:
         try:
             from silero_vad import get_speech_timestamps, load_silero_vad
         except ImportError as e:
-            raise ImportError("silero VAD needs the silero-vad package: pip install silero-vad") from e
+            raise ImportError("silero VAD needs the silero-vad package: pip install 'asr-blstm[vad]'") from e
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # torch.jit.load deprecation inside silero-vad
             self._model = load_silero_vad()
@@ -159,7 +159,7 @@ def get_vad(name: str = "auto") -> Vad:
             return SileroVad()
         except ImportError:
             log.info(
-                "silero-vad (or torch) is not installed: using the energy-based splitter (pip install silero-vad)"
+                "silero-vad (or torch) is not installed: using the energy-based splitter (pip install 'asr-blstm[vad]')"
             )
             return EnergyVad()
     raise ValueError(f"unknown VAD {name!r}; use 'auto', 'silero' or 'energy'")

@@ -7,7 +7,7 @@ emissions are computed once beforehand (not timed). Each row builds a BeamSearch
 decoder.json (KenLM 3-gram + its word list) and decodes every utterance, one thread, one process:
 building is inside the timing. Rows: no hotwords (flashlight's native KenLM); 1,000 hotwords (600 words
 of the LM word list, 200 made-up words, 200 two-word phrases of LM words, bonus 2 each) with the native
-hotword LM (asr.decoding.native, `make native-decoder`) and with the Python LM (ASR_NATIVE_DECODER=0).
+hotword LM (asr.decoding.native, compiled by the package's install) and with the Python LM (ASR_NATIVE_DECODER=0).
 Times are the best of --repeats interleaved passes (and the median of the per-pass ratios). Also printed: whether the native and Python rows
 give the same texts, and how many texts the hotwords change.
 """

@@ -1,4 +1,4 @@
-"""The native hotword LM (asr/decoding/native, `make native-decoder`) against the Python LM it replaces:
+"""The native hotword LM (asr/decoding/native, built by the package's install) against the Python LM it replaces:
 the same n-best texts and scores on real speech (the shipped model on espeak-ng utterances, its KenLM
 and word list), hotwords in and out of the LM vocabulary, phrases and overlapping hotwords; boosting
 moves the answers towards the hotwords. ASR_NATIVE_DECODER=0 gives the Python LM.

@@ -1,4 +1,4 @@
-"""The native word LM (asr/decoding/native, `make native-decoder`) without hotwords against flashlight's
+"""The native word LM (asr/decoding/native, built by the package's install) without hotwords against flashlight's
 own KenLM path it replaces (ASR_NATIVE_DECODER=0): the same n-best texts, tokens and scores on real
 speech (the fixtures of test_hotwords_native.py), with the open and the closed vocabulary.
 """

@@ -4,7 +4,7 @@ and `asr serve` where torch cannot be imported, giving what the eager checkpoint
 The torch side (the export, the eager reference transcripts) runs here. The no-torch side runs in a
 subprocess: by default this interpreter with torch and torchaudio made unimportable; with
 ``ASR_NO_TORCH_PYTHON`` set (``make test`` sets it), the python of a separate venv where torch is not
-installed at all (``pip install 'asr[onnx,serve]'``, numpy 2: ``make no-torch-venv``).
+installed at all (``pip install 'asr-blstm[onnx,serve]'``, numpy 2: ``make no-torch-venv``).
 """
 
 from __future__ import annotations
@@ -175,7 +175,7 @@ def test_a_checkpoint_without_torch_says_what_to_install(no_torch, audio_files, 
         python, env, "transcribe", "--model", str(SHIPPED / "model.pt"), str(audio_files[0]), cwd=tmp_path
     )
     assert proc.returncode == 2, proc.stderr[-3000:]
-    assert "asr[torch]" in proc.stderr and "ONNX" in proc.stderr
+    assert "asr-blstm[torch]" in proc.stderr and "ONNX" in proc.stderr
     assert "Traceback" not in proc.stderr
 
 
@@ -185,7 +185,7 @@ def test_training_without_torch_says_what_to_install(no_torch, tmp_path):
     python, env = no_torch
     proc = run_asr(python, env, "train", "--config", str(config), cwd=tmp_path)
     assert proc.returncode == 2, proc.stderr[-3000:]
-    assert "needs torch" in proc.stderr and "asr[torch]" in proc.stderr
+    assert "needs torch" in proc.stderr and "asr-blstm[torch]" in proc.stderr
     assert "Traceback" not in proc.stderr
 
 

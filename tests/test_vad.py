@@ -85,7 +85,7 @@ def test_auto_falls_back_to_energy_without_silero(monkeypatch):
 
     monkeypatch.setattr(builtins, "__import__", no_silero)
     assert get_vad("auto").name == "energy"
-    with pytest.raises(ImportError, match="pip install silero-vad"):
+    with pytest.raises(ImportError, match=r"pip install 'asr-blstm\[vad\]'"):
         get_vad("silero")
     with pytest.raises(ValueError, match="unknown VAD"):
         get_vad("webrtc")

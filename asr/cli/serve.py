@@ -50,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         import uvicorn
     except ImportError:
-        print("asr serve: error: needs the serve extra: pip install 'asr[serve]'", file=sys.stderr)
+        print("asr serve: error: needs the serve extra: pip install 'asr-blstm[serve]'", file=sys.stderr)
         return 2
     api_key = args.api_key or os.environ.get(API_KEY_ENV) or None
     config = ServeConfig(

@@ -1,4 +1,4 @@
-"""Convert between our JSON-lines manifests and lhotse manifests (``pip install asr[lhotse]``).
+"""Convert between our JSON-lines manifests and lhotse manifests (``pip install 'asr-blstm[lhotse]'``).
 
 * :func:`to_lhotse`: a manifest → ``<name>_recordings.jsonl.gz``, ``<name>_supervisions.jsonl.gz`` and
   ``<name>_cuts.jsonl.gz`` (one cut per utterance). Audio paths become absolute; an utterance with an
@@ -36,9 +36,7 @@ def _lhotse() -> Any:
     try:
         import lhotse
     except ImportError:
-        raise LhotseMissing(
-            "lhotse is not installed: `pip install 'asr[lhotse]'` (or `pip install lhotse`)"
-        ) from None
+        raise LhotseMissing("lhotse is not installed: `pip install 'asr-blstm[lhotse]'`") from None
     return lhotse
 
 

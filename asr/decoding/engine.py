@@ -30,7 +30,7 @@ __all__ = ["Engine", "Paths", "Searcher", "SearchSpec"]
 
 _FLASHLIGHT_HINT = (
     "BeamSearchDecoder needs flashlight-text (the C++ beam search that torchaudio's ctc_decoder uses): "
-    "pip install flashlight-text"
+    "pip install asr-blstm (which depends on it)"
 )
 
 Paths = list[tuple[np.ndarray, float]]  # best paths (one token per input row) and their scores
@@ -52,7 +52,7 @@ def _flashlight_kenlm() -> Any:
             from flashlight.lib.text.decoder import KenLM
         except ImportError as e:
             raise ImportError(
-                "this flashlight-text build has no KenLM support; reinstall it: pip install flashlight-text"
+                "this flashlight-text build has no KenLM support; reinstall it: pip install --force-reinstall asr-blstm"
             ) from e
     return KenLM
 

@@ -8,7 +8,9 @@ from typing import Any
 
 __all__ = ["arpa_unigrams", "is_arpa", "kenlm_module", "lm_vocabulary", "read_lexicon"]
 
-_KENLM_HINT = "scoring with a KenLM model from Python needs the kenlm module: pip install ufal-kenlm"
+_KENLM_HINT = (
+    "scoring with a KenLM model from Python needs the kenlm module (ufal-kenlm): pip install asr-blstm"
+)
 
 
 def kenlm_module() -> Any:

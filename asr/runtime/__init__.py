@@ -7,7 +7,7 @@ interface `asr.transcribe`, `asr.evaluate` and `asr serve` use.
 
 This package never imports checkpoint or export code: running a model needs neither torch.onnx nor
 the training checkpoint format, and an ONNX export (`asr.runtime.onnx`) needs no torch at all:
-onnxruntime and numpy (`pip install 'asr[onnx]'`). TorchScript and int8 eager models
+onnxruntime and numpy (`pip install 'asr-blstm[onnx]'`). TorchScript and int8 eager models
 (`asr.runtime.torch_models`) load torch when asked for. The exported LSTM runs on the dense padded
 batch (packed sequences do not export reliably); utterances of different lengths therefore run one at
 a time, so that results never depend on how utterances were batched (the eager model packs for the

@@ -26,7 +26,7 @@ class OnnxModel(ExportedModel):
             import onnxruntime as ort
         except ImportError as e:
             raise MissingDependency(
-                "running an ONNX export needs onnxruntime: pip install 'asr[onnx]'"
+                "running an ONNX export needs onnxruntime: pip install 'asr-blstm[onnx]'"
             ) from e
         options = ort.SessionOptions()
         # 0: follow torch's thread setting (what `--threads` sets), so every backend obeys one knob;

@@ -3,7 +3,7 @@
     from asr.serve import ServeConfig, create_app, run
     run("exp/synthetic/best.pt", host="127.0.0.1", port=8000)     # or: asr serve --model M
 
-Needs the `serve` extra (FastAPI, uvicorn, python-multipart): pip install 'asr[serve]'.
+Needs the `serve` extra (FastAPI, uvicorn, python-multipart): pip install 'asr-blstm[serve]'.
 Modules: `config` (ServeConfig and uvicorn settings), `auth` (the API key), `limits` (what a request
 must be, and reading its body), `workers` (the processes that transcribe), `app` (routes, admission).
 """

@@ -36,7 +36,7 @@ class Monitor:
                 from torch.utils.tensorboard import SummaryWriter
             except ImportError:  # tensorboard is optional
                 log.warning(
-                    "tensorboard is not installed; writing metrics.csv only (pip install tensorboard)"
+                    "tensorboard is not installed; writing metrics.csv only (pip install 'asr-blstm[train]')"
                 )
             else:
                 self.writer = SummaryWriter(str(self.out_dir / "tensorboard"))
@@ -73,7 +73,7 @@ class Monitor:
             matplotlib.use("Agg")
             import matplotlib.pyplot as plt
         except ImportError:
-            log.warning("matplotlib is not installed; no curves.png (pip install matplotlib)")
+            log.warning("matplotlib is not installed; no curves.png (pip install 'asr-blstm[train]')")
             return None
         series = self.read()
         fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))

@@ -1,15 +1,17 @@
 """The native word LM: flashlight's lexicon search scoring words with KenLM + hotword gains in C++.
 
-``hotword_lm.cpp`` (built by ``make native-decoder`` into ``_build/libasr_hotword_lm.so``) builds its own
+``hotword_lm.cpp`` (compiled by the package's build, setup.py, into ``libasr_hotword_lm.so`` beside this
+file: by ``pip install``, in place by ``pip install -e .``, into the wheel by ``python -m build``) builds its own
 flashlight ``Trie`` and ``LexiconDecoder`` with an LM that wraps flashlight's KenLM and adds the gains
 of :class:`~asr.decoding.hotwords.HotwordGraph` (its transition table, exported). Same numbers as the
 Python LM of :func:`asr.decoding.lm_hooks.make_word_lm`, without a Python call per hypothesis and word.
 With an empty hotword table it is flashlight's KenLM path with each word's score cached in its LM state
 (flashlight's KenLM asks KenLM again every time a hypothesis extends by a word): the same numbers, faster.
 
-The library is loaded with ctypes; when it is not built, cannot load, or ``ASR_NATIVE_DECODER=0`` is
-set, :func:`lexicon_search` returns None and the engine uses the Python LM (hotwords) or flashlight's
-KenLM (none).
+The library is loaded with ctypes; when it is not built (no C++ compiler where the package was built),
+cannot load, or ``ASR_NATIVE_DECODER=0`` is set, :func:`lexicon_search` returns None and the engine uses
+the Python LM (hotwords) or flashlight's KenLM (none): the slower path, which it says once, at WARNING,
+with the reason (at INFO where ASR_NATIVE_DECODER=0 asked for it).
 """
 
 from __future__ import annotations
@@ -30,8 +32,11 @@ __all__ = ["BUILD_HINT", "LIBRARY", "NativeLexiconSearch", "lexicon_search", "lo
 
 log = logging.getLogger(__name__)
 
-LIBRARY = Path(__file__).resolve().parent / "_build" / "libasr_hotword_lm.so"
-BUILD_HINT = "build it with `make native-decoder`"
+LIBRARY = Path(__file__).resolve().parent / "libasr_hotword_lm.so"
+BUILD_HINT = (
+    "it is compiled when the package is built from source with a C++ compiler (g++) present: reinstall it "
+    "there; in a checkout, `pip install -e .`"
+)
 # flashlight-text versions whose C++ ABI the vendored headers (include/, from tag v0.0.7) were checked
 # against; the headers are unchanged since v0.0.4, but only this wheel was tested.
 FLASHLIGHT_VERSIONS = ("0.0.7",)
@@ -84,10 +89,17 @@ def _load() -> tuple[ctypes.CDLL | None, str]:
     return lib, ""
 
 
-def _log_path(message: str, *args: object) -> None:
+def _log_path(level: int, message: str, *args: object) -> None:
+    """Log which path the lexicon search takes, once per process."""
     if not _state.get("logged"):
         _state["logged"] = True
-        log.debug(message, *args)
+        log.log(level, message, *args)
+
+
+_SLOWER = (
+    "lexicon search: the native decoder is not used, so decoding takes the slower path (%s, about half "
+    "as fast): %s"
+)
 
 
 def lexicon_search(
@@ -95,14 +107,15 @@ def lexicon_search(
 ) -> NativeLexiconSearch | None:
     """The native search for a lexicon (`words`, "<unk>" last) with hotwords (`graph`, maybe empty), or
     None: use the Python LM (hotwords) or flashlight's KenLM (none)."""
+    slower = "the Python hotword LM" if graph else "flashlight-text's KenLM"
     if os.environ.get("ASR_NATIVE_DECODER", "1") == "0":
-        _log_path("lexicon search: not native (ASR_NATIVE_DECODER=0)")
+        _log_path(logging.INFO, _SLOWER, slower, "ASR_NATIVE_DECODER=0 is set")
         return None
     lib, why = load_library()
     if lib is None:
-        _log_path("lexicon search: not native (%s)", why)
+        _log_path(logging.WARNING, _SLOWER, slower, why)
         return None
-    _log_path("lexicon search: native LM (%s)", LIBRARY)
+    _log_path(logging.DEBUG, "lexicon search: native LM (%s)", LIBRARY)
     return NativeLexiconSearch(lib, vocab, config, words, graph, weight)
 
 
