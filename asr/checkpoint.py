@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -90,20 +91,81 @@ def slim_checkpoint(src: str | os.PathLike, dst: str | os.PathLike, half: bool =
             k: v.half() if v.is_floating_point() and v.numel() > 1024 else v
             for k, v in payload["state_dict"].items()
         }
-    recognizer_from_payload(slim)  # refuse to write something that does not load
+    recognizer_from_payload(slim, str(src))  # refuse to write something that does not load
     save_checkpoint(slim, dst)
     return Path(dst)
 
 
-def recognizer_from_payload(payload: dict[str, Any]) -> SpeechRecognizer:
-    recognizer = SpeechRecognizer(
-        FeatureConfig.from_dict(payload["features"]),
-        ModelConfig.from_dict(payload["model"]),
-        Vocabulary.from_dict(payload["vocab"]),
-    )
-    recognizer.acoustic.load_state_dict(payload["state_dict"])
-    recognizer.metadata = {k: payload["train"].get(k) for k in ("epoch", "step", "metrics", "git_rev")}
+def recognizer_from_payload(payload: dict[str, Any], name: str = "checkpoint") -> SpeechRecognizer:
+    """The `SpeechRecognizer` a payload describes; CheckpointError (naming `name`) when its configs are
+    invalid, too large to be real, or disagree with its weights. Sizes are checked against the weights
+    before anything is built, so a config that claims 100 000 layers is refused at once."""
+    try:
+        features = FeatureConfig.from_dict(payload["features"])
+        model = ModelConfig.from_dict(payload["model"])
+        vocab = Vocabulary.from_dict(payload["vocab"])
+    except (AttributeError, KeyError, TypeError, ValueError) as e:
+        raise CheckpointError(f"{name}: invalid configuration ({type(e).__name__}: {e})") from None
+    state_dict = payload["state_dict"]
+    if not isinstance(state_dict, dict):
+        raise CheckpointError(f"{name}: 'state_dict' is not a mapping of weights")
+    _check_sizes(name, features, model, vocab, state_dict)
+    recognizer = SpeechRecognizer(features, model, vocab)
+    try:
+        recognizer.acoustic.load_state_dict(state_dict)
+    except RuntimeError as e:  # shapes or keys that do not match the configuration
+        first = str(e).strip().splitlines()
+        raise CheckpointError(
+            f"{name}: the weights do not match the model configuration ({' '.join(first[:3])[:500]})"
+        ) from None
+    train = payload.get("train") if isinstance(payload.get("train"), dict) else {}
+    recognizer.metadata = {k: train.get(k) for k in ("epoch", "step", "metrics", "git_rev")}
     return recognizer
+
+
+# Beyond these a configuration describes no real front end: refused before the mel filter bank and the
+# STFT window are built (n_fft is not tied to any weight, so it needs a bound of its own).
+_MAX_N_FFT = 1 << 16
+_RATES = (1000, 768_000)
+
+
+def _check_sizes(
+    name: str, features: FeatureConfig, model: ModelConfig, vocab: Vocabulary, state_dict: dict
+) -> None:
+    """Every size the configs give must be the size of the weights on file: building the model then
+    costs what the file already holds, whatever the configuration claims."""
+    if not 0 < features.n_fft <= _MAX_N_FFT or not _RATES[0] <= features.sample_rate <= _RATES[1]:
+        raise CheckpointError(
+            f"{name}: features.n_fft {features.n_fft} or features.sample_rate {features.sample_rate} is out "
+            f"of range (n_fft at most {_MAX_N_FFT}, sample rate {_RATES[0]} to {_RATES[1]} Hz)"
+        )
+
+    def width(key: str, dim: int) -> int:
+        tensor = state_dict.get(key)
+        if not isinstance(tensor, torch.Tensor) or tensor.dim() <= dim:
+            raise CheckpointError(f"{name}: the weights lack {key!r}: not a BiLSTM-CTC checkpoint of asr")
+        return int(tensor.shape[dim])
+
+    layers = sum(1 for key in state_dict if re.fullmatch(r"lstm\.weight_ih_l\d+", str(key)))
+    expected = [
+        ("features.n_mels", features.n_mels, width("feature_mean", 0)),
+        ("model.num_layers", model.num_layers, layers),
+        ("model.hidden_size", model.hidden_size, width("lstm.weight_hh_l0", 1)),
+        ("the vocabulary's size", len(vocab), width("output.weight", 0)),
+    ]
+    if model.subsampling == "conv":
+        expected.append(("model.conv_channels", model.conv_channels, width("subsample.conv.0.weight", 0)))
+    else:
+        stacked = features.n_mels * model.subsampling_factor
+        expected.append(
+            ("features.n_mels x model.subsampling_factor", stacked, width("lstm.weight_ih_l0", 1))
+        )
+    for what, claimed, actual in expected:
+        if claimed != actual:
+            raise CheckpointError(
+                f"{name}: {what} is {claimed}, but the weights have {actual}; the checkpoint is corrupt or "
+                "was edited"
+            )
 
 
 def load_model(path: str | os.PathLike, device: str | torch.device = "cpu") -> Recognizer:
@@ -111,6 +173,6 @@ def load_model(path: str | os.PathLike, device: str | torch.device = "cpu") -> R
 
     The public loader, `asr.load_model` (`asr.loading`), also takes export directories; it calls this
     for files."""
-    recognizer = recognizer_from_payload(load_checkpoint(path))
+    recognizer = recognizer_from_payload(load_checkpoint(path), str(path))
     log.info("loaded %s (%d parameters)", path, recognizer.acoustic.num_parameters())
     return recognizer.to(device).eval()

@@ -8,15 +8,21 @@ folder holding ``model.pt``), then the model shipped in the source tree, ``data/
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from pathlib import Path
+from typing import Any
+
+from asr.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
 ENV_VAR = "ASR_MODEL"
 SHIPPED = Path("data") / "models" / "synthetic-en"  # relative to the source tree's root
 DECODER_FILE = "decoder.json"
+# The keys of decoder.json that name files: in a model folder they must name files inside it.
+PATH_KEYS = ("lm", "lexicon")
 
 
 def shipped_model_dir() -> Path:
@@ -68,3 +74,36 @@ def bundled_decoder_config(model: str | os.PathLike) -> Path | None:
     else:
         return None
     return config if config.is_file() else None
+
+
+def bundled_decoder_settings(config: str | os.PathLike) -> dict[str, Any]:
+    """A model folder's ``decoder.json`` as a dict, with the files it names resolved inside the folder.
+
+    A model folder is data that may come from anyone, so what it names must stay in it: a path that
+    leaves the folder (absolute, through "..", or a link pointing out) or is missing there is a
+    ConfigError naming the key, never a file read from elsewhere. A user who wants an LM from outside
+    the folder names it on the command line (--lm, --lexicon or --decoder-config)."""
+    path = Path(config)
+    try:
+        settings = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ConfigError(f"{path}: not a readable JSON decoder config ({e})") from None
+    if not isinstance(settings, dict):
+        raise ConfigError(f"{path}: expected a JSON object of decoder settings")
+    folder = path.parent.resolve()
+    for key in PATH_KEYS:
+        value = settings.get(key)
+        if value is None or value == "":
+            continue
+        if not isinstance(value, str):
+            raise ConfigError(f"{path}: {key!r} must be a file name inside {path.parent}, got {value!r}")
+        target = (folder / value).resolve()
+        if Path(value).is_absolute() or not target.is_relative_to(folder):
+            raise ConfigError(
+                f"{path}: {key!r} names {value!r}, outside the model folder; a model folder's files may "
+                f"only name files inside it (to use another {key}, give --{key} on the command line)"
+            )
+        if not target.is_file():
+            raise ConfigError(f"{path}: {key!r} names {value!r}, which is not a file in {path.parent}")
+        settings[key] = str(target)
+    return settings

@@ -34,7 +34,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from asr.errors import ExportError
+from asr.errors import ConfigError, ExportError
 from asr.features import FeatureConfig
 from asr.fileio import atomic_write
 from asr.loading import load_model
@@ -270,23 +270,22 @@ def export_model(
 
 def _bundle_decoder(checkpoint: str, out: Path) -> None:
     """Copy the checkpoint's ``decoder.json`` (its tuned beam search) into the export, with the LM and
-    word list it names, so that the export decodes as the checkpoint does wherever it is taken."""
-    from asr.default_model import DECODER_FILE, bundled_decoder_config
+    word list it names, so that the export decodes as the checkpoint does wherever it is taken. Only
+    files inside the checkpoint's folder are copied: a decoder.json naming any other file is refused
+    (`asr.default_model.bundled_decoder_settings`), so an export never carries a file from elsewhere."""
+    from asr.default_model import DECODER_FILE, PATH_KEYS, bundled_decoder_config, bundled_decoder_settings
 
     config = bundled_decoder_config(checkpoint)
     if config is None:
         return
     try:
-        settings = json.loads(config.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as e:
-        log.warning("%s: not copied into the export (%s)", config, e)
-        return
-    for key in ("lm", "lexicon"):
+        settings = bundled_decoder_settings(config)
+    except ConfigError as e:
+        raise ExportError(f"{e}; the export was not written (fix or remove {config})") from None
+    for key in PATH_KEYS:
         value = settings.get(key)
-        if not isinstance(value, str) or not value:
-            continue
-        src = Path(value) if Path(value).is_absolute() else config.parent / value
-        if src.is_file():
+        if isinstance(value, str) and value:
+            src = Path(value)
             shutil.copy2(src, out / src.name)
             settings[key] = src.name
     with atomic_write(out / DECODER_FILE) as f:

@@ -146,18 +146,23 @@ def decoder_config(args: argparse.Namespace, model_path: str | Path | None) -> D
             raise ConfigError("--greedy contradicts the beam-search options given with it")
         return None
     config_file = args.decoder_config
+    bundled_settings = None
     if nothing_asked:
-        from asr.default_model import bundled_decoder_config
+        from asr.default_model import bundled_decoder_config, bundled_decoder_settings
 
         bundled = bundled_decoder_config(model_path) if model_path else None
         if bundled is None:
             return None
         log.info("decoding with %s (beam search as tuned for this model; --greedy to skip)", bundled)
-        config_file = str(bundled)
+        # the model folder's own file: what it names must lie inside the folder
+        bundled_settings = bundled_decoder_settings(bundled)
     from asr.decoding import DecoderConfig
 
     try:
-        config = DecoderConfig.from_file(config_file) if config_file else DecoderConfig()
+        if bundled_settings is not None:
+            config = DecoderConfig.from_dict(bundled_settings)
+        else:
+            config = DecoderConfig.from_file(config_file) if config_file else DecoderConfig()
         changes: dict[str, Any] = {}
         for name in ("beam_size", "lm", "lm_weight", "word_score", "confidence"):
             value = getattr(args, name)
