@@ -26,6 +26,8 @@ from asr.serve import ServeConfig, create_app  # noqa: E402
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 WAV = {"content-type": "audio/wav"}
+# Without an API key the server answers only Host names of its address (asr.serve.hosts)
+LOCAL = "http://127.0.0.1"
 
 
 class SlowModel:
@@ -56,7 +58,9 @@ def wav_bytes(speech_corpus):
 
 @pytest.fixture(scope="module")
 def client(model):
-    with TestClient(create_app(model, ServeConfig(max_upload_bytes=2_000_000, max_audio_seconds=20))) as c:
+    with TestClient(
+        create_app(model, ServeConfig(max_upload_bytes=2_000_000, max_audio_seconds=20)), base_url=LOCAL
+    ) as c:
         yield c
 
 
@@ -129,19 +133,19 @@ def test_bad_requests_get_clear_4xx_and_service_keeps_serving(client, wav_bytes)
 
 
 def test_upload_and_duration_limits(model, wav_bytes):
-    with TestClient(create_app(model, ServeConfig(max_upload_bytes=1000))) as c:
+    with TestClient(create_app(model, ServeConfig(max_upload_bytes=1000)), base_url=LOCAL) as c:
         r = c.post("/v1/transcribe", content=wav_bytes, headers=WAV)
         assert r.status_code == 413 and "limit is 1000 bytes" in r.json()["detail"]
         r = c.post("/v1/transcribe", files={"file": ("a.wav", wav_bytes)})
         assert r.status_code == 413
-    with TestClient(create_app(model, ServeConfig(max_audio_seconds=0.5))) as c:
+    with TestClient(create_app(model, ServeConfig(max_audio_seconds=0.5)), base_url=LOCAL) as c:
         r = c.post("/v1/transcribe", content=wav_bytes, headers=WAV)
         assert r.status_code == 413 and "at most 0.5 s" in r.json()["detail"]
 
 
 def test_full_queue_gets_503(model, wav_bytes):
     app = create_app(model, ServeConfig(workers=1, max_queue=2))
-    with TestClient(app) as c:
+    with TestClient(app, base_url=LOCAL) as c:
         service = app.state.service
         service.admitted = 3  # as if three requests were running or waiting
         r = c.post("/v1/transcribe", content=wav_bytes, headers=WAV)
@@ -168,7 +172,7 @@ def _alive(pid: int) -> bool:
 
 def test_timed_out_request_kills_its_worker_and_a_new_one_serves(model, wav_bytes):
     app = create_app(SlowModel(model, 600.0), ServeConfig(request_timeout_s=1.0, vad="energy"))
-    with TestClient(app) as c:
+    with TestClient(app, base_url=LOCAL) as c:
         service = app.state.service
         (old_pid,) = service.pool.worker_pids()
         started = time.monotonic()
@@ -185,7 +189,7 @@ def test_timed_out_request_kills_its_worker_and_a_new_one_serves(model, wav_byte
 def test_each_worker_has_its_own_decoders(model, wav_bytes):
     """Concurrent beam-search requests over two workers: each answer is the one a lone request gets."""
     app = create_app(model, ServeConfig(workers=2, max_queue=8, vad="energy"))
-    with TestClient(app) as c:
+    with TestClient(app, base_url=LOCAL) as c:
         alone = c.post("/v1/transcribe?decoder=beam", content=wav_bytes, headers=WAV).json()["text"]
         with ThreadPoolExecutor(6) as pool:
             answers = list(
@@ -204,7 +208,7 @@ def test_each_worker_has_its_own_decoders(model, wav_bytes):
 
 def test_api_key_is_required_on_every_request_but_the_page(model, wav_bytes):
     app = create_app(model, ServeConfig(api_key="s3cret-key", vad="energy"))
-    with TestClient(app) as c:
+    with TestClient(app, base_url=LOCAL) as c:
         assert c.get("/").status_code == 200  # the page holds no data; it asks for the key
         for r in (
             c.get("/healthz"),
@@ -241,9 +245,7 @@ def test_uploads_need_an_audio_type_or_a_form_and_the_same_origin(client, wav_by
     opaque = client.post("/v1/transcribe", content=wav_bytes, headers={**WAV, "origin": "null"})
     assert opaque.status_code == 403
     assert client.app.state.service.served == served
-    same = client.post(
-        "/v1/transcribe", files={"file": ("a.wav", wav_bytes)}, headers={"origin": "http://testserver"}
-    )
+    same = client.post("/v1/transcribe", files={"file": ("a.wav", wav_bytes)}, headers={"origin": LOCAL})
     assert same.status_code == 200
 
 
@@ -271,7 +273,7 @@ def test_serves_an_exported_model(tmp_path, model, wav_bytes):
     exported = asr.load_model(export_dir)
     with pytest.raises(TypeError, match="model_path"):
         create_app(exported)  # an onnxruntime session cannot be pickled to a worker
-    with TestClient(create_app(exported, model_path=export_dir)) as c:
+    with TestClient(create_app(exported, model_path=export_dir), base_url=LOCAL) as c:
         r = c.post("/v1/transcribe", content=wav_bytes, headers=WAV)
         assert r.status_code == 200 and r.json()["text"] == asr.transcribe(model, wav_bytes).text
         assert "OnnxModel" in c.get("/healthz").json()["model"]
@@ -289,7 +291,7 @@ def test_cli_warns_when_listening_beyond_loopback_without_a_key(tmp_path, model,
     monkeypatch.delenv("ASR_API_KEY", raising=False)
     assert main(["serve", "--model", str(ckpt), "--host", "0.0.0.0", "--greedy"]) == 0
     assert "without an API key" in capsys.readouterr().err
-    assert ran[-1]["host"] == "0.0.0.0" and ran[-1]["limit_concurrency"] > 0
+    assert ran[-1]["host"] == "0.0.0.0" and "limit_concurrency" not in ran[-1]
     monkeypatch.setenv("ASR_API_KEY", "k")
     assert main(["serve", "--model", str(ckpt), "--host", "0.0.0.0", "--greedy"]) == 0
     assert "without an API key" not in capsys.readouterr().err

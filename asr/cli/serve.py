@@ -36,6 +36,27 @@ def add_parser(sub: Any) -> None:
         "--upload-timeout", type=float, default=60.0, help="seconds an upload may take before it gets 408"
     )
     p.add_argument(
+        "--header-timeout",
+        type=float,
+        default=10.0,
+        help="seconds a connection may take to send its request head (line and headers) before it is "
+        "closed (408 if it sent part of one); idle or slow sockets cannot hold the server",
+    )
+    p.add_argument(
+        "--max-connections",
+        type=int,
+        default=512,
+        help="open connections at most; beyond, the one waiting longest for a request head is closed",
+    )
+    p.add_argument(
+        "--allowed-host",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="a name clients may use in the Host header besides the listening address (repeatable; "
+        "e.g. the machine's DNS name). Without an API key other names get 421 (DNS rebinding)",
+    )
+    p.add_argument(
         "--api-key",
         help="require this key on every request (Authorization: Bearer KEY); default: $ASR_API_KEY. "
         "Prefer the environment variable: command lines are visible to other users",
@@ -63,6 +84,10 @@ def run(args: argparse.Namespace) -> int:
         vad=args.vad,
         upload_timeout_s=args.upload_timeout,
         api_key=api_key,
+        header_timeout_s=args.header_timeout,
+        max_connections=args.max_connections,
+        host=args.host,
+        allowed_hosts=tuple(args.allowed_host),
     )
     if api_key is None and not is_loopback(args.host):
         print(

@@ -1,7 +1,9 @@
 """The ASGI application (FastAPI): its routes, the admission of requests, and the uvicorn runner.
 
-A request is checked before anything is read (`asr.serve.auth` for the key, `asr.serve.limits` for the
-content type, origin and declared size). It is then admitted, or refused with 503 and Retry-After when
+A connection must send its request head in time and idle ones make room for others
+(`asr.serve.protocol`). A request is checked before anything is read (`asr.serve.auth` for the key, or
+without one `asr.serve.hosts` for the Host header; `asr.serve.limits` for the content type, origin and
+declared size). It is then admitted, or refused with 503 and Retry-After when
 `workers + max_queue` requests are already in (reading, waiting or running), so at most that many bodies
 are ever being read or held; its body is read within the limits of `asr.serve.limits`. Decoding and
 transcription run in worker processes (`workers`, default 1; see `asr.serve.workers`), each with its own
@@ -16,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import dataclasses
 import logging
 import os
 import threading
@@ -29,6 +32,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Res
 from asr.formats import format_transcript, transcript_to_dict
 from asr.serve.auth import ApiKey
 from asr.serve.config import API_KEY_ENV, ServeConfig, is_loopback, uvicorn_options
+from asr.serve.hosts import HostCheck
 from asr.serve.limits import audio_bytes, check_request, public_message
 from asr.serve.workers import (
     WorkerCrashed,
@@ -105,6 +109,7 @@ _RESPONSES_DOC: dict[int | str, dict[str, Any]] = {
     408: {"description": "The upload was too slow"},
     413: {"description": "The upload or the audio is too long"},
     415: {"description": "Not an audio content type or multipart form"},
+    421: {"description": "The Host header names another server (without an API key: DNS rebinding)"},
     422: {"description": "The audio cannot be decoded, or an option is invalid"},
     503: {"description": "The queue is full; retry after the Retry-After seconds"},
     504: {"description": "The transcription took longer than the request timeout"},
@@ -162,6 +167,8 @@ def create_app(
     app.state.service = service
     if config.api_key is not None:
         app.add_middleware(ApiKey, key=config.api_key)
+    else:  # without a key, only requests that name this server (DNS rebinding: asr.serve.hosts)
+        app.add_middleware(HostCheck, bind=config.host, extra=config.allowed_hosts)
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     async def page() -> HTMLResponse:
@@ -262,7 +269,9 @@ def run(
 
     from asr.loading import load_model
 
-    config = config or ServeConfig(api_key=os.environ.get(API_KEY_ENV) or None)
+    config = dataclasses.replace(
+        config or ServeConfig(api_key=os.environ.get(API_KEY_ENV) or None), host=host
+    )
     model = load_model(model_path, device=device, threads=config.torch_threads)
     app = create_app(model, config, beam_decoder, model_path=model_path, device=device)
     if config.api_key is None and not is_loopback(host):

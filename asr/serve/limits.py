@@ -14,6 +14,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from fastapi import HTTPException, Request
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.formparsers import MultiPartException
 
 from asr.serve.config import ServeConfig
 
@@ -21,6 +23,7 @@ __all__ = ["NO_AUDIO", "UNSUPPORTED_TYPE", "audio_bytes", "check_request", "publ
 
 # Multipart framing (boundaries, part headers) allowed on top of the audio size limit.
 _MULTIPART_OVERHEAD = 64 * 1024
+_MAX_FIELD_BYTES = 64 * 1024  # a form's text fields (not the file): the page sends none
 NO_AUDIO = (
     "no audio in the request: send multipart/form-data with a file field named 'file', "
     "or the audio file's bytes as the request body"
@@ -38,6 +41,20 @@ _OBJECT_REPR = re.compile(r"<[^<>]* object at 0x[0-9a-fA-F]+>")
 def public_message(message: str) -> str:
     """A message safe for an error body: no absolute paths, no object reprs."""
     return _PATH.sub("<path>", _OBJECT_REPR.sub("<object>", message))
+
+
+def _form_error(message: str) -> tuple[int, str]:
+    """(status, detail) for the form parser's message: a limit it enforces is said as that limit (413
+    for a part too large, 400 for too many parts), not as a malformed body."""
+    message = public_message(message)[:200]
+    if "exceeded maximum size" in message:
+        return (
+            413,
+            f"multipart/form-data: a form field is too large ({message}); send the audio as the 'file' field",
+        )
+    if message.startswith("Too many"):
+        return 400, f"multipart/form-data: too many parts ({message}); send one field named 'file'"
+    return 400, f"malformed multipart/form-data body ({message})"
 
 
 def _body_limit(config: ServeConfig, multipart: bool) -> int:
@@ -104,9 +121,13 @@ async def audio_bytes(request: Request, config: ServeConfig, multipart: bool) ->
             raise HTTPException(400, NO_AUDIO)
         return body
     try:
-        form = await limited.form(max_files=1, max_fields=16)
+        form = await limited.form(max_files=1, max_fields=16, max_part_size=_MAX_FIELD_BYTES)
     except HTTPException:
         raise
+    except StarletteHTTPException as e:  # the parser's own limits and syntax errors, with its message
+        raise HTTPException(*_form_error(str(e.detail))) from None
+    except MultiPartException as e:
+        raise HTTPException(*_form_error(e.message)) from None
     except Exception as e:  # noqa: BLE001 - malformed multipart raises several types
         raise HTTPException(400, f"malformed multipart/form-data body ({type(e).__name__})") from None
     upload = form.get("file")
