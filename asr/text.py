@@ -13,6 +13,8 @@ from typing import Any
 
 from num2words import num2words
 
+from asr.spoken_forms import expand_spoken_forms
+
 __all__ = ["Vocabulary", "normalize_text"]
 
 # --- normalization --------------------------------------------------------------------------------
@@ -55,11 +57,14 @@ _MAX_CARDINAL_DIGITS = 12
 def normalize_text(text: str) -> str:
     """Normalize a transcript to lower-case ASCII letters, apostrophes inside words and single spaces.
 
-    Accents are stripped, numbers spelled out ("42" -> "forty two", "3rd" -> "third", "3.5" -> "three
-    point five", "1,000" -> "one thousand"), "&" -> "and", "%" -> "percent"; every other character
-    becomes a word boundary.
+    First the forms read aloud as other words (:func:`asr.spoken_forms.expand_spoken_forms`): times
+    ("10:30" -> "ten thirty"), dates ("Jan. 5th" -> "january fifth"), years in context ("in 1999" ->
+    "in nineteen ninety nine"), money ("$5.50" -> "five dollars and fifty cents"), units, titles before a
+    name ("Dr. Smith" -> "doctor smith"). Then accents are stripped, the other numbers spelled out ("42"
+    -> "forty two", "3rd" -> "third", "3.5" -> "three point five", "1,000" -> "one thousand"), "&" ->
+    "and", "%" -> "percent"; every other character becomes a word boundary.
     """
-    text = text.lower()
+    text = expand_spoken_forms(text).lower()
     if not text.isascii():
         text = text.translate(_TRANSLATE)
         text = "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))

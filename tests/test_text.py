@@ -42,7 +42,8 @@ ENGLISH = Vocabulary.english_characters()
         ("the 1st and 2nd", "the first and second"),
         ("21st century", "twenty first century"),
         ("11th 12th 13th", "eleventh twelfth thirteenth"),
-        ("in 1999", "in one thousand nine hundred and ninety nine"),
+        ("in 1999", "in nineteen ninety nine"),  # a year after "in": read in pairs
+        ("1999 people", "one thousand nine hundred and ninety nine people"),
         ("agent 007", "agent zero zero seven"),
         ("mp3", "mp three"),
         ("1, 2, 3", "one two three"),
@@ -78,6 +79,69 @@ ENGLISH = Vocabulary.english_characters()
     ],
 )
 def test_normalize_text(raw: str, expected: str) -> None:
+    assert normalize_text(raw) == expected
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        # ordinals
+        ("3rd", "third"),
+        ("the 22nd time", "the twenty second time"),
+        ("1,000th", "one thousandth"),
+        # times
+        ("10:30", "ten thirty"),
+        ("at 10:05 a.m.", "at ten oh five a m"),
+        ("10:00", "ten o'clock"),
+        ("10:00 PM", "ten p m"),
+        ("7 pm", "seven p m"),
+        ("John 3:16", "john three sixteen"),
+        # dates and years
+        ("Jan. 5th, 1999", "january fifth nineteen ninety nine"),
+        ("on March 3", "on march third"),
+        ("5 January 2024", "the fifth of january twenty twenty four"),
+        ("the 3rd of May", "the third of may"),
+        ("on 2024-01-15", "on january fifteenth twenty twenty four"),
+        ("since 2005", "since two thousand and five"),
+        ("the 1990s", "the nineteen nineties"),
+        ("in the '60s", "in the sixties"),
+        ("500 BC", "five hundred b c"),
+        ("5 may go", "five may go"),  # "may" the verb, not the month
+        ("1500 people", "one thousand five hundred people"),  # no year without context
+        # money
+        ("$5", "five dollars"),
+        ("$1", "one dollar"),
+        ("$1.00", "one dollar"),
+        ("$5.50", "five dollars and fifty cents"),
+        ("$0.99", "ninety nine cents"),
+        ("$1,000", "one thousand dollars"),
+        ("$1.5 million", "one point five million dollars"),
+        ("$3bn", "three billion dollars"),
+        ("£3", "three pounds"),
+        ("€20", "twenty euros"),
+        ("50¢", "fifty cents"),
+        # units and signs
+        ("5 kg", "five kilograms"),
+        ("1 ft", "one foot"),
+        ("100 km/h", "one hundred kilometers per hour"),
+        ("30°F", "thirty degrees fahrenheit"),
+        ("No. 5", "number five"),
+        ("#1 fan", "number one fan"),
+        # abbreviations, where one reading is certain
+        ("Dr. Smith", "doctor smith"),
+        ("Dr Who", "doctor who"),
+        ("Elm Dr.", "elm dr"),  # a drive, or a doctor: left as written
+        ("St. Louis", "saint louis"),
+        ("Mr. and Mrs. Jones", "mister and missus jones"),
+        ("Prof. Plum", "professor plum"),
+        ("Gen X", "gen x"),  # "Gen" needs its dot to be a general
+        ("apples, pears, etc.", "apples pears et cetera"),
+        ("e.g. this", "for example this"),
+        ("cats vs. dogs", "cats versus dogs"),
+        ("John Smith Jr.", "john smith junior"),
+    ],
+)
+def test_normalize_text_spoken_forms(raw: str, expected: str) -> None:
     assert normalize_text(raw) == expected
 
 

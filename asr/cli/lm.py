@@ -49,7 +49,31 @@ def add_parser(sub: Any) -> None:
         help="trie with probabilities and backoffs in BITS bits (e.g. 8: about a third of the size)",
     )
     add_alias(p, "--quantize", "quantize_bits", type=int)
+    p.add_argument(
+        "--vocab-size",
+        type=int,
+        metavar="N",
+        help="keep the N most frequent words across the sources (each text file and --vocab-list counts "
+        "the same); the others are trained as <unk>",
+    )
+    p.add_argument(
+        "--vocab-list",
+        nargs="+",
+        default=[],
+        metavar="TSV",
+        help="word-frequency lists ('word<TAB>count' lines) that vote in the vocabulary with the texts",
+    )
     p.set_defaults(func=run_build)
+
+    p = lm_sub.add_parser("eval", help="perplexity and OOV rate of LMs on held-out text files or manifests")
+    p.add_argument(
+        "--lm", nargs="+", required=True, help="LMs (a lexicon <stem>.words.txt beside each is used)"
+    )
+    p.add_argument(
+        "--text", nargs="+", required=True, help="text files (one sentence a line) or .jsonl manifests"
+    )
+    p.add_argument("--json", help="also write the table as JSON here")
+    p.set_defaults(func=run_eval)
 
     p = lm_sub.add_parser("tune", help="grid-search lm_weight / word_score on a dev manifest")
     add_model_argument(p, required=True, help="checkpoint or export directory")
@@ -85,11 +109,38 @@ def run_build(args: argparse.Namespace) -> int:
             normalize=args.normalize,
             binary_type="trie" if args.quantize_bits else args.binary_type,
             quantize_bits=args.quantize_bits or 0,
+            vocab_size=args.vocab_size,
+            vocab_lists=args.vocab_list,
         )
     except (LMBuildError, ValueError) as e:
         print(f"asr lm build: error: {e}", file=sys.stderr)
         return 2
     print(result.summary())
+    return 0
+
+
+def run_eval(args: argparse.Namespace) -> int:
+    import json
+
+    from asr.decoding.lexicon import lm_vocabulary
+    from asr.lm.evaluate import perplexity, read_lines
+
+    texts = {path: read_lines(path) for path in args.text}
+    rows = []
+    print(f"{'text':40s} {'lm':36s} {'sentences':>9s} {'words':>8s} {'OOV %':>6s} {'perplexity':>10s}")
+    for lm in args.lm:
+        lexicon = lm_vocabulary(lm)
+        for path, lines in texts.items():
+            result = perplexity(lm, lines, lexicon)
+            rows.append({"text": path, "lm": lm, "sentences": result.sentences, "words": result.words,
+                         "oov_rate": round(result.oov_rate, 5), "perplexity": round(result.perplexity, 2)})  # fmt: skip
+            print(
+                f"{path[-40:]:40s} {lm[-36:]:36s} {result.sentences:9d} {result.words:8d} "
+                f"{100 * result.oov_rate:6.2f} {result.perplexity:10.1f}",
+                flush=True,
+            )
+    if args.json:
+        Path(args.json).write_text(json.dumps(rows, indent=1) + "\n", encoding="utf-8")
     return 0
 
 

@@ -62,11 +62,14 @@ class LMBuildResult:
     words: int
     sentences: int
     seconds: float
+    # with a vocabulary size: the share of running words outside the vocabulary (trained as <unk>)
+    unk_rate: float | None = None
 
     def summary(self) -> str:
         counts = ", ".join(f"{n}-grams {c}" for n, c in sorted(self.ngrams.items()))
+        unk = "" if self.unk_rate is None else f", {100 * self.unk_rate:.2f} % of the running words <unk>"
         return (
-            f"{self.path}: {self.order}-gram LM from {self.sentences} sentences ({counts}) in "
+            f"{self.path}: {self.order}-gram LM from {self.sentences} sentences ({counts}{unk}) in "
             f"{self.seconds:.1f} s; its {self.words} words (a lexicon for the decoder) in {self.words_path}"
         )
 
@@ -82,6 +85,8 @@ def build_lm(
     binary_type: str = "probing",
     discount_fallback: bool = True,
     quantize_bits: int = 0,
+    vocab_size: int | None = None,
+    vocab_lists: Sequence[str | os.PathLike] = (),
 ) -> LMBuildResult:
     """Build a KenLM word n-gram from text files (one sentence a line).
 
@@ -92,6 +97,12 @@ def build_lm(
     "Could not calculate Kneser-Ney discounts". `prune` are lmplz's per-order count thresholds.
     `quantize_bits` (2-24, trie only) stores probabilities and backoffs in that many bits: a third of the
     size at 8 bits, for LMs that ship with a model.
+
+    `vocab_size` limits the LM to that many words, chosen by :func:`asr.lm.vocab.select_vocabulary`
+    from the text files and the word-frequency lists `vocab_lists` (``word<TAB>count`` lines), each
+    source weighing the same (lmplz ``--limit_vocab_file``: n-grams with another word are dropped and
+    their mass goes to ``<unk>``); chosen words that no text holds enter as one-word sentences, so that
+    every lexicon word has its own probability.
     """
     started = time.perf_counter()
     paths = [Path(texts)] if isinstance(texts, str | os.PathLike) else [Path(t) for t in texts]
@@ -112,13 +123,22 @@ def build_lm(
     lmplz = find_kenlm_tool("lmplz")
     build_binary = None if want_arpa else find_kenlm_tool("build_binary")
     words_path = output.with_suffix(".words.txt")
+    vocabulary: set[str] | None = None
+    unk_rate, extra_words = None, []
+    if vocab_size is not None:
+        vocabulary, unk_rate, extra_words = _choose_vocabulary(paths, vocab_lists, vocab_size, normalize)
+    elif vocab_lists:
+        raise ValueError("vocab_lists need a vocab_size")
 
     # lmplz's scratch files and the ARPA live beside the output (same file system, and cleaned up)
     with tempfile.TemporaryDirectory(prefix=".lm-", dir=output.parent) as tmp:
         arpa = Path(tmp) / "lm.arpa"
-        sentences = _run_lmplz(
-            lmplz, paths, arpa, Path(tmp), order, memory, normalize, discount_fallback, prune
-        )
+        limit = None
+        if vocabulary is not None:
+            limit = Path(tmp) / "vocab.txt"
+            limit.write_text("".join(w + "\n" for w in sorted(vocabulary)), encoding="utf-8")
+        lines = _sentences(paths, normalize, extra_words)
+        sentences = _run_lmplz(lmplz, lines, arpa, Path(tmp), order, memory, discount_fallback, prune, limit)
         if sentences == 0:
             raise LMBuildError(f"no text in {', '.join(map(str, paths))}: nothing to build an LM from")
         from asr.decoding.lexicon import arpa_unigrams
@@ -133,27 +153,49 @@ def build_lm(
         with atomic_write(words_path) as f:
             f.write("".join(w + "\n" for w in words))
     return LMBuildResult(
-        output, words_path, order, ngrams, len(words), sentences, time.perf_counter() - started
+        output, words_path, order, ngrams, len(words), sentences, time.perf_counter() - started, unk_rate
     )
+
+
+def _choose_vocabulary(
+    paths: Sequence[Path], vocab_lists: Sequence[str | os.PathLike], size: int, normalize: bool
+) -> tuple[set[str], float, list[str]]:
+    """(the vocabulary, the share of running words outside it, its words that no text holds)."""
+    from asr.lm.vocab import count_words, read_word_counts, select_vocabulary
+
+    text_counts = [count_words(_sentences([p], normalize)) for p in paths]
+    vocabulary = select_vocabulary(text_counts + [read_word_counts(p) for p in vocab_lists], size)
+    chosen = set(vocabulary)
+    running = sum(sum(c.values()) for c in text_counts)
+    outside = sum(n for c in text_counts for w, n in c.items() if w not in chosen)
+    in_text = set().union(*text_counts)
+    log.info(
+        "vocabulary: %d words, %.2f %% of the running words outside it",
+        len(chosen),
+        100 * outside / max(running, 1),
+    )
+    return chosen, outside / max(running, 1), [w for w in vocabulary if w not in in_text]
 
 
 def _run_lmplz(
     lmplz: Path,
-    paths: Sequence[Path],
+    lines: Iterable[str],
     arpa: Path,
     scratch: Path,
     order: int,
     memory: str,
-    normalize: bool,
     discount_fallback: bool,
     prune: Sequence[int] | None,
+    limit_vocab: Path | None = None,
 ) -> int:
-    """Feed the sentences of `paths` to lmplz, which writes `arpa`; returns the number of sentences."""
+    """Feed `lines` to lmplz, which writes `arpa`; returns the number of sentences."""
     cmd = [str(lmplz), "-o", str(order), "-S", memory, "-T", str(scratch), "--arpa", str(arpa)]
     if discount_fallback:
         cmd.append("--discount_fallback")
-    if prune:
-        cmd += ["--prune", *(str(int(p)) for p in prune)]
+    if prune or limit_vocab:
+        cmd += ["--prune", *(str(int(p)) for p in (prune or [0]))]
+    if limit_vocab:
+        cmd += ["--limit_vocab_file", str(limit_vocab)]
     log.info("running %s", " ".join(cmd))
     stderr_path = scratch / "lmplz.log"
     with stderr_path.open("w") as stderr:
@@ -161,7 +203,7 @@ def _run_lmplz(
         sentences = 0
         try:
             assert proc.stdin is not None
-            for line in _sentences(paths, normalize):
+            for line in lines:
                 proc.stdin.write(line + "\n")
                 sentences += 1
             proc.stdin.close()
@@ -187,7 +229,13 @@ def _run_build_binary(
         )
 
 
-def _sentences(paths: Iterable[Path], normalize: bool) -> Iterable[str]:
+def _sentences(
+    paths: Iterable[Path],
+    normalize: bool,
+    extra_words: Sequence[str] = (),
+) -> Iterable[str]:
+    """The non-empty lines of `paths` (normalized with `normalize`), then each of `extra_words` as a
+    sentence of its own."""
     normalize_text = None
     if normalize:
         from asr.text import normalize_text
@@ -197,6 +245,7 @@ def _sentences(paths: Iterable[Path], normalize: bool) -> Iterable[str]:
                 line = normalize_text(line) if normalize_text else " ".join(line.split())
                 if line:
                     yield line
+    yield from extra_words
 
 
 def _arpa_counts(arpa: Path) -> dict[int, int]:
