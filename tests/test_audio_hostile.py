@@ -99,3 +99,10 @@ def test_streamed_blocks_are_resampled_as_one_recording(tmp_path):
     joined = np.concatenate(blocks)
     assert len(blocks) > 10 and len(joined) == len(whole)
     np.testing.assert_allclose(joined, whole, atol=1e-5)  # no clicks or gaps at the 13 block edges
+
+
+def test_streaming_refuses_an_absurd_channel_count_before_reading_a_block(tmp_path):
+    path = tmp_path / "many.wav"
+    sf.write(path, np.zeros((1600, 40), np.float32), SR, subtype="PCM_16")
+    with pytest.raises(AudioError, match="40 channels"):
+        next(read_blocks(path, SR))  # a block holds every channel: 60 s x 65535 channels would be 250 GB

@@ -20,8 +20,8 @@ from asr.audio.checks import (
     StreamResampler,
     check_block,
     check_file,
+    check_header,
     check_rate,
-    check_source_rate,
     frames_to_mono,
 )
 from asr.audio.load import AudioSource, load_audio
@@ -94,7 +94,8 @@ def _stream_soundfile(
 ) -> Iterator[np.ndarray]:
     with handle:
         rate = handle.samplerate
-        check_source_rate(name, rate)
+        # channels and rate before a block is read: a block is `step` frames of every channel
+        check_header(name, handle.channels, None, None, rate)
         _note_rate(name, rate, target)
         if handle.frames > 0 and on_duration is not None:
             on_duration(handle.frames / rate)
