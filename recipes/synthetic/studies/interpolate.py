@@ -5,7 +5,7 @@
 writes θ = (1 - α)·θ_fine_tuned + α·θ_original: α = 0 is the fine-tuned model, α = 1 the original.
 Configs, vocabulary and training metadata come from the first checkpoint; integer buffers are taken
 from it unchanged. Both must share the architecture and vocabulary (a fine-tune of one another).
-The data/models README reports what it bought for the default model.
+docs/model-history.md reports what it bought for the default model (nothing: not shipped).
 """
 
 from __future__ import annotations
