@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from synth import DEFAULT_VOICES, ENGINES, WarpConfig, check_not_reserved
+from synth.kokoro import voice_names as kokoro_voice_names
 
 from asr.config import ConfigError, from_table, load_toml
 
@@ -95,6 +96,12 @@ class CorpusConfig:
     pico_voices: tuple[str, ...] = DEFAULT_VOICES["pico"]
     rhvoice_voices: tuple[str, ...] = DEFAULT_VOICES["rhvoice"]
     piper_voices: tuple[str, ...] = DEFAULT_VOICES["piper"]
+    hibari_voices: tuple[str, ...] = DEFAULT_VOICES["hibari"]
+    accented_voices: tuple[str, ...] = DEFAULT_VOICES["accented"]
+    # Kokoro's speakers are seeded blends: kokoro_voices names them ("blend-0007"), or, when empty,
+    # kokoro_speakers asks for the first N (blend-0000 ...).
+    kokoro_voices: tuple[str, ...] = DEFAULT_VOICES["kokoro"]
+    kokoro_speakers: int = 48
     heldout_engines: tuple[str, ...] = ()
     heldout_voices: tuple[str, ...] = ()
     warp: WarpConfig = WarpConfig()  # [corpus.warp]: more speakers per voice (synth/speakers.py)
@@ -105,13 +112,15 @@ class CorpusConfig:
 
     def voices_of(self, engine: str) -> tuple[str, ...]:
         """The configured voice names of a non-espeak engine."""
+        if engine == "kokoro" and not self.kokoro_voices:
+            return kokoro_voice_names(self.kokoro_speakers)
         return getattr(self, f"{engine}_voices")
 
     def __post_init__(self) -> None:
         def bad(msg: str) -> None:
             raise ConfigError(f"[corpus] {msg}")
 
-        for name in ("num_train", "num_dev", "num_test", "num_test_text"):
+        for name in ("num_train", "num_dev", "num_test", "num_test_text", "kokoro_speakers"):
             if getattr(self, name) < 0:
                 bad(f"{name} must be >= 0, got {getattr(self, name)}")
         if self.train_repeats < 1:
@@ -146,6 +155,10 @@ class CorpusConfig:
                 bad(f"{engine}_voices must be unique and not empty, got {list(voices)}")
             for voice in voices:
                 check_not_reserved(engine, voice)
+        if sorted(set(self.warp.skip_engines) - set(ENGINES)):
+            bad(
+                f"warp.skip_engines must name engines of {sorted(ENGINES)}, got {list(self.warp.skip_engines)}"
+            )
         for name in ("heldout_engines", "gate_engines"):
             stray = sorted(set(getattr(self, name)) - set(self.engines))
             if stray:

@@ -2,7 +2,7 @@
 
     python recipes/synthetic/prepare.py --config recipes/synthetic/config.toml --out data/synthetic \
         [--jobs 2] [--seed N] [--num-train N] [--num-dev N] [--num-test N] [--splits dev,test]
-        [--no-progress]
+        [--engines kokoro,accented] [--freeze-text] [--no-progress]
 
 Text comes from freely licensed English installed by Debian packages (fortune cookies, WordNet example
 sentences); speech from espeak-ng's native English accents combined with its voice variants, each
@@ -132,7 +132,16 @@ def cmd_prepare(args: argparse.Namespace) -> int:
     unknown = sorted(set(splits) - set(SPLITS))
     if unknown or not splits:
         raise ValueError(f"--splits must name some of {', '.join(SPLITS)}, got {args.splits!r}")
-    info = prepare(cfg, args.out, jobs=args.jobs, progress=not args.no_progress, splits=splits)
+    engines = [x.strip() for x in args.engines.split(",") if x.strip()] if args.engines else None
+    info = prepare(
+        cfg,
+        args.out,
+        jobs=args.jobs,
+        progress=not args.no_progress,
+        splits=splits,
+        engines=engines,
+        freeze_text=args.freeze_text,
+    )
     print(summary(info))
     failed = sum(len(s["failed"]) for s in info["splits"].values())
     planned = failed + sum(s["utterances"] for s in info["splits"].values())
@@ -154,6 +163,17 @@ def build_parser() -> argparse.ArgumentParser:
         "--splits",
         default=",".join(SPLITS),
         help=f"comma-separated splits to synthesize (default: all of {','.join(SPLITS)})",
+    )
+    parser.add_argument(
+        "--engines",
+        help="comma-separated engines to synthesize (default: all of the config's); same plan, and the "
+        "other engines' clips already in --out stay",
+    )
+    parser.add_argument(
+        "--freeze-text",
+        action="store_true",
+        help="save the usable sentences in OUT/sentences.jsonl; while it exists, every run plans from it "
+        "(a long render resumes unchanged whatever the text normalization does meanwhile)",
     )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])

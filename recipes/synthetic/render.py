@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import sys
+import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -114,43 +115,96 @@ def existing_duration(path: Path, sample_rate: int) -> float | None:
     return info.frames / sample_rate
 
 
-def _progress(total: int, enabled: bool):
-    from tqdm import tqdm
+class Progress:
+    """A tqdm bar on a terminal; elsewhere (a log file of a background run) a log line a minute with
+    the clips done, the hours of audio, the rate and the time left."""
 
-    return tqdm(
-        total=total,
-        desc="synthesizing",
-        unit="utt",
-        file=sys.stderr,
-        disable=not enabled or total == 0,
-        mininterval=1.0,
-        dynamic_ncols=True,
-    )
+    def __init__(self, total: int, enabled: bool, every_s: float = 60.0) -> None:
+        self.total, self.done, self.audio_s = total, 0, 0.0
+        self.enabled = enabled and total > 0
+        self.every_s = every_s
+        self.t0 = self.last = time.monotonic()
+        self.bar = None
+        if self.enabled and sys.stderr.isatty():
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total, desc="synthesizing", unit="utt", file=sys.stderr, mininterval=1.0)
+
+    def update(self, audio_s: float) -> None:
+        self.done += 1
+        self.audio_s += audio_s
+        if self.bar is not None:
+            self.bar.update(1)
+            return
+        now = time.monotonic()
+        if self.enabled and (now - self.last >= self.every_s or self.done == self.total):
+            self.last = now
+            log.info("%s", self.line(now - self.t0))
+
+    def line(self, elapsed: float) -> str:
+        rate = self.done / max(elapsed, 1e-9)
+        left = (self.total - self.done) / rate if rate > 0 else float("inf")
+        return (
+            f"synthesized {self.done}/{self.total} ({100 * self.done / self.total:.1f} %), "
+            f"{self.audio_s / 3600:.2f} h of audio in {format_seconds(elapsed)} ({rate * 3600:.0f} utt/h), "
+            f"ETA {format_seconds(left)}"
+        )
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def format_seconds(s: float) -> str:
+    if s == float("inf"):
+        return "?"
+    h, rest = divmod(int(s), 3600)
+    return f"{h}h{rest // 60:02d}m" if h else f"{rest // 60}m{rest % 60:02d}s"
+
+
+# Engines that keep per-voice state in a worker (Festival loads a voice): their clips are rendered
+# voice by voice. The others in plan order, evaluation splits first, so that a long run stopped half
+# way leaves every voice and split partly rendered rather than some voices whole and others missing.
+VOICE_GROUPED_ENGINES = frozenset({"festival", "piper"})
+
+
+def render_order(todo: list[tuple[Utterance, Path]]) -> list[tuple[Utterance, Path]]:
+    position = {id(t): i for i, t in enumerate(todo)}
+
+    def key(t: tuple[Utterance, Path]) -> tuple:
+        u = t[0]
+        if u.engine in VOICE_GROUPED_ENGINES:
+            return (u.engine, u.voice, 0, u.id)
+        return (u.engine, "", int(u.split == "train"), position[id(t)])
+
+    return sorted(todo, key=key)
 
 
 def run_synthesis(
     todo: list[tuple[Utterance, Path]], cfg: CorpusConfig, jobs: int, progress: bool
 ) -> tuple[dict[str, float], dict[str, str]]:
     """Synthesize ``todo`` with ``jobs`` processes; returns (id -> duration, id -> error)."""
-    # Grouped by voice, so that a worker keeps one Festival voice / Piper model loaded across a chunk.
-    todo = sorted(todo, key=lambda t: (t[0].engine, t[0].voice, t[0].id))
+    todo = render_order(todo)
     work = [(u, str(p), cfg.sample_rate, cfg.max_silence) for u, p in todo]
     durations: dict[str, float] = {}
     errors: dict[str, str] = {}
-    with _progress(len(work), progress) as bar:
+    bar = Progress(len(work), progress)
 
-        def collect(results: Iterable[tuple[str, float | None, str | None]]) -> None:
-            for uid, dur, err in results:
-                if err is None:
-                    durations[uid] = dur
-                else:
-                    errors[uid] = err
-                    log.warning("utterance %s failed: %s", uid, err)
-                bar.update(1)
+    def collect(results: Iterable[tuple[str, float | None, str | None]]) -> None:
+        for uid, dur, err in results:
+            if err is None:
+                durations[uid] = dur
+            else:
+                errors[uid] = err
+                log.warning("utterance %s failed: %s", uid, err)
+            bar.update(dur or 0.0)
 
+    try:
         if jobs <= 1 or len(work) < 8:
             collect(map(_synthesize_job, work))
         else:
             with multiprocessing.Pool(jobs) as pool:
                 collect(pool.imap_unordered(_synthesize_job, work, chunksize=8))
+    finally:
+        bar.close()
     return durations, errors

@@ -109,6 +109,7 @@ def plan_corpus(
     cfg: CorpusConfig,
     synth_tag: str,
     voice_files: dict[str, str] | None = None,
+    engine_tags: dict[str, str] | None = None,
 ) -> tuple[dict[str, list[Utterance]], list[Sentence], list[tuple[str, str]]]:
     """Decide every utterance up front: split -> utterances, the training sentence pool, held-out pairs.
 
@@ -116,9 +117,11 @@ def plan_corpus(
     test takes the first ``num_test``, dev the next ``num_dev`` and train the rest. Each sentence draws its
     voice(s), rates and pitches from its own seeded generator, so changing one split's size leaves the
     other utterances alone. ``voice_files`` maps an accent to the espeak-ng voice file to use
-    (see :func:`resolve_voices`); by default the accent name itself.
+    (see :func:`resolve_voices`); by default the accent name itself. ``engine_tags`` replaces
+    ``synth_tag`` in the ids of some engines' utterances (see :func:`corpus_build.synth_tags`).
     """
     voice_files = voice_files or {}
+    engine_tags = engine_tags or {}
     ordered = sorted(sentences, key=lambda s: _sentence_order_key(cfg.seed, s.text))
     n_train_sentences = math.ceil(cfg.num_train / cfg.train_repeats)
     need = cfg.num_test + cfg.num_dev + cfg.num_test_text + n_train_sentences
@@ -185,6 +188,8 @@ def plan_corpus(
                 )
                 # Warping makes more *training* speakers; evaluation splits keep the engines' own voices.
                 warp = cfg.warp.draw(rng_other) if cfg.warp.prob > 0 and split == "train" else SpeakerWarp()
+                if engine in cfg.warp.skip_engines:  # drawn all the same: other clips' draws stay put
+                    warp = SpeakerWarp()
                 suffix = f"r{r}" if repeats > 1 else ""
                 if engine == "espeak":
                     accent, variant = pairs[int(voices[r])]
@@ -204,7 +209,8 @@ def plan_corpus(
                 names = voices_by_engine[engine]
                 voice = names[int(rng_other.integers(len(names)))]
                 settings = get_backend(engine).draw_settings(rng_other)
-                parts = [s.text, s.spoken, engine, voice, settings, warp.to_dict(), synth_tag]
+                tag = engine_tags.get(engine, synth_tag)
+                parts = [s.text, s.spoken, engine, voice, settings, warp.to_dict(), tag]
                 digest = hashlib.blake2b(json.dumps(parts).encode(), digest_size=4).hexdigest()
                 uid = f"{split}-{j:05d}{suffix}-{digest}"
                 utts.append(

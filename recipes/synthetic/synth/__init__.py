@@ -7,7 +7,9 @@
 
 Engines: ``espeak`` (espeak-ng formant voices), ``mbrola`` (MBROLA diphones through espeak-ng),
 ``festival`` (Festival's MBROLA voices and rab_diphone), ``pico`` (SVOX Pico), ``rhvoice`` (RHVoice HMM
-voices), ``piper`` (a neural VITS voice). Voices reserved for independent evaluation are refused by name
+voices), ``piper`` (a neural VITS voice), ``kokoro`` (Kokoro-82M with blended speakers ``blend-NNNN``),
+``hibari`` (a small neural voice and its warped variants), ``accented`` (English through other languages'
+MBROLA diphones: ``mb-de1-en``, ...). Voices reserved for independent evaluation are refused by name
 (:func:`check_not_reserved`).
 """
 
@@ -24,7 +26,9 @@ from .base import (
 )
 from .espeak import EspeakBackend, resolve_voices
 from .festival import FestivalBackend
-from .mbrola import MbrolaBackend
+from .hibari import HibariBackend, variant_names
+from .kokoro import KokoroBackend
+from .mbrola import ACCENTED_VOICES, AccentedBackend, MbrolaBackend
 from .pico import PicoBackend
 from .piper import PiperBackend
 from .rhvoice import RHVoiceBackend
@@ -37,6 +41,9 @@ ENGINES: dict[str, type[Backend]] = {
     "pico": PicoBackend,
     "rhvoice": RHVoiceBackend,
     "piper": PiperBackend,
+    "kokoro": KokoroBackend,
+    "hibari": HibariBackend,
+    "accented": AccentedBackend,
 }
 # The voices each engine uses when a config names the engine but not its voices (espeak's come from
 # the config's accents x variants). Every one is licensed for training a model we ship.
@@ -46,9 +53,18 @@ DEFAULT_VOICES: dict[str, tuple[str, ...]] = {
     "pico": ("en-US", "en-GB"),
     "rhvoice": ("bdl", "clb"),
     "piper": ("joe",),
+    "kokoro": (),  # blend-0000 ... : [corpus] kokoro_speakers says how many
+    "hibari": variant_names(11),
+    "accented": ACCENTED_VOICES,
 }
 
 _backends: dict[str, Backend] = {}
+
+
+def before_fork(engines: list[str] | tuple[str, ...]) -> None:
+    """What must happen once in the parent before worker processes start (Kokoro joins its model)."""
+    for engine in engines:
+        get_backend(engine).before_fork()
 
 
 def get_backend(engine: str) -> Backend:
@@ -69,5 +85,5 @@ def close_all() -> None:
 __all__ = [
     "DEFAULT_VOICES", "ENGINES", "RESERVED_VOICES", "Backend", "EngineMissing", "ReservedVoiceError",
     "Setting", "SpeakerWarp", "SynthesisError", "WarpConfig", "apply_warp", "check_not_reserved",
-    "close_all", "get_backend", "resolve_voices",
+    "before_fork", "close_all", "get_backend", "resolve_voices",
 ]  # fmt: skip

@@ -25,6 +25,10 @@ RESERVED_ENGINES = frozenset({"flite", "freetts"})
 RESERVED_VOICES = frozenset(
     {"kal_diphone", "ked_diphone", "cmu_us_slt_arctic_hts", "alan", "slt", "kevin", "kevin16"}
 )
+# MBROLA databases whose accented English voices (espeak-ng mb-XX-en) are reserved: refused under any
+# name that uses them ("mb-de4-en", "mb/mb-nl2-en", "mb-sw2", "pl1_mbrola", ...).
+RESERVED_MBROLA = frozenset({"de4", "nl2", "sw2", "pl1"})
+_MBROLA_NAME = re.compile(r"(?:mb_)?([a-z]{2}[0-9])(?:_en)?(?:_mbrola)?")
 
 
 class SynthesisError(RuntimeError):
@@ -47,7 +51,12 @@ def check_not_reserved(engine: str, voice: str) -> None:
         raise ReservedVoiceError(
             f"{engine}:{voice} is reserved for independent evaluation (every flite voice)"
         )
-    if base in RESERVED_VOICES or base.startswith("cmu_us_slt"):
+    mbrola = _MBROLA_NAME.fullmatch(base)
+    if (
+        base in RESERVED_VOICES
+        or base.startswith("cmu_us_slt")
+        or (mbrola is not None and mbrola.group(1) in RESERVED_MBROLA)
+    ):
         raise ReservedVoiceError(
             f"{engine}:{voice} is reserved for independent evaluation: never train, tune or evaluate on it"
         )
@@ -95,6 +104,9 @@ class Backend:
     def synthesize(self, text: str, voice: str, settings: Mapping[str, float]) -> np.ndarray:
         """(samples,) float32 mono waveform at ``self.sample_rate`` for ``text`` in ``voice``."""
         raise NotImplementedError
+
+    def before_fork(self) -> None:
+        """One-time preparation in the parent process, before workers start (most engines: nothing)."""
 
     def close(self) -> None:
         """Release long-lived helper processes (Festival keeps one per worker)."""

@@ -38,6 +38,9 @@ class WarpConfig:
     formant: tuple[float, float] = (0.88, 1.12)
     pitch_semitones: tuple[float, float] = (-3.0, 3.0)
     tempo: tuple[float, float] = (0.9, 1.1)
+    # Engines whose clips are never warped: neural voices whose own speakers are the point (WORLD
+    # resynthesis makes them buzzier), and hibari, whose variants are warps already.
+    skip_engines: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.prob <= 1.0:
