@@ -4,8 +4,9 @@
     run("exp/synthetic/best.pt", host="127.0.0.1", port=8000)     # or: asr serve --model M
 
 Needs the `serve` extra (FastAPI, uvicorn, python-multipart): pip install 'asr-blstm[serve]'.
-Modules: `config` (ServeConfig and uvicorn settings), `auth` (the API key), `limits` (what a request
-must be, and reading its body), `workers` (the processes that transcribe), `app` (routes, admission).
+Modules: `config` (ServeConfig and uvicorn settings), `protocol` (request-head deadline, connection
+bound), `auth` (the API key), `hosts` (the Host check without a key), `limits` (what a request must be,
+and reading its body), `workers` (the processes that transcribe), `app` (routes, admission).
 """
 
 from asr.serve.app import create_app, run
