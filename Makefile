@@ -4,7 +4,8 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-DEBIAN_PACKAGES := espeak-ng sox ffmpeg fortunes fortunes-min fortune-anarchism wordnet-base chromium chromium-driver
+DEBIAN_PACKAGES := espeak-ng sox ffmpeg fortunes fortunes-min fortune-anarchism wordnet-base sword-text-web \
+	chromium chromium-driver
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PYTEST_ARGS ?=
 
