@@ -163,8 +163,9 @@ def format_seconds(s: float) -> str:
 
 
 # Engines that keep per-voice state in a worker (Festival loads a voice): their clips are rendered
-# voice by voice. The others in plan order, evaluation splits first, so that a long run stopped half
-# way leaves every voice and split partly rendered rather than some voices whole and others missing.
+# voice by voice, last. The others in plan order, engines mixed, evaluation splits first: a long run
+# stopped half way leaves every engine, voice and split partly rendered (not some whole, others
+# missing), and the mix of fast and slow engines stays the same throughout, so the ETA holds.
 VOICE_GROUPED_ENGINES = frozenset({"festival", "piper"})
 
 
@@ -174,8 +175,8 @@ def render_order(todo: list[tuple[Utterance, Path]]) -> list[tuple[Utterance, Pa
     def key(t: tuple[Utterance, Path]) -> tuple:
         u = t[0]
         if u.engine in VOICE_GROUPED_ENGINES:
-            return (u.engine, u.voice, 0, u.id)
-        return (u.engine, "", int(u.split == "train"), position[id(t)])
+            return (1, u.engine, u.voice, 0, 0, u.id)
+        return (0, "", "", int(u.split == "train"), position[id(t)], "")
 
     return sorted(todo, key=key)
 
