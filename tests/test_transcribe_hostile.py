@@ -161,24 +161,30 @@ def test_folders_devices_and_pipes_among_inputs_are_named(cli, model_path, tmp_p
     assert out.startswith(f"{good}\t") and "3 of 4 inputs failed" in err
 
 
-@pytest.mark.slow
-def test_a_full_disk_is_one_line_that_names_what_was_kept(model_path, tmp_path):
-    """--output-dir on a real 8 KiB tmpfs (two pages): two transcripts fit, the third does not."""
+def run_on_a_tiny_disk(cmd: list[str], out_dir: Path, copy: Path) -> subprocess.CompletedProcess:
+    """`cmd` with `out_dir` on a real 8 KiB tmpfs (two pages) in a private mount namespace; what it left
+    there is copied to `copy` (with hidden temporary files, if any)."""
     if shutil.which("unshare") is None:
         pytest.fail("unshare (util-linux) is needed to mount a small file system")
-    paths = write_wavs(tmp_path / "in", ["a.wav", "b.wav", "c.wav", "d.wav"])
-    out_dir, copy = tmp_path / "out", tmp_path / "copy"
     out_dir.mkdir()
     copy.mkdir()
-    cmd = [sys.executable, "-m", "asr.cli", "transcribe", *map(str, paths), "--model", str(model_path),
-           "--output-dir", str(out_dir), "--format", "json", "--vad", "energy", "--threads", "1"]  # fmt: skip
     script = (
         f'mount -t tmpfs -o size=8k tmpfs "{out_dir}" || exit 99; "$@"; code=$?; '
         f'cp -a "{out_dir}/." "{copy}/"; exit $code'
     )
-    proc = subprocess.run(
+    return subprocess.run(
         ["unshare", "-rm", "sh", "-c", script, "sh", *cmd], capture_output=True, text=True, timeout=300
     )
+
+
+@pytest.mark.slow
+def test_a_full_disk_is_one_line_that_names_what_was_kept(model_path, tmp_path):
+    """Two transcripts fit on the disk, the third does not."""
+    paths = write_wavs(tmp_path / "in", ["a.wav", "b.wav", "c.wav", "d.wav"])
+    out_dir, copy = tmp_path / "out", tmp_path / "copy"
+    cmd = [sys.executable, "-m", "asr.cli", "transcribe", *map(str, paths), "--model", str(model_path),
+           "--output-dir", str(out_dir), "--format", "json", "--vad", "energy", "--threads", "1"]  # fmt: skip
+    proc = run_on_a_tiny_disk(cmd, out_dir, copy)
     assert proc.returncode == 1, (proc.returncode, proc.stderr[-3000:])
     assert "Traceback" not in proc.stderr, proc.stderr
     errors = [line for line in proc.stderr.splitlines() if "error:" in line]
@@ -187,6 +193,29 @@ def test_a_full_disk_is_one_line_that_names_what_was_kept(model_path, tmp_path):
     kept = sorted(p.name for p in copy.iterdir())
     assert kept == ["a.json", "b.json"], kept  # no empty c.json, no temporary file left behind
     assert all(json.loads((copy / name).read_text())["file"].endswith(name[0] + ".wav") for name in kept)
+
+
+@pytest.mark.slow
+def test_evaluate_on_a_full_disk_names_the_reports_kept(model_path, tmp_path):
+    paths = write_wavs(tmp_path / "in", [f"{i}.wav" for i in range(40)])
+    manifest = tmp_path / "test.jsonl"
+    text = "a fairly long reference sentence so that the reports take more than one page of the disk"
+    manifest.write_text("".join(json.dumps({"id": f"utt-{p.stem}", "audio": str(p), "duration": 2.0,
+                                            "text": text}) + "\n" for p in paths))  # fmt: skip
+    out_dir, copy = tmp_path / "out", tmp_path / "copy"
+    cmd = [sys.executable, "-m", "asr.cli", "evaluate", "--model", str(model_path), "--manifest", str(manifest),
+           "--output-dir", str(out_dir), "--greedy", "--threads", "1"]  # fmt: skip
+    proc = run_on_a_tiny_disk(cmd, out_dir, copy)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr[-3000:]
+    errors = [line for line in proc.stderr.splitlines() if "error:" in line]
+    assert len(errors) == 1 and "No space left on device" in errors[0], proc.stderr
+    kept = sorted(p.name for p in copy.iterdir())
+    assert (
+        kept
+        and all(p.stat().st_size > 0 for p in copy.iterdir())
+        and not any(n.startswith(".") for n in kept)
+    )
+    assert f"kept: {', '.join(kept)}" in errors[0], (errors[0], kept)
 
 
 def test_evaluate_skips_and_lists_an_item_that_raises_anything(model_path, tmp_path, monkeypatch, capsys):
