@@ -259,3 +259,17 @@ def test_prepare_skips_and_reports_an_item_that_raises_anything(tmp_path, monkey
     assert [r["id"] for r in result.rows] == ["u0", "u2"]
     report = json.loads((tmp_path / "out" / "train.report.json").read_text())
     assert "ValueError" in report["skipped_items"]["u1"]
+
+
+def test_a_malformed_stm_line_is_skipped_not_the_end_of_tedliums_listing(tmp_path):
+    from recipe_helpers import load_recipe
+
+    tedlium = load_recipe("tedlium3")
+    stm = tmp_path / "talk.stm"
+    stm.write_text(
+        "talk 1 spk 0.50 2.00 <o,f0,male> hello there\n"
+        "talk 1 spk zero 3.00 <o,f0,male> a broken line\n"
+        "talk 1 spk 3.00 4.50 <o,f0,male> good bye\n"
+    )
+    items, _ = tedlium.read_stm(stm, tmp_path, tmp_path / "out", "train", "<unk>")
+    assert [i.text for i in items] == ["hello there", "good bye"]

@@ -97,7 +97,11 @@ def read_stm(path: Path, sph_dir: Path, out: Path, split: str, unk: str) -> tupl
         if text is None:
             dropped += 1
             continue
-        t0, t1 = float(start), float(end)
+        try:
+            t0, t1 = float(start), float(end)
+        except ValueError:  # one bad line is skipped, never the end of the run
+            log.warning("%s:%d: start/end are not numbers, skipped: %r", path, number, line)
+            continue
         utt = f"{talk}-{round(t0 * 100):07d}-{round(t1 * 100):07d}"
         items.append(
             Item(
