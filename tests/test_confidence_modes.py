@@ -103,7 +103,7 @@ def test_modes_keep_the_text_and_none_gives_nan_that_json_writes_as_null(spelled
 
 
 def test_an_unknown_mode_is_refused():
-    with pytest.raises(ValueError, match="confidence must be one of full, local, none"):
+    with pytest.raises(ValueError, match="confidence must be one of fast, full, local, none"):
         DecoderConfig(confidence="some")
     with pytest.raises(ValueError, match="confidence must be one of"):
         GreedyDecoder(Vocabulary.english_characters(), confidence="some")

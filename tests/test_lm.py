@@ -201,7 +201,7 @@ def test_decoder_json_beside_the_model_is_used_unless_options_or_greedy(tmp_path
     assert decoder_from_args(parse("--beam-size", "3"), VOCAB, 0.03).config.beam_size == 3
     quiet = decoder_from_args(parse("--confidence", "none"), VOCAB, 0.03)  # decoder.json, confidences off
     assert quiet.config.confidence == "none" and quiet.config.beam_size == 7
-    assert bundled.config.confidence == "full"
+    assert bundled.config.confidence == "fast"
     with pytest.raises(ConfigError, match="--greedy"):
         decoder_from_args(parse("--greedy", "--beam-size", "3"), VOCAB, 0.03)
 

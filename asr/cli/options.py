@@ -98,9 +98,10 @@ def add_decoder_arguments(parser: argparse.ArgumentParser) -> None:
     )
     g.add_argument(
         "--confidence",
-        choices=["full", "local", "none"],
-        help="beam search's word confidences: full (default; vocabulary neighbours too), local "
-        "(cheaper), none (null in JSON; the fastest decoding); greedy decoding keeps its own",
+        choices=["fast", "full", "local", "none"],
+        help="beam search's word confidences: fast (default; a fraction of the search's time), full "
+        "or local (slower measures, for comparison), none (null in JSON; the fastest decoding); "
+        "greedy decoding keeps its own (fast)",
     )
     g.add_argument(
         "--greedy", action="store_true", help="greedy decoding even if the model has a decoder.json"

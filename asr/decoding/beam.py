@@ -24,6 +24,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -31,13 +32,20 @@ import numpy as np
 
 from asr.decoding._validate import as_log_probs
 from asr.decoding.collapse import MASKED, Rows, collapse_frames, end_frame
-from asr.decoding.confidence import WordScorer
+from asr.decoding.confidence import (
+    ALTERNATIVES,
+    Alternatives,
+    Reading,
+    WordKeys,
+    WordScorer,
+    fast_confidences,
+)
 from asr.decoding.config import DecoderConfig
 from asr.decoding.engine import Paths, Searcher, SearchSpec
 from asr.decoding.hypothesis import Hypothesis
 from asr.decoding.lexicon import arpa_unigrams, kenlm_module, lm_vocabulary, read_lexicon
 from asr.decoding.lm_hooks import LN10
-from asr.decoding.words import path_words
+from asr.decoding.words import make_words, scored_confidences, spell_words
 from asr.text import Vocabulary
 
 # arpa_unigrams, lm_vocabulary and read_lexicon live in asr.decoding.lexicon; importable here as before.
@@ -124,6 +132,7 @@ class BeamSearchDecoder:
         self._spec = SearchSpec(vocab, config, tuple(words) if words is not None else None, lm_words)
         self._searcher = Searcher(self._spec)
         self._scorer: WordScorer | None = None
+        self._keys: tuple[WordKeys | None] | None = None  # built on first use
         # Row added at the end for the lexicon decoder: only the separator (log-prob 0) can fill it.
         self._end_frame = end_frame(vocab) if words is not None else None
 
@@ -161,8 +170,23 @@ class BeamSearchDecoder:
             # NaN would poison the search; -inf is a legal log-probability but not for flashlight's sums.
             originals = np.nan_to_num(originals, nan=MASKED, neginf=MASKED, posinf=0.0)
         inputs, sources = collapse_frames(originals, lengths_np, self.config, self.vocab, self._end_frame)
-        paths = self._searcher.search_all(inputs, self.config.nbest)
-        return [self._hypotheses(candidates, sources[b], originals[b]) for b, candidates in enumerate(paths)]
+        mode = self.config.confidence
+        # n-best lists need every final hypothesis (distinct texts are kept); "fast" confidences read the
+        # best ALTERNATIVES of them.
+        limit = None if self.config.nbest > 1 else ALTERNATIVES if mode == "fast" else 1
+        paths = self._searcher.search_all(inputs, limit)
+        drafts = [self._drafts(candidates, sources[b], originals[b]) for b, candidates in enumerate(paths)]
+        if mode == "fast":
+            readings = self._readings(drafts, originals.shape[1])
+            flat = originals.reshape(-1, originals.shape[-1])
+            values = iter(fast_confidences(
+                readings, flat, self.vocab.blank_id, self.vocab.separator_id, self._word_keys(),
+                self.config.word_score,
+            ))  # fmt: skip
+            return [[self._finish(d, next(values)) for d in ds] for ds in drafts]
+        if mode == "none":
+            return [[self._finish(d, None) for d in ds] for ds in drafts]
+        return [[self._finish(d, self._scored(d, originals[b])) for d in ds] for b, ds in enumerate(drafts)]
 
     def close(self) -> None:
         """Stop the worker processes, if any were started."""
@@ -176,23 +200,39 @@ class BeamSearchDecoder:
 
     # -- results --
 
-    def _hypotheses(self, candidates: Paths, sources: Rows, log_probs: np.ndarray) -> list[Hypothesis]:
-        hyps: list[Hypothesis] = []
+    def _drafts(self, candidates: Paths, sources: Rows, log_probs: np.ndarray) -> list[_Draft]:
+        """The distinct texts among the search's final hypotheses, best first, up to `nbest` of them."""
+        drafts: list[_Draft] = []
         seen: set[str] = set()
-        for path, score in candidates:
-            hyp = self._hypothesis(path, score, sources, log_probs)
-            if hyp.text in seen:
+        for rank, (path, score) in enumerate(candidates):
+            draft = self._draft(path, score, sources, log_probs, rank)
+            if draft.text in seen:
                 continue
-            seen.add(hyp.text)
-            hyps.append(hyp)
-            if len(hyps) == self.config.nbest:
+            seen.add(draft.text)
+            drafts.append(draft)
+            if len(drafts) == self.config.nbest:
                 break
-        if not hyps:
-            hyps.append(Hypothesis("", (), 0.0, ()))
-        return hyps
+        if not drafts:
+            empty = np.zeros(0, dtype=np.int64)
+            drafts.append(_Draft("", (), 0.0, empty, empty, empty, [], [], 0, None, None))
+        elif self.config.confidence == "fast":
+            # The best ALTERNATIVES final hypotheses, and every one returned.
+            n = len(sources.start)
+            kept = candidates[: max(ALTERNATIVES, drafts[-1].rank + 1)]
+            alternatives = Alternatives([p[:n] for p, _ in kept], [s for _, s in kept])
+            for draft in drafts:
+                draft.alternatives = alternatives
+        return drafts
 
-    def _hypothesis(self, path: np.ndarray, score: float, sources: Rows, log_probs: np.ndarray) -> Hypothesis:
-        """One search path (N rows, + the end row) → a hypothesis in the original frames (T, V)."""
+    def _draft(
+        self,
+        path: np.ndarray,
+        score: float,
+        sources: Rows,
+        log_probs: np.ndarray,
+        rank: int,
+    ) -> _Draft:
+        """One search path (N rows, + the end row) → its words in the original frames (T, V)."""
         blank, sep = self.vocab.blank_id, self.vocab.separator_id
         n = len(sources.start)
         # The lexicon search ends with a frame only the separator can fill. A best path that could not
@@ -212,31 +252,65 @@ class BeamSearchDecoder:
             lo, hi = frames[k], sources.end[emitted[k]]
             run = log_probs[lo:hi]
             frames[k] = lo + int(np.argmax(run[:, tokens[k]] - run[:, sources.dominant[emitted[k]]]))
-        row_log_probs = swappable = None  # what only the confidences read (confidence "none": not made)
+        row_frames = swappable = None  # what only the confidences read (confidence "none": not made)
         if self.config.confidence != "none":
             row_frames = sources.start.copy()
             row_frames[emitted] = frames  # a detour inside a collapsed run is read at its own frame
-            row_log_probs = log_probs[row_frames]
             # rows of a collapsed run are near-certain and stay; a detour inside one may change
             swappable = ((sources.end - sources.start) <= 1) | (path != sources.dominant)
-        spans, words = path_words(
-            path,
-            row_log_probs,  # type: ignore[arg-type]
-            swappable,  # type: ignore[arg-type]
-            emitted,
-            frames,
-            self.vocab,
-            self._word_scorer,
-            self.config.frame_shift_s,
-            self.config.confidence,
-        )
         token_list = tokens.tolist()
+        spans, texts = spell_words(token_list, self.vocab)
         out_tokens: list[int] = []
         for start, end in spans:
             if out_tokens:
                 out_tokens.append(sep)
             out_tokens.extend(token_list[start:end])
-        return Hypothesis(" ".join(w.text for w in words), tuple(out_tokens), score, words)
+        return _Draft(
+            " ".join(texts), tuple(out_tokens), score, path, emitted, frames, spans, texts, rank,
+            row_frames, swappable,
+        )  # fmt: skip
+
+    def _finish(self, draft: _Draft, confidences: Sequence[float] | None) -> Hypothesis:
+        words = make_words(draft.texts, draft.spans, draft.frames, confidences, self.config.frame_shift_s)
+        return Hypothesis(draft.text, draft.tokens, draft.score, words)
+
+    def _scored(self, draft: _Draft, log_probs: np.ndarray) -> list[float]:
+        """The slower confidences ("full", "local") of one hypothesis."""
+        if not draft.spans:
+            return []
+        return scored_confidences(
+            draft.path,
+            log_probs[draft.row_frames],
+            draft.swappable,  # type: ignore[arg-type]
+            draft.emitted,
+            draft.spans,
+            draft.texts,
+            self.vocab,
+            self._word_scorer,
+            self.config.confidence,
+        )
+
+    def _readings(self, drafts: list[list[_Draft]], frames: int) -> list[Reading]:
+        """Every hypothesis of the batch as a Reading for :func:`fast_confidences`, in order."""
+        return [
+            Reading(
+                d.path,
+                b * frames + d.row_frames if d.row_frames is not None else d.path,
+                d.swappable if d.swappable is not None else np.zeros(len(d.path), dtype=bool),
+                len(d.spans),
+                d.alternatives,
+                d.rank,
+            )
+            for b, ds in enumerate(drafts)
+            for d in ds
+        ]
+
+    def _word_keys(self) -> WordKeys | None:
+        """The vocabulary "fast" confidences check readings against: the lexicon, or the LM's words."""
+        if self._keys is None:
+            known = self._spec.words if self._spec.words is not None else self._spec.lm_words
+            self._keys = (WordKeys(known, self.vocab),) if known is not None else (None,)
+        return self._keys[0]
 
     def _word_scorer(self) -> WordScorer:
         """The confidence's word scores: the decoder's LM (loaded again from Python, memory-mapped when
@@ -249,3 +323,28 @@ class BeamSearchDecoder:
                 model, cfg.lm_weight * LN10, cfg.word_score, frozenset(known) if known is not None else None
             )
         return self._scorer
+
+
+@dataclass
+class _Draft:
+    """A hypothesis before its confidences: text, output tokens, score, and what the words are read from.
+
+    path (N,): the search path over the rows; emitted (K,): rows where the output tokens start; frames
+    (K,): their frames (word times); spans/texts: the words; rank: the path's place among the search's
+    final hypotheses; row_frames (N,): the frame each row's log-probabilities are read at, swappable
+    (N,): rows a competitor may change (both None with confidence "none"); alternatives: the final
+    hypotheses ("fast" only).
+    """
+
+    text: str
+    tokens: tuple[int, ...]
+    score: float
+    path: np.ndarray
+    emitted: np.ndarray
+    frames: np.ndarray
+    spans: list[tuple[int, int]]
+    texts: list[str]
+    rank: int
+    row_frames: np.ndarray | None
+    swappable: np.ndarray | None
+    alternatives: Alternatives | None = None

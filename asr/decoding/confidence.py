@@ -1,4 +1,27 @@
-"""Word confidences: the posterior of each word of the best path against its local competitors.
+"""Word confidences: how likely each word of a hypothesis is to be right, as a probability.
+
+Two measures. The default, ``confidence="fast"`` (:func:`fast_confidences`), costs a fraction of the
+search and is the product of two posteriors:
+
+* **n-best agreement**: the share of the probability mass of the search's final hypotheses (its beam at
+  the end, scores softmax-normalised) held by the hypotheses that have the same word at an overlapping
+  place. It carries the language model's view: a word the LM and the acoustics both support against
+  every alternative the search kept gets 1, a word the hypotheses disagree on gets its share.
+* **one-change posterior**: ``1 / (1 + Σ_c exp Δ(c))`` over the readings c that the word's frames give
+  when the best path changes in one place (one frame's token swapped for any token within `WINDOW` nats
+  of it; blank and separator included, so deletions, insertions, splits and merges count; a swap that
+  only moves a boundary reads the same words and is no competitor). Δ(c) is the acoustic gain of the
+  swap, plus ``word_score`` per word c adds, plus `UNKNOWN_COMPETITOR` per word of c outside the
+  decoder's vocabulary (its lexicon, or the LM's words; none without one). It catches what the search
+  never kept: a word whose frames hesitate with a vocabulary word nearby. No LM is queried: readings are
+  compared through hashes of their spellings, all swaps of a batch at once.
+
+A search without alternatives (greedy decoding) has the second alone.
+
+The slower measures are opt-in (``DecoderConfig.confidence``): ``"local"`` scores each one-change
+reading with the LM in the word's context (Python, per reading), ``"full"`` adds the vocabulary's
+one-edit neighbours of every word with their CTC log-likelihood over the word's frames
+(:func:`word_confidences`). They cost 2-6x the search (benchmarks/README.md). What they compute:
 
 For every word w of the best path, the competitors are the words (or word sequences, or nothing) that the
 same frames spell when the path changes in one place: one frame's token swapped for any other token
@@ -9,17 +32,12 @@ count), and the frame-wise best tokens over the whole span. A competitor c score
          + lm_weight · [LM log-prob of c, and of the next word after c, in w's left context - the same for w]
          + word_score · (words in c - 1) + unknown-word cost of c,
 
-i.e. what the decoder's own objective says about trading w for c, the rest of the path kept. When the
-decoder has a vocabulary (a lexicon, or the LM's words), the words of it one edit away from w (a letter
-deleted, inserted or replaced) compete too, whatever the frames' best tokens: their acoustic term is the
-CTC log-likelihood of the span spelling c minus that of it spelling w (the forward algorithm over the
-span). They are what a one-frame change cannot reach but an LM can prefer ("plundered" for "blundered",
-"and" for "an"). The
-confidence is w's share of the probability mass, ``1 / (1 + Σ_c exp Δ(c))``: the word's posterior in a
-lattice made of the best path and its one-change neighbours. It is high when no neighbouring path
-comes close, whether the acoustics or the LM rule the others out, and it is the probability the
-decoder itself gives the word among those, so it can be read as a probability (benchmarks/README.md
-reports how well it is calibrated). Without an LM it is acoustic only.
+i.e. what the decoder's own objective says about trading w for c, the rest of the path kept. With
+"full", when the decoder has a vocabulary, the words of it one edit away from w (a letter deleted,
+inserted or replaced) compete too, whatever the frames' best tokens: their acoustic term is the CTC
+log-likelihood of the span spelling c minus that of it spelling w (the forward algorithm over the
+span). The confidence is w's share of the probability mass, ``1 / (1 + Σ_c exp Δ(c))``. Without an LM
+it is acoustic only.
 
 The span of word w runs from just after the previous word's last character to just before the next
 word's first character (separators and blanks around w included).
@@ -28,12 +46,24 @@ word's first character (separators and blanks around w included).
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-__all__ = ["WordScorer", "word_confidences"]
+if TYPE_CHECKING:
+    from asr.text import Vocabulary
+
+__all__ = [
+    "ALTERNATIVES",
+    "Alternatives",
+    "Reading",
+    "WordKeys",
+    "WordScorer",
+    "fast_confidences",
+    "word_confidences",
+]
 
 # An unknown competitor word pays this on top of the LM's own <unk> log-probability. Softer than the
 # search's unk_score (-8 by default): the search's value is tuned for WER, and with it every out-of-
@@ -42,6 +72,18 @@ UNKNOWN_WORD_COST = -3.0
 WINDOW = 8.0  # nats: tokens further below a frame's path token are not tried as swaps
 MASKED_LOGP = -1e4  # padding rows: every token but blank impossible
 NEIGHBOUR_LM_MARGIN = 4.0  # nats: vocabulary neighbours within WINDOW + this acoustically are scored
+# "fast": what a one-change reading pays per word outside the vocabulary. Chosen on the two sets of
+# benchmarks/confidence.py (-4 ... -12 tried; AUROC moved by at most 0.02 between -5 and -8).
+UNKNOWN_COMPETITOR = -6.0
+# "fast": swaps further than this below the path's token are not tried (on those sets, 5 nats instead
+# of 8 lowered AUROC by 0.002 at most and leaves half as many swaps), and readings whose score is more
+# than NEGLIGIBLE below the word's are dropped before the costlier steps (exp(-12) = 6e-6 of its mass).
+FAST_WINDOW = 5.0
+NEGLIGIBLE = -12.0
+# "fast": the n-best agreement reads the search's best final hypotheses, up to this many (on those
+# sets 8 gave AUROC within 0.002 of all of them, about 13 on average; 1, the best path alone, 0.02-0.04
+# less).
+ALTERNATIVES = 8
 
 
 class WordScorer:
@@ -281,3 +323,409 @@ def word_confidences(
         top = max(0.0, float(d.max()))
         out.append(float(math.exp(-top) / (math.exp(-top) + np.exp(d - top).sum())))
     return out
+
+
+# --- "fast": n-best agreement x one-change posterior, for a whole batch at once ----------------------
+#
+# Words are compared through polynomial hashes of their token ids (two moduli below 2**31, so that a
+# product of two residues fits in int64; the pair is one 62-bit key). A reading's spelling is hashed
+# from prefix hashes of the path's emitted tokens, so no string is ever built.
+
+_MODULI = (2_147_483_647, 2_147_483_629)
+_BASES = (1_000_003, 972_663_749)
+
+
+class _Powers:
+    """B**j and B**-j modulo each modulus, for j up to the longest sequence seen (grown on demand)."""
+
+    def __init__(self) -> None:
+        self.up: tuple[np.ndarray, ...] = tuple(np.ones(1, np.int64) for _ in _MODULI)
+        self.down: tuple[np.ndarray, ...] = self.up
+
+    def ensure(self, length: int) -> None:
+        if len(self.up[0]) > length:
+            return
+        size = max(2 * len(self.up[0]), length + 1)
+        up, down = [], []
+        for m, b in zip(_MODULI, _BASES):
+            inverse = pow(b, m - 2, m)
+            a, c = np.empty(size, np.int64), np.empty(size, np.int64)
+            x = y = 1
+            for j in range(size):
+                a[j], c[j] = x, y
+                x, y = x * b % m, y * inverse % m
+            up.append(a)
+            down.append(c)
+        self.up, self.down = tuple(up), tuple(down)
+
+
+_POWERS = _Powers()
+
+
+def _key(h1: np.ndarray, h2: np.ndarray) -> np.ndarray:
+    return (h1 << 31) | h2
+
+
+def _group_keys(tokens: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """Keys of the sequences tokens[starts[k]: starts[k] + lengths[k]] (consecutive, non-empty)."""
+    _POWERS.ensure(int(lengths.max(initial=0)))
+    position = np.arange(len(tokens)) - np.repeat(starts, lengths)
+    values = tokens.astype(np.int64) + 1
+    hashes = [np.add.reduceat(values * up[position] % m, starts) % m for m, up in zip(_MODULI, _POWERS.up)]
+    return _key(*hashes)
+
+
+class WordKeys:
+    """A vocabulary as a sorted array of spelling keys: ``known(keys)`` says which keys are words of it.
+
+    `words`: the vocabulary's words (characters of `vocab`; others are skipped).
+    """
+
+    def __init__(self, words: Iterable[str], vocab: Vocabulary) -> None:
+        ids = {t: i for i, t in enumerate(vocab.tokens) if len(t) == 1}
+        spelled = [w for w in words if w and all(c in ids for c in w)]
+        if not spelled:
+            self.keys = np.zeros(0, np.int64)
+            return
+        codes = np.frombuffer("".join(spelled).encode("utf-32-le"), dtype=np.uint32)
+        table = np.full(int(codes.max()) + 1, -1, dtype=np.int64)
+        for c, i in ids.items():
+            if ord(c) < len(table):
+                table[ord(c)] = i
+        lengths = np.fromiter(map(len, spelled), dtype=np.int64, count=len(spelled))
+        starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+        self.keys = np.unique(_group_keys(table[codes], starts, lengths))
+
+    def known(self, keys: np.ndarray) -> np.ndarray:
+        if not len(self.keys):
+            return np.zeros(len(keys), dtype=bool)
+        found = np.minimum(np.searchsorted(self.keys, keys), len(self.keys) - 1)
+        return self.keys[found] == keys
+
+
+@dataclass(frozen=True)
+class Reading:
+    """One hypothesis to score: its path over the search's rows, where each row's log-probabilities
+    are, whether each row may change, how many of its words to score, and its n-best list.
+
+    path (n,): token per row; rows (n,): index of each row's log-probabilities in the batch's array;
+    swappable (n,) bool: rows whose token may change (runs of near-certain frames may not);
+    words: the hypothesis's words are the first `words` letter runs of the path; alternatives: the
+    final hypotheses of its utterance (None: no n-best agreement), `rank` its index among them.
+    """
+
+    path: np.ndarray
+    rows: np.ndarray
+    swappable: np.ndarray
+    words: int
+    alternatives: Alternatives | None = None
+    rank: int = 0
+
+
+@dataclass(frozen=True)
+class Alternatives:
+    """An utterance's final hypotheses, best first: their paths over its rows ((n,) each, the same n)
+    and their scores."""
+
+    paths: Sequence[np.ndarray]
+    scores: Sequence[float]
+
+
+def fast_confidences(
+    readings: Sequence[Reading],
+    log_probs: np.ndarray,
+    blank: int,
+    sep: int,
+    vocabulary: WordKeys | None,
+    word_score: float,
+    window: float = FAST_WINDOW,
+) -> list[np.ndarray]:
+    """The "fast" confidence of each word of each reading: n-best agreement x one-change posterior.
+
+    log_probs (R, V): the rows the readings index (log-probabilities; values above 0 are read as 0).
+    `vocabulary`: what counts as a known word (None: every reading is). Returns one (words,) array per
+    reading, in [0, 1].
+    """
+    if not readings:
+        return []
+    beams = _Beams(readings, blank, sep)
+    change = _one_change_posteriors(readings, log_probs, blank, sep, vocabulary, word_score, window, beams)
+    agreement = beams.agreement(readings)
+    return [np.clip(c * a if a is not None else c, 0.0, 1.0) for c, a in zip(change, agreement)]
+
+
+def _joined(paths: Sequence[np.ndarray], sep: int) -> tuple[np.ndarray, np.ndarray]:
+    """The paths end to end, one separator row after each (so that no word runs from one into the
+    next), and where each starts."""
+    lengths = np.fromiter((len(p) + 1 for p in paths), dtype=np.int64, count=len(paths))
+    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
+    joined = np.full(int(lengths.sum()), sep, dtype=np.int64)
+    for start, p in zip(starts.tolist(), paths):
+        joined[start : start + len(p)] = p
+    return joined, starts
+
+
+def _emissions(path: np.ndarray, blank: int) -> tuple[np.ndarray, np.ndarray]:
+    """Rows where a token is emitted (not blank, not a repeat) and the token before each row."""
+    previous = np.empty_like(path)
+    previous[:1] = blank
+    previous[1:] = path[:-1]
+    return (path != blank) & (path != previous), previous
+
+
+def _expand(begin: np.ndarray, end: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Every (k, i) with begin[k] <= i < end[k], as two arrays."""
+    counts = end - begin
+    owner = np.repeat(np.arange(len(begin)), counts)
+    return owner, np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts) + begin[owner]
+
+
+class _Beams:
+    """The words of every final hypothesis of the batch's utterances: spelling key, utterance, hypothesis,
+    rows of its first and last letter; searchable by (utterance, spelling)."""
+
+    def __init__(self, readings: Sequence[Reading], blank: int, sep: int) -> None:
+        self.utterance: dict[int, int] = {}  # id(alternatives) -> utterance index
+        utterances: list[Alternatives] = []
+        for rd in readings:
+            if rd.alternatives is not None and id(rd.alternatives) not in self.utterance:
+                self.utterance[id(rd.alternatives)] = len(utterances)
+                utterances.append(rd.alternatives)
+        sizes = np.array([len(u.paths) for u in utterances], dtype=np.int64)
+        self.first_hyp = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
+        empty = np.zeros(0, dtype=np.int64)
+        self.keys = self.hyp = self.lo = self.hi = self.utt = self.probability = empty
+        if utterances:
+            # Each hypothesis's probability among its utterance's final ones (softmax of the scores).
+            scores = np.concatenate([np.asarray(u.scores, dtype=np.float64) for u in utterances])
+            scores = np.exp(scores - np.repeat(np.maximum.reduceat(scores, self.first_hyp), sizes))
+            self.probability = scores / np.repeat(np.add.reduceat(scores, self.first_hyp), sizes)
+            # Every hypothesis's path end to end, a separator row after each: one array.
+            path, starts = _joined([p for u in utterances for p in u.paths], sep)
+            emits, _ = _emissions(path, blank)
+            letters = np.flatnonzero(emits & (path != sep))
+            if len(letters):
+                group = np.cumsum(emits & (path == sep))[letters]  # letters between separators: a word
+                first = np.flatnonzero(np.concatenate([[True], group[1:] != group[:-1]]))
+                lengths = np.diff(np.append(first, len(letters)))
+                self.keys = _group_keys(path[letters], first, lengths)
+                self.hyp = np.searchsorted(starts, letters[first], side="right") - 1
+                self.lo = letters[first] - starts[self.hyp]
+                self.hi = letters[first + lengths - 1] - starts[self.hyp]
+                self.utt = np.repeat(np.arange(len(utterances)), sizes)[self.hyp]
+        self.joint = self._joint(self.keys, self.utt)
+        self.order = np.argsort(self.joint)
+        self.sorted = self.joint[self.order]
+
+    @staticmethod
+    def _joint(keys: np.ndarray, utt: np.ndarray) -> np.ndarray:
+        # One sortable int64 for (utterance, spelling) (wrapping around: a collision is as unlikely as
+        # one of the spelling keys').
+        return keys * np.int64(0x1F3D5B79) + utt
+
+    def matches(
+        self, keys: np.ndarray, utt: np.ndarray, lo: np.ndarray, hi: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Pairs (query k, word w) where word w has query k's spelling, in its utterance, and its rows
+        [lo, hi] overlap the query's."""
+        joint = self._joint(keys, utt)
+        begin = np.searchsorted(self.sorted, joint, side="left")
+        end = np.searchsorted(self.sorted, joint, side="right")
+        query, at = _expand(begin, end)
+        word = self.order[at]
+        overlap = (lo[query] <= self.hi[word]) & (hi[query] >= self.lo[word])
+        return query[overlap], word[overlap]
+
+    def agreement(self, readings: Sequence[Reading]) -> list[np.ndarray | None]:
+        """Per reading with alternatives, per word: the probability of the final hypotheses that have
+        the word too (same spelling, overlapping rows)."""
+        owners = [j for j, rd in enumerate(readings) if rd.alternatives is not None]
+        out: list[np.ndarray | None] = [None] * len(readings)
+        if not owners:
+            return out
+        hyp = np.array(
+            [self.first_hyp[self.utterance[id(readings[j].alternatives)]] + readings[j].rank for j in owners]
+        )
+        # a hypothesis's words are consecutive in the table
+        begin = np.searchsorted(self.hyp, hyp, side="left")
+        count = np.minimum(
+            np.searchsorted(self.hyp, hyp, side="right") - begin, [readings[j].words for j in owners]
+        )
+        reading, words = _expand(begin, begin + count)
+        query, word = self.matches(self.keys[words], self.utt[words], self.lo[words], self.hi[words])
+        # Each hypothesis counts once per word, however many of its words match.
+        pairs = np.unique(query * len(self.probability) + self.hyp[word])
+        query, hyps = pairs // len(self.probability), pairs % len(self.probability)
+        mass = np.bincount(query, weights=self.probability[hyps], minlength=len(words))
+        for j, piece in zip(owners, np.split(mass, np.cumsum(count)[:-1])):
+            out[j] = piece
+        return out
+
+
+def _one_change_posteriors(
+    readings: Sequence[Reading],
+    log_probs: np.ndarray,
+    blank: int,
+    sep: int,
+    vocabulary: WordKeys | None,
+    word_score: float,
+    window: float,
+    beams: _Beams,
+) -> list[np.ndarray]:
+    """Per reading and word: ``1 / (1 + Σ exp(gain + word-level cost))`` over the readings one swap
+    makes, but those the final hypotheses hold at the same place (n-best agreement counts them)."""
+    path, starts = _joined([r.path for r in readings], sep)
+    n = len(path)
+    rows = np.zeros(n, dtype=np.int64)
+    swappable = np.zeros(n, dtype=bool)  # the joining separators stay
+    utterance = np.full(len(readings), -1, dtype=np.int64)
+    for j, (start, r) in enumerate(zip(starts.tolist(), readings)):
+        rows[start : start + len(r.path)] = r.rows
+        swappable[start : start + len(r.path)] = r.swappable
+        if r.alternatives is not None:
+            utterance[j] = beams.utterance[id(r.alternatives)]
+    emits, previous = _emissions(path, blank)
+    emitted = np.flatnonzero(emits)
+    tokens = path[emitted]
+    k = len(tokens)
+    is_sep = tokens == sep
+    # Words are runs of letters between separators of the emitted sequence.
+    word_start = ~is_sep & np.concatenate([[True], is_sep[:-1]])
+    starts_before = np.concatenate([[0], np.cumsum(word_start)])  # (k + 1,): words starting before p
+    n_words = int(starts_before[-1])
+    first_word = starts_before[np.searchsorted(emitted, starts)]
+    mass = np.zeros(n_words + 1)  # the last slot collects what belongs to no word
+    candidates = np.flatnonzero(swappable)
+    if len(candidates) and len(log_probs):
+        position = np.arange(k)
+        last_sep = np.maximum.accumulate(np.where(is_sep, position, -1))
+        next_sep = np.append(np.minimum.accumulate(np.where(is_sep, position, k)[::-1])[::-1], k)
+        _POWERS.ensure(k + 3)
+        prefix = [
+            np.concatenate([[0], np.cumsum((tokens + 1) * up[:k] % m) % m])
+            for m, up in zip(_MODULI, _POWERS.up)
+        ]
+
+        def spelled(a: np.ndarray, b: np.ndarray, i: int) -> np.ndarray:
+            """Hash of emitted tokens [a, b) (as if they started at position 0), modulus i."""
+            m = _MODULI[i]
+            return (prefix[i][b] - prefix[i][a]) % m * _POWERS.down[i][a] % m
+
+        own_start = np.flatnonzero(word_start)
+        own_end = next_sep[own_start]
+        own_keys = _key(spelled(own_start, own_end, 0), spelled(own_start, own_end, 1))
+        own_known = vocabulary.known(own_keys) if vocabulary is not None else np.ones(n_words, dtype=bool)
+        known_before = np.concatenate([[0], np.cumsum(own_known)])
+        # rows of each word's first and last letter (one extra for readings that replace no word)
+        own_lo = np.append(emitted[own_start], 0)
+        own_hi = np.append(emitted[own_end - 1], 0)
+
+        # Every swap within `window` nats of the path's token, at a row that may change.
+        row_lp = np.minimum(log_probs[rows[candidates]], 0.0)
+        own = row_lp[np.arange(len(candidates)), path[candidates]]
+        gain = row_lp - own[:, None]
+        gain[np.arange(len(candidates)), path[candidates]] = -np.inf
+        c, x = np.nonzero(gain > -window)
+        g = gain[c, x]
+        r = candidates[c]
+        # A swap at row r changes what rows r and r + 1 emit; the rest of the sequence stays.
+        following = path[np.minimum(r + 1, n - 1)]
+        has_next = r + 1 < n
+        was_r = emits[r]
+        is_r = (x != blank) & (x != previous[r])
+        was_next = has_next & emits[np.minimum(r + 1, n - 1)]
+        is_next = has_next & (following != blank) & (following != x)
+        rem1 = np.where(was_r, path[r], np.where(was_next, following, -1))
+        rem2 = np.where(was_r & was_next, following, -1)
+        ins1 = np.where(is_r, x, np.where(is_next, following, -1))
+        ins2 = np.where(is_r & is_next, following, -1)
+        q = (np.cumsum(emits) - emits)[r]  # where in the emitted sequence row r's emission is, or goes
+        q_end = q + was_r + was_next  # the emissions removed: [q, q_end), replaced by ins1, ins2
+        # The smallest edit: what the removed and the inserted tokens share at either end stays (a
+        # separator that only moves must not join the words on both sides of it into the reading).
+        last_rem, last_ins = np.where(rem2 >= 0, rem2, rem1), np.where(ins2 >= 0, ins2, ins1)
+        tail_kept = (last_rem >= 0) & (last_rem == last_ins)
+        rem1, rem2 = np.where(tail_kept & (rem2 < 0), -1, rem1), np.where(tail_kept, -1, rem2)
+        ins1, ins2 = np.where(tail_kept & (ins2 < 0), -1, ins1), np.where(tail_kept, -1, ins2)
+        q_end = q_end - tail_kept
+        head_kept = (rem1 >= 0) & (rem1 == ins1)
+        rem1, ins1 = np.where(head_kept, rem2, rem1), np.where(head_kept, ins2, ins1)
+        ins2 = np.where(head_kept, -1, ins2)
+        q = q + head_kept
+        # The reading replaces the words around the change: letters back to the previous separator,
+        # forward to the next one.
+        left = np.where(q > 0, last_sep[np.maximum(q - 1, 0)] + 1, 0) if k else q
+        right = next_sep[q_end]
+        has1, has2 = ins1 >= 0, ins2 >= 0
+        sep1, sep2 = ins1 == sep, ins2 == sep
+        n1, n2 = has1.astype(np.int64), has2.astype(np.int64)
+        left_len, right_len = q - left, right - q_end
+        first, second = [], []
+        for i, m in enumerate(_MODULI):
+            up = _POWERS.up[i]
+            head, tail = spelled(left, q, i), spelled(q_end, right, i)
+            t1, t2 = np.where(has1, ins1 + 1, 0), np.where(has2, ins2 + 1, 0)
+            whole = (head + t1 * up[left_len] + t2 * up[left_len + n1] % m) % m
+            whole = (whole + tail * up[left_len + n1 + n2]) % m
+            # A separator put in splits the reading in two: head | t2 + tail, or head + t1 | tail.
+            first.append(np.where(sep1, head, np.where(sep2, (head + t1 * up[left_len]) % m, whole)))
+            second.append(np.where(sep1, (t2 + tail * up[n2]) % m, np.where(sep2, tail, 0)))
+        key1, key2 = _key(*first), _key(*second)
+        split = sep1 | sep2
+        len1 = np.where(sep1, left_len, np.where(sep2, left_len + 1, left_len + n1 + n2 + right_len))
+        len2 = np.where(sep1, n2 + right_len, np.where(sep2, right_len, 0))
+        word1, word2 = len1 > 0, split & (len2 > 0)
+        # The reading's words (word1, word2) against the path's words i0..i1 it replaces.
+        i0 = starts_before[left]
+        i1 = starts_before[right] - 1
+        words_o = np.maximum(i1 - i0 + 1, 0)
+        words_c = word1.astype(np.int64) + word2
+        # (indices clipped for readings that replace no word; such lookups are not used)
+        safe0, safe1 = np.clip(i0, 0, max(n_words - 1, 0)), np.clip(i1, 0, max(n_words - 1, 0))
+        own_at0, own_at1 = np.append(own_keys, -1)[safe0], np.append(own_keys, -1)[safe1]
+        same = (
+            ((words_o == 0) & (words_c == 0))
+            | ((words_o == 1) & (words_c == 1) & (np.where(word1, key1, key2) == own_at0))
+            | ((words_o == 2) & word1 & word2 & (key1 == own_at0) & (key2 == own_at1))
+        )
+        unknown_o = words_o - np.where(
+            words_o > 0, known_before[np.maximum(i1 + 1, i0)] - known_before[i0], 0
+        )
+        delta = g + word_score * (words_c - words_o) - UNKNOWN_COMPETITOR * unknown_o
+        # Drop what cannot count (before the look-ups: a reading's unknown words only lower it).
+        live = np.flatnonzero((delta > NEGLIGIBLE) & ~same)
+        r, delta, i0, i1, words_o = r[live], delta[live], i0[live], i1[live], words_o[live]
+        key1, key2, word1, word2 = key1[live], key2[live], word1[live], word2[live]
+        safe0, safe1 = safe0[live], safe1[live]
+        if vocabulary is not None:
+            unknown_c = (word1 & ~vocabulary.known(key1)).astype(np.int64) + (word2 & ~vocabulary.known(key2))
+            delta += UNKNOWN_COMPETITOR * unknown_c
+        # Readings that a final hypothesis holds at the same place are in the n-best agreement already.
+        reading = np.searchsorted(starts, r, side="right") - 1
+        utt = utterance[reading]
+        lo = np.where(words_o > 0, own_lo[safe0], r) - starts[reading]
+        hi = np.where(words_o > 0, own_hi[safe1], r) - starts[reading]
+        held = (word1 | word2) & (utt >= 0)
+        if len(beams.keys) and held.any():
+            for key, present in ((key1, word1), (key2, word2)):
+                ask = np.flatnonzero(present & held)
+                query, _ = beams.matches(key[ask], utt[ask], lo[ask], hi[ask])
+                found = ~present
+                found[ask[query]] = True
+                held &= found
+        else:
+            held[:] = False
+        counted = ~held & (delta > NEGLIGIBLE)
+        weight = np.exp(np.minimum(delta[counted], 50.0))
+        # The words replaced compete with the reading; a word put in between two, with both (of the
+        # same hypothesis).
+        i0, i1, words_o, reading = i0[counted], i1[counted], words_o[counted], reading[counted]
+        a = np.where(words_o > 0, i0, i0 - 1)
+        b = np.where(words_o > 1, i1, np.where(words_o == 0, i0, -1))
+        b = np.where(b == a, -1, b)
+        last_word = np.append(first_word[1:], n_words)
+        for idx in (a, b):
+            idx = np.where((idx >= first_word[reading]) & (idx < last_word[reading]), idx, n_words)
+            mass += np.bincount(idx, weights=weight, minlength=n_words + 1)
+    posterior = 1.0 / (1.0 + mass[:n_words])
+    return [posterior[w : w + rd.words] for w, rd in zip(first_word.tolist(), readings)]

@@ -13,13 +13,16 @@ from typing import Any
 
 from asr.errors import ConfigError
 
-__all__ = ["RESULT_KEYS", "ConfigError", "DecoderConfig"]
+__all__ = ["CONFIDENCE_MODES", "DEFAULT_CONFIDENCE", "RESULT_KEYS", "ConfigError", "DecoderConfig"]
 
 # Keys `asr lm tune` writes beside the settings (its results); a decoder config file may carry them.
 RESULT_KEYS = frozenset({"dev_wer", "dev_cer", "utterances", "skipped", "grid"})
 
 
-CONFIDENCE_MODES = ("full", "local", "none")
+# Word confidences (asr/decoding/confidence.py): "fast" is the default; "full" and "local" are the
+# slower measures, kept for comparison (benchmarks/README.md, "Word confidences").
+CONFIDENCE_MODES = ("fast", "full", "local", "none")
+DEFAULT_CONFIDENCE = "fast"
 
 
 @dataclass(frozen=True)
@@ -55,10 +58,12 @@ class DecoderConfig:
                         (and hotwords) only.
       hotwords          (phrase, bonus) pairs: bonus added when the word or phrase is recognised.
     Output and execution
-      confidence        word confidences (asr/decoding/confidence.py): "full" (one-change neighbours of
-                        the best path and the vocabulary's one-edit neighbours of each word), "local"
-                        (the first only: cheaper, less informative after an LM), "none" (NaN, the
-                        fastest: the confidences cost more than the search; benchmarks/README.md).
+      confidence        word confidences (asr/decoding/confidence.py): "fast" (the default: agreement
+                        of the search's final hypotheses x the word's posterior against its one-change
+                        readings; costs a fraction of the search), "none" (NaN, nothing computed), or
+                        the slower measures, opt-in: "full" (readings scored with the LM, and the
+                        vocabulary's one-edit neighbours of each word: 3-6x the search's time) and
+                        "local" (readings scored with the LM: 2-4x). benchmarks/README.md compares them.
       frame_shift_s     seconds per model output frame (word times).
       num_workers       processes for large batches (1: decode in this process).
       min_batch_per_worker
@@ -78,7 +83,7 @@ class DecoderConfig:
     word_score: float = 0.0
     unk_score: float = -8.0
     hotwords: tuple[tuple[str, float], ...] = ()
-    confidence: str = "full"
+    confidence: str = DEFAULT_CONFIDENCE
     frame_shift_s: float = 0.03
     num_workers: int = 1
     min_batch_per_worker: int = 4

@@ -68,7 +68,7 @@ class SearchSpec:
 
 
 class Engine:
-    """One flashlight decoder set up from a SearchSpec; ``search(emissions, nbest)`` → Paths."""
+    """One flashlight decoder set up from a SearchSpec; ``search(emissions, limit)`` → Paths."""
 
     def __init__(self, spec: SearchSpec) -> None:
         fl = _flashlight()
@@ -155,11 +155,12 @@ class Engine:
             self.decoder = fl.LexiconFreeDecoder(options, lm, self.sep, vocab.blank_id, [])
         self._lm = lm  # the decoder holds only a C++ reference: keep the Python object alive
 
-    def search(self, emissions: np.ndarray, nbest: int) -> Paths:
-        """emissions (N, V) float32, C-contiguous → best paths (N tokens each) and scores, best first."""
+    def search(self, emissions: np.ndarray, limit: int | None) -> Paths:
+        """emissions (N, V) float32, C-contiguous → best paths (N tokens each) and scores, best first:
+        the first `limit` final hypotheses (None: all of them; reading each back costs time)."""
         frames, n_tokens = emissions.shape
         if self.native is not None:
-            results = self.native.decode(emissions, 1 if nbest == 1 else None)
+            results = self.native.decode(emissions, limit)
         else:
             decoder = self.decoder
             decoder.decode_begin()
@@ -171,7 +172,7 @@ class Engine:
             # beam costs ~nothing.
             results = [(r.tokens, r.score) for r in decoder.get_all_final_hypothesis()]
         out = []
-        for path, score in results[: 1 if nbest == 1 else len(results)]:
+        for path, score in results[:limit]:
             # tokens[0] is the start state, tokens[1 + t] frame t, the last one the end of the search.
             tokens = np.asarray(path, dtype=np.int64)[1 : frames + 1]
             if len(tokens) < frames:  # defensive: pad a short path with blanks
@@ -191,17 +192,17 @@ class Searcher:
         self.engine = Engine(spec)
         self._pool: ProcessPoolExecutor | None = None
 
-    def search_all(self, inputs: list[np.ndarray], nbest: int) -> list[Paths]:
+    def search_all(self, inputs: list[np.ndarray], limit: int | None) -> list[Paths]:
         cfg = self.spec.config
         workers = min(cfg.num_workers, len(inputs) // cfg.min_batch_per_worker)
         if workers <= 1:
-            return [self.engine.search(e, nbest) for e in inputs]
+            return [self.engine.search(e, limit) for e in inputs]
         pool = self._get_pool()
         # Longest first, dealt round-robin into 2 chunks per worker: balanced without tiny tasks.
         order = sorted(range(len(inputs)), key=lambda i: -inputs[i].shape[0])
         n_chunks = min(len(inputs), 2 * workers)
         chunks = [order[k::n_chunks] for k in range(n_chunks)]
-        futures = [pool.submit(_worker_search, [inputs[i] for i in chunk], nbest) for chunk in chunks]
+        futures = [pool.submit(_worker_search, [inputs[i] for i in chunk], limit) for chunk in chunks]
         results: list[Any] = [None] * len(inputs)
         for chunk, future in zip(chunks, futures):
             for i, paths in zip(chunk, future.result()):
@@ -241,9 +242,9 @@ def _worker_init(spec: SearchSpec) -> None:
     _WORKER_ENGINE = Engine(spec)
 
 
-def _worker_search(batch: list[np.ndarray], nbest: int) -> list[Paths]:
+def _worker_search(batch: list[np.ndarray], limit: int | None) -> list[Paths]:
     assert _WORKER_ENGINE is not None
-    return [_WORKER_ENGINE.search(e, nbest) for e in batch]
+    return [_WORKER_ENGINE.search(e, limit) for e in batch]
 
 
 def _shutdown(pool: ProcessPoolExecutor) -> None:

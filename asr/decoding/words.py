@@ -15,7 +15,7 @@ from asr.decoding.confidence import WordScorer, word_confidences
 from asr.decoding.hypothesis import Word
 from asr.text import Vocabulary
 
-__all__ = ["path_words", "word_spans"]
+__all__ = ["make_words", "scored_confidences", "spell_words", "word_spans"]
 
 
 def word_spans(tokens: Sequence[int], separator: int) -> list[tuple[int, int]]:
@@ -34,39 +34,37 @@ def word_spans(tokens: Sequence[int], separator: int) -> list[tuple[int, int]]:
     return spans
 
 
-def path_words(
+def spell_words(tokens: Sequence[int], vocab: Vocabulary) -> tuple[list[tuple[int, int]], list[str]]:
+    """The words of a path's output tokens: their [start, end) spans in `tokens` and their text."""
+    spans = word_spans(tokens, vocab.separator_id)
+    chars = vocab.tokens
+    return spans, ["".join(chars[t] for t in tokens[a:b]) for a, b in spans]
+
+
+def scored_confidences(
     path: np.ndarray,
     row_log_probs: np.ndarray,
     swappable: np.ndarray,
     emitted: np.ndarray,
-    frames: np.ndarray,
+    spans: list[tuple[int, int]],
+    texts: list[str],
     vocab: Vocabulary,
     scorer: WordScorer | Callable[[], WordScorer],
-    frame_shift_s: float,
-    confidence: str = "full",
-) -> tuple[list[tuple[int, int]], tuple[Word, ...]]:
-    """The words of a path, with their spans in the output tokens.
+    confidence: str,
+) -> list[float]:
+    """The slower confidences, "full" or "local": :func:`~asr.decoding.confidence.word_confidences`.
 
     path (N,): token per row (a row is a frame, or a run of near-certain frames); row_log_probs (N, V):
     every token's log-probability at the row's frame; swappable (N,) bool: rows whose token may change
-    in a competitor; emitted (K,): rows where the K output tokens start; frames (K,): their frames in
-    the model's output, which give the words' times. Confidences: :func:`~asr.decoding.confidence.word_confidences`
-    with `scorer` (or what it returns when it is a function: called only for a path with words, as
-    building one may load an LM); `confidence`: "full", "local" (no vocabulary neighbours) or "none"
-    (NaN, nothing computed).
+    in a competitor; emitted (K,): rows where the K output tokens start. `scorer`, or what it returns
+    when it is a function (called only for a path with words, as building one may load an LM).
     """
-    tokens = path[emitted].tolist()
-    spans = word_spans(tokens, vocab.separator_id)
     if not spans:
-        return spans, ()
-    chars = vocab.tokens
-    texts = ["".join(chars[t] for t in tokens[a:b]) for a, b in spans]
-    if confidence == "none":
-        return spans, _words(texts, spans, frames, [math.nan] * len(spans), frame_shift_s)
+        return []
     if not isinstance(scorer, WordScorer):
         scorer = scorer()
     row_log_probs = np.minimum(row_log_probs, 0.0)  # garbage above 0 read as certainty
-    confidences = word_confidences(
+    return word_confidences(
         path,
         row_log_probs[np.arange(len(path)), path],
         row_log_probs,
@@ -76,17 +74,24 @@ def path_words(
         texts,
         vocab.blank_id,
         vocab.separator_id,
-        chars,
+        vocab.tokens,
         scorer,
         vocabulary_neighbours=confidence == "full",
     )
-    return spans, _words(texts, spans, frames, confidences, frame_shift_s)
 
 
-def _words(
-    texts: list[str], spans: list[tuple[int, int]], frames: np.ndarray, confidences: list[float], shift: float
+def make_words(
+    texts: list[str],
+    spans: list[tuple[int, int]],
+    frames: np.ndarray,
+    confidences: Sequence[float] | None,
+    shift: float,
 ) -> tuple[Word, ...]:
+    """Words with their times (frames (K,): the frame of each output token) and confidences (None: NaN)."""
+    if confidences is None:
+        confidences = [math.nan] * len(texts)
+    frame_list = frames.tolist()
     return tuple(
-        Word(text, float(frames[a]) * shift, float(frames[b - 1] + 1) * shift, conf)
+        Word(text, frame_list[a] * shift, (frame_list[b - 1] + 1) * shift, float(conf))
         for text, (a, b), conf in zip(texts, spans, confidences)
     )
