@@ -129,3 +129,21 @@ def test_weights_of_the_wrong_shape_are_a_checkpoint_error(tmp_path):
     save_checkpoint(payload, path)
     with pytest.raises(CheckpointError, match="do not match the model configuration"):
         load_model(path)
+
+
+def test_an_export_manifest_naming_a_model_file_outside_its_folder_is_refused(tmp_path):
+    from asr.loading import load_model as load_any
+    from asr.runtime import MANIFEST_NAME
+
+    export = tmp_path / "export"
+    export.mkdir()
+    (tmp_path / "elsewhere.onnx").write_bytes(b"not yours")
+    manifest = {
+        "format": "asr-export",
+        "format_version": 1,
+        "backend": "onnx",
+        "model_file": "../elsewhere.onnx",
+    }
+    (export / MANIFEST_NAME).write_text(json.dumps(manifest))
+    with pytest.raises(CheckpointError, match="'model_file' names '../elsewhere.onnx', outside"):
+        load_any(export)

@@ -64,7 +64,14 @@ def load_from_manifest(
 ) -> ExportedModel:
     """The model of export directory `path` described by `manifest` (already read and checked)."""
     backend = manifest.get("backend")
-    model_file = path / str(manifest.get("model_file", ""))
+    name = str(manifest.get("model_file", ""))
+    model_file = path / name
+    # an export directory is data that may come from anyone: its manifest names a file inside it only
+    if Path(name).is_absolute() or not model_file.resolve().is_relative_to(path.resolve()):
+        raise ExportError(
+            f"{path / MANIFEST_NAME}: 'model_file' names {name!r}, outside the export directory; "
+            "re-export the model"
+        )
     if not model_file.is_file():
         raise ExportError(f"{model_file}: the exported model file is missing; re-export the model")
     if backend == "onnx":
