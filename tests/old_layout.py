@@ -1,12 +1,11 @@
-"""Checkpoints as older asr versions wrote them (the default model until 2026-12-02 was one)."""
+"""Run configs in the layout older asr versions stored in their checkpoints, which still load."""
 
 from __future__ import annotations
 
 import copy
 from typing import Any
 
-# The augmentation keys that [train] held flat before the [train.augment] table, as the stage-3 default
-# model (commit 7ef5898~1) stored them.
+# The augmentation keys that the old layout keeps flat in [train] rather than in [train.augment].
 OLD_FLAT_AUGMENT_KEYS = (
     "babble_prob", "babble_snr_db", "freq_mask", "gain_db", "gain_prob", "noise_dir", "noise_prob",
     "noise_snr_db", "num_time_masks", "reverb_prob", "reverb_rt60", "spec_augment", "speed_factors",

@@ -1,8 +1,9 @@
-"""The benchmark scripts run end to end and print their figures (no timing is asserted)."""
+"""The benchmark scripts run end to end and their figures are consistent (no speed is asserted)."""
 
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -13,12 +14,30 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_train_throughput_prints_both_methods_and_the_ratio():
+def test_train_throughput_measures_both_methods_on_the_same_audio():
+    """4 generated utterances (43 s): (a) duration buckets of one utterance each, so no padding; (b) all
+    four in one padded batch of up to 32. The figures must say exactly that, and the ratio be theirs."""
     cmd = [sys.executable, str(ROOT / "benchmarks/train_throughput.py"), "--audio-seconds", "40"]
     cmd += ["--hidden-size", "16", "--num-layers", "1", "--rounds", "1", "--round-seconds", "0.5"]
     cmd += ["--threads", "1", "--plain-precision", "same"]
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=300, check=True).stdout
-    assert "(a) pipeline" in out and "(b) plain" in out and "ratio (a) / (b):" in out
+    total = float(re.search(r"^(\d+) utterances, (\d+) s of audio", out, re.M).group(2))
+    rows = {
+        m["name"]: {k: float(m[k]) for k in ("steps", "speed", "padding", "per_step")}
+        for m in re.finditer(
+            r"^\((?P<name>[ab])\) \w+ +(?P<steps>\d+) +(?P<speed>[\d.]+) +(?P<padding>[\d.]+)% +(?P<per_step>[\d.]+)$",
+            out,
+            re.M,
+        )
+    }
+    assert set(rows) == {"a", "b"}, out
+    a, b = rows["a"], rows["b"]
+    assert a["steps"] >= 1 and b["steps"] >= 1 and a["speed"] > 0 and b["speed"] > 0
+    assert a["padding"] == 0.0 < b["padding"] < 100
+    assert b["per_step"] == pytest.approx(total, abs=0.5)  # every utterance in each of (b)'s batches
+    assert a["per_step"] < b["per_step"]
+    ratio = float(re.search(r"^ratio \(a\) / \(b\): ([\d.]+)x", out, re.M).group(1))
+    assert ratio == pytest.approx(a["speed"] / b["speed"], abs=0.01)
 
 
 @pytest.mark.slow

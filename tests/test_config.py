@@ -70,8 +70,8 @@ def test_unknown_augmentation_key_and_the_gone_decode_table(tmp_path):
 
 
 def test_stored_flat_train_config_of_an_old_checkpoint_translates():
-    """Checkpoints written before [train.augment] (the default model until 2026-12-02) keep the
-    augmentation keys flat in their stored config."""
+    """Checkpoints of older asr versions keep the augmentation keys flat in their stored [train]: they
+    still read as a run config."""
     payload = torch.load(SHIPPED_MODEL, map_location="cpu", weights_only=True)
     stored = flat_augment_layout(payload["train"]["config"])
     assert "noise_prob" in stored["train"] and "augment" not in stored["train"]

@@ -4,6 +4,9 @@ import torch
 from asr.features import FeatureConfig
 from asr.frontend import LogMelFrontend, cepstral_smoothing_matrix
 from asr.model import BiLSTMCTC, ModelConfig, subsampled_lengths
+from asr.model_config import DERIVED_KEYS
+from asr.recognizer import SpeechRecognizer
+from asr.text import Vocabulary
 
 MELS, TOKENS = 80, 29  # the default front end's bins, the English character vocabulary's size
 
@@ -109,6 +112,20 @@ def test_bad_input_shape_is_a_clear_error():
     model = BiLSTMCTC(ModelConfig(hidden_size=8, num_layers=1), MELS, TOKENS)
     with pytest.raises(ValueError, match=r"\(B, T, 80\)"):
         model(torch.randn(2, 10, 40), torch.tensor([10, 10]))
+
+
+def test_the_model_widths_follow_the_features_and_the_vocabulary():
+    """A model config holds the architecture's choices only: the input and output widths come from the
+    front end and the vocabulary, so a checkpoint records each once. Configs stored with the widths
+    (older checkpoints) still read."""
+    vocab = Vocabulary(["<blank>", " ", "a", "b"])
+    rec = SpeechRecognizer(FeatureConfig(n_mels=40), ModelConfig(hidden_size=8, num_layers=1), vocab)
+    assert rec.acoustic.feature_mean.shape == (40,) and rec.acoustic.output.out_features == 4
+    log_probs, _ = rec(torch.randn(2, 8000), torch.tensor([8000, 6000]))
+    assert log_probs.shape[-1] == len(vocab)
+    assert not DERIVED_KEYS & set(ModelConfig().to_dict())
+    stored = {**ModelConfig(hidden_size=8).to_dict(), "input_size": 80, "vocab_size": 29}
+    assert ModelConfig.from_dict(stored) == ModelConfig(hidden_size=8)
 
 
 def test_invalid_configs_rejected():

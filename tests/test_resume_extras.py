@@ -104,8 +104,8 @@ def test_init_from_starts_at_the_given_weights_and_refuses_another_shape(corpus,
 
 
 def test_init_from_an_old_checkpoint_whose_stored_config_keeps_augmentation_flat(tmp_path):
-    """A checkpoint from before [train.augment] (the default model until 2026-12-02): its stored run
-    config still rebuilds the run, and train.init_from loads its weights."""
+    """A checkpoint whose stored run config keeps the augmentation keys flat in [train] (older asr
+    versions wrote them so): that config still rebuilds the run, and train.init_from loads its weights."""
     from asr.default_model import shipped_model_dir
     from asr.recognizer import SpeechRecognizer
     from asr.text import Vocabulary

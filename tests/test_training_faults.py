@@ -19,7 +19,9 @@ import asr.train.checkpointing as checkpointing
 import asr.train.loop as loop
 from asr import cli
 from asr.checkpoint import load_checkpoint
+from asr.config import ConfigError
 from asr.data.sampler import DurationBatchSampler
+from asr.train.config import load_run_config
 
 
 def tiny_run(corpus, out, *extra: str):
@@ -168,6 +170,20 @@ def test_stale_temporary_checkpoints_are_removed_at_start(corpus, tmp_path):
     loop.train(tiny_run(corpus, out, "train.epochs=1"), progress=False)
     assert not any(p.exists() for p in stale)
     assert (out / "notes.txt").read_text() == "mine"
+
+
+def test_a_run_that_names_no_data_or_output_folder_is_refused(tmp_path, monkeypatch):
+    """The library's defaults name no recipe's folders: a config without them is an error, not a run
+    that reads or writes somewhere it was not told to."""
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(
+        ConfigError, match=r"train\.train_manifest, train\.dev_manifest, train\.out_dir not set"
+    ):
+        loop.train(load_run_config(None), progress=False)
+    run = load_run_config(None, ["train.train_manifest=t.jsonl", "train.dev_manifest=d.jsonl"])
+    with pytest.raises(ConfigError, match=r"^train\.out_dir not set"):
+        loop.train(run, progress=False)
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_every_group_of_every_epoch_ends_in_one_update(corpus, tmp_path, monkeypatch):
