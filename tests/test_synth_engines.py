@@ -24,7 +24,6 @@ from synth import DEFAULT_VOICES, ReservedVoiceError, SpeakerWarp, apply_warp, c
 
 TEXT = "the quick brown fox jumps over the lazy dog"
 # Words per second of ordinary read speech is ~2-4: nine words take ~2-5 s in any engine.
-ENGINE_VOICES = [("espeak", "gmw/en-US+m3")] + [(e, v) for e, vs in DEFAULT_VOICES.items() for v in vs]
 NATIVE_RATES = {
     "espeak": 22050,
     "mbrola": 16000,
@@ -33,6 +32,10 @@ NATIVE_RATES = {
     "rhvoice": 24000,
     "piper": 22050,
 }
+# Kokoro, hibari and the accented voices: tests/test_synth_voices.py
+ENGINE_VOICES = [("espeak", "gmw/en-US+m3")] + [
+    (e, v) for e, vs in DEFAULT_VOICES.items() if e in NATIVE_RATES for v in vs
+]
 
 
 def _spectral_centroid(x: np.ndarray, sr: int) -> float:
