@@ -13,17 +13,19 @@ decoder's own default. Two emission sets:
 
 Per decoder: frames/s (original frames; ours also pays its frame collapsing inside the timing), real-time
 factor, WER and CER; then ours / the faster peer. Timings are the best of --repeats interleaved passes,
-one process, --threads torch threads. torchaudio gets one extra frame per utterance that only the word
-separator can fill (added outside its timing): without it the lexicon decoder cannot finish the last
-word, as our models emit no trailing separator. pyctcdecode gets the word list as its unigrams (it may
-still output other words, like ours with its default unk_score).
+one process, --threads torch threads; wall time, or with --clock cpu this process's CPU time (for a
+shared machine: every decoder here runs on one thread). torchaudio gets one extra frame per utterance
+that only the word separator can fill (added outside its timing): without it the lexicon decoder cannot
+finish the last word, as our models emit no trailing separator. pyctcdecode gets the word list as its
+unigrams (it may still output other words, like ours with its default unk_score).
 
 Then the same without a language model (--without-lm, on by default): pyctcdecode with no KenLM and no
 unigrams, torchaudio lexicon-free with no LM, ours with neither (flashlight's ZeroLM); same beam size.
 
-Word confidences: --confidence none by default (the peers compute none; DecoderConfig's default is
-"full", which costs more than the search itself: benchmarks/confidence.py); the greedy reference row
-gets the same mode. The mode is printed with the settings and with each table.
+Word confidences: DecoderConfig's default ("fast") unless --confidence says otherwise; the greedy
+reference row gets the same mode. The peers compute none, so ours is also timed without them ("ours,
+no confidences", the same decoder with confidence "none"): the ratio of the two is what the
+confidences cost. The mode is printed with the settings and with each table.
 
 Rows that are not part of the comparison: torchaudio with our pruning flags (what they alone give),
 ours with a closed vocabulary, ours over worker processes (only useful on idle cores), and ours
@@ -51,6 +53,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from asr.decoding import Decoder, DecoderConfig, GreedyDecoder, build_decoder  # noqa: E402
+from asr.decoding.config import CONFIDENCE_MODES  # noqa: E402
 from asr.decoding.lexicon import read_lexicon  # noqa: E402
 from asr.metrics import error_stats  # noqa: E402
 from asr.text import Vocabulary  # noqa: E402
@@ -70,6 +73,10 @@ DATA_CANDIDATES = [ROOT / "data/synthetic-full", ROOT / "data/synthetic"]
 
 # Issue 17, item 6: ours >= 5x the frames/s of the faster peer at equal or lower WER, single thread.
 TARGET_RATIO = 5.0
+# Issue 35, item 3: with the defaults (confidences on) >= 3x the faster peer, and the confidences
+# costing <= 1.5x the search without them.
+TARGET_RATIO_DEFAULTS = 3.0
+TARGET_CONFIDENCE_COST = 1.5
 
 
 @dataclass
@@ -83,6 +90,7 @@ class Row:
     note: str = ""
     peer: bool = False
     ours: bool = False
+    bare: bool = False  # ours without confidences
 
     @property
     def fps(self) -> float:
@@ -115,17 +123,25 @@ def greedy_runner(vocab: Vocabulary, data: EmissionSet, args: argparse.Namespace
 # --- the run ---------------------------------------------------------------------------------------
 
 
+# --clock: wall time, or this process's CPU time (every decoder here runs on one thread; on a shared
+# machine CPU time does not count the time other jobs hold the core).
+CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
+
+
 def measure(
-    runners: list[tuple[str, Callable[[], list[str]], dict]], data: EmissionSet, repeats: int
+    runners: list[tuple[str, Callable[[], list[str]], dict]],
+    data: EmissionSet,
+    repeats: int,
+    clock: Callable[[], float] = time.perf_counter,
 ) -> list[Row]:
     """Time every runner `repeats` times, interleaved; keep the fastest pass of each."""
     best: dict[str, float] = {}
     texts: dict[str, list[str]] = {}
     for _ in range(repeats):
         for name, run, _ in runners:
-            t0 = time.perf_counter()
+            t0 = clock()
             out = run()
-            elapsed = time.perf_counter() - t0
+            elapsed = clock() - t0
             best[name] = min(best.get(name, math.inf), elapsed)
             texts[name] = out
     rows = []
@@ -143,6 +159,7 @@ def measure(
                 meta.get("note", ""),
                 meta.get("peer", False),
                 meta.get("ours", False),
+                meta.get("bare", False),
             )
         )
     return rows
@@ -176,6 +193,17 @@ def report(data: EmissionSet, rows: list[Row], condition: str = "") -> dict:
             f"{100 * fastest.wer:.2f}%: target (>= {TARGET_RATIO:g}x at <= its WER) {'MET' if met else 'NOT met'}"
         )
         summary.update(ratio=ratio, target_met=met, faster_peer=fastest.name)
+        bare = next((r for r in rows if r.bare), None)
+        if bare:
+            cost = main.seconds / bare.seconds
+            met35 = ratio >= TARGET_RATIO_DEFAULTS and cost <= TARGET_CONFIDENCE_COST
+            print(
+                f"=> confidences cost {cost:.2f}x the search without them (ours without: "
+                f"{bare.fps / fastest.fps:.2f}x the faster peer); issue 35 target (>= "
+                f"{TARGET_RATIO_DEFAULTS:g}x the faster peer with confidences, <= {TARGET_CONFIDENCE_COST:g}x "
+                f"their cost) {'MET' if met35 else 'NOT met'}"
+            )
+            summary.update(confidence_cost=cost, target_35_met=met35)
     return summary
 
 
@@ -209,8 +237,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--workers", type=int, default=2, help="extra row: ours over N processes (0/1: none)")
     p.add_argument("--open-vocab-utterances", type=int, default=30, help="extra row: ours lexicon-free")
     p.add_argument("--threads", type=int, default=1, help="torch threads")
-    modes = ("full", "local", "none")
-    p.add_argument("--confidence", choices=modes, default="none", help="ours' + greedy's word confidences")
+    p.add_argument(
+        "--clock", choices=sorted(CLOCKS), default="wall", help="wall time, or this process's CPU time"
+    )
+    p.add_argument(
+        "--confidence",
+        choices=CONFIDENCE_MODES,
+        default=defaults.confidence,
+        help="ours' + greedy's word confidences (default: DecoderConfig's)",
+    )
     on_off = {"action": argparse.BooleanOptionalAction, "default": True}
     p.add_argument("--peer-with-our-flags", **on_off, help="extra row: torchaudio with our pruning flags")
     p.add_argument("--without-lm", **on_off, help="also compare the searches with no LM (and no lexicon)")
@@ -304,6 +339,15 @@ def main(argv: list[str] | None = None) -> int:
         # build_decoder gives every beam decoder the set's frame shift.
         ours = build_decoder(vocab, data.frame_shift_s, config)
         runners.append(("ours: BeamSearchDecoder", ours_runner(ours, data, args.batch_size), {"ours": True}))
+        if args.confidence != "none":
+            bare = build_decoder(vocab, data.frame_shift_s, config.replace(confidence="none"))
+            runners.append(
+                (
+                    "ours, no confidences",
+                    ours_runner(bare, data, args.batch_size),
+                    {"note": "(confidence none: the search alone)", "bare": True},
+                )
+            )
         closed = build_decoder(vocab, data.frame_shift_s, config.replace(unk_score=-math.inf))
         runners.append(
             (
@@ -322,7 +366,7 @@ def main(argv: list[str] | None = None) -> int:
                     {"note": "(pool warm; batch 64)"},
                 )
             )
-        rows = measure(runners, data, args.repeats)
+        rows = measure(runners, data, args.repeats, CLOCKS[args.clock])
         if args.open_vocab_utterances > 0:
             n = min(args.open_vocab_utterances, len(data.emissions))
             subset = EmissionSet(data.name, "", data.emissions[:n], data.references[:n], data.frame_shift_s)
@@ -341,6 +385,7 @@ def main(argv: list[str] | None = None) -> int:
                 ],
                 subset,
                 1,
+                CLOCKS[args.clock],
             )
         summaries.append(report(data, rows, f" (confidence {args.confidence})"))
         if args.workers > 1:
@@ -368,7 +413,9 @@ def main(argv: list[str] | None = None) -> int:
                 ("ours: BeamSearchDecoder, no LM", ours_runner(ours, data, args.batch_size), {"ours": True})
             )
             condition = f" (no LM, confidence {args.confidence})"
-            summaries.append(report(data, measure(runners, data, args.repeats), condition))
+            summaries.append(
+                report(data, measure(runners, data, args.repeats, CLOCKS[args.clock]), condition)
+            )
     if args.json:
         Path(args.json).write_text(
             json.dumps({"versions": versions, "sets": summaries}, indent=2, default=str)

@@ -327,52 +327,60 @@ def word_confidences(
 
 # --- "fast": n-best agreement x one-change posterior, for a whole batch at once ----------------------
 #
-# Words are compared through polynomial hashes of their token ids (two moduli below 2**31, so that a
-# product of two residues fits in int64; the pair is one 62-bit key). A reading's spelling is hashed
-# from prefix hashes of the path's emitted tokens, so no string is ever built.
+# Words are compared through polynomial hashes of their token ids, Σ (token + 1) B**j modulo 2**64:
+# int64 arithmetic that wraps around, so no modulo is ever taken, and B odd, so B**-j exists and the
+# hash of any stretch of a sequence follows from prefix sums. A reading's spelling is hashed from those
+# of the path's emitted tokens: no string is ever built.
 
-_MODULI = (2_147_483_647, 2_147_483_629)
-_BASES = (1_000_003, 972_663_749)
+_BASE = 0x9E3779B97F4A7C15  # odd
 
 
 class _Powers:
-    """B**j and B**-j modulo each modulus, for j up to the longest sequence seen (grown on demand)."""
+    """B**j and B**-j modulo 2**64 (as int64), for j up to the longest sequence seen (grown on demand)."""
 
     def __init__(self) -> None:
-        self.up: tuple[np.ndarray, ...] = tuple(np.ones(1, np.int64) for _ in _MODULI)
-        self.down: tuple[np.ndarray, ...] = self.up
+        self.up = self.down = np.ones(1, dtype=np.int64)
 
     def ensure(self, length: int) -> None:
-        if len(self.up[0]) > length:
+        if len(self.up) > length:
             return
-        size = max(2 * len(self.up[0]), length + 1)
-        up, down = [], []
-        for m, b in zip(_MODULI, _BASES):
-            inverse = pow(b, m - 2, m)
-            a, c = np.empty(size, np.int64), np.empty(size, np.int64)
-            x = y = 1
-            for j in range(size):
-                a[j], c[j] = x, y
-                x, y = x * b % m, y * inverse % m
-            up.append(a)
-            down.append(c)
-        self.up, self.down = tuple(up), tuple(down)
+        size = max(2 * len(self.up), length + 1)
+        mask, inverse = (1 << 64) - 1, pow(_BASE, -1, 1 << 64)
+        up, down = [1], [1]
+        for _ in range(size - 1):
+            up.append(up[-1] * _BASE & mask)
+            down.append(down[-1] * inverse & mask)
+        self.up = np.array(up, dtype=np.uint64).view(np.int64)
+        self.down = np.array(down, dtype=np.uint64).view(np.int64)
 
 
 _POWERS = _Powers()
-
-
-def _key(h1: np.ndarray, h2: np.ndarray) -> np.ndarray:
-    return (h1 << 31) | h2
 
 
 def _group_keys(tokens: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
     """Keys of the sequences tokens[starts[k]: starts[k] + lengths[k]] (consecutive, non-empty)."""
     _POWERS.ensure(int(lengths.max(initial=0)))
     position = np.arange(len(tokens)) - np.repeat(starts, lengths)
-    values = tokens.astype(np.int64) + 1
-    hashes = [np.add.reduceat(values * up[position] % m, starts) % m for m, up in zip(_MODULI, _POWERS.up)]
-    return _key(*hashes)
+    return np.add.reduceat((tokens.astype(np.int64) + 1) * _POWERS.up[position], starts)
+
+
+def _filter(keys: np.ndarray) -> np.ndarray:
+    """A bit table that most keys outside `keys` miss: membership tests search only what hits it
+    (most readings tested are not words, and a binary search per key costs more than the rest)."""
+    size = 1 << max(10, min(24, int(len(keys)).bit_length() + 4))  # 8-16 slots per key
+    table = np.zeros(size, dtype=bool)
+    table[keys & (size - 1)] = True
+    return table
+
+
+def _member(keys: np.ndarray, sorted_keys: np.ndarray, table: np.ndarray) -> np.ndarray:
+    """Which of `keys` are in `sorted_keys` (`table`: its _filter)."""
+    out = table[keys & (len(table) - 1)]
+    maybe = np.flatnonzero(out)
+    if len(maybe):
+        found = np.minimum(np.searchsorted(sorted_keys, keys[maybe]), len(sorted_keys) - 1)
+        out[maybe] = sorted_keys[found] == keys[maybe]
+    return out
 
 
 class WordKeys:
@@ -384,23 +392,20 @@ class WordKeys:
     def __init__(self, words: Iterable[str], vocab: Vocabulary) -> None:
         ids = {t: i for i, t in enumerate(vocab.tokens) if len(t) == 1}
         spelled = [w for w in words if w and all(c in ids for c in w)]
-        if not spelled:
-            self.keys = np.zeros(0, np.int64)
-            return
-        codes = np.frombuffer("".join(spelled).encode("utf-32-le"), dtype=np.uint32)
-        table = np.full(int(codes.max()) + 1, -1, dtype=np.int64)
-        for c, i in ids.items():
-            if ord(c) < len(table):
-                table[ord(c)] = i
-        lengths = np.fromiter(map(len, spelled), dtype=np.int64, count=len(spelled))
-        starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
-        self.keys = np.unique(_group_keys(table[codes], starts, lengths))
+        self.keys = np.zeros(0, np.int64)
+        if spelled:
+            codes = np.frombuffer("".join(spelled).encode("utf-32-le"), dtype=np.uint32)
+            table = np.full(int(codes.max()) + 1, -1, dtype=np.int64)
+            for c, i in ids.items():
+                if ord(c) < len(table):
+                    table[ord(c)] = i
+            lengths = np.fromiter(map(len, spelled), dtype=np.int64, count=len(spelled))
+            starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+            self.keys = np.unique(_group_keys(table[codes], starts, lengths))
+        self.filter = _filter(self.keys)
 
     def known(self, keys: np.ndarray) -> np.ndarray:
-        if not len(self.keys):
-            return np.zeros(len(keys), dtype=bool)
-        found = np.minimum(np.searchsorted(self.keys, keys), len(self.keys) - 1)
-        return self.keys[found] == keys
+        return _member(keys, self.keys, self.filter)
 
 
 @dataclass(frozen=True)
@@ -459,10 +464,12 @@ def _joined(paths: Sequence[np.ndarray], sep: int) -> tuple[np.ndarray, np.ndarr
     next), and where each starts."""
     lengths = np.fromiter((len(p) + 1 for p in paths), dtype=np.int64, count=len(paths))
     starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
-    joined = np.full(int(lengths.sum()), sep, dtype=np.int64)
-    for start, p in zip(starts.tolist(), paths):
-        joined[start : start + len(p)] = p
-    return joined, starts
+    return _interleaved(paths, np.array([sep], dtype=np.int64)), starts
+
+
+def _interleaved(pieces: Sequence[np.ndarray], between: np.ndarray) -> np.ndarray:
+    """pieces[0], between, pieces[1], between, ...: one array (one call, however many pieces)."""
+    return np.concatenate([x for piece in pieces for x in (piece, between)]) if len(pieces) else between[:0]
 
 
 def _emissions(path: np.ndarray, blank: int) -> tuple[np.ndarray, np.ndarray]:
@@ -516,11 +523,12 @@ class _Beams:
         self.joint = self._joint(self.keys, self.utt)
         self.order = np.argsort(self.joint)
         self.sorted = self.joint[self.order]
+        self.filter = _filter(self.sorted)
 
     @staticmethod
     def _joint(keys: np.ndarray, utt: np.ndarray) -> np.ndarray:
-        # One sortable int64 for (utterance, spelling) (wrapping around: a collision is as unlikely as
-        # one of the spelling keys').
+        # One int64 for (utterance, spelling), wrapping around (a collision is as unlikely as one of
+        # the spelling keys').
         return keys * np.int64(0x1F3D5B79) + utt
 
     def matches(
@@ -529,9 +537,11 @@ class _Beams:
         """Pairs (query k, word w) where word w has query k's spelling, in its utterance, and its rows
         [lo, hi] overlap the query's."""
         joint = self._joint(keys, utt)
-        begin = np.searchsorted(self.sorted, joint, side="left")
-        end = np.searchsorted(self.sorted, joint, side="right")
+        maybe = np.flatnonzero(self.filter[joint & (len(self.filter) - 1)])
+        begin = np.searchsorted(self.sorted, joint[maybe], side="left")
+        end = np.searchsorted(self.sorted, joint[maybe], side="right")
         query, at = _expand(begin, end)
+        query = maybe[query]
         word = self.order[at]
         overlap = (lo[query] <= self.hi[word]) & (hi[query] >= self.lo[word])
         return query[overlap], word[overlap]
@@ -576,14 +586,11 @@ def _one_change_posteriors(
     makes, but those the final hypotheses hold at the same place (n-best agreement counts them)."""
     path, starts = _joined([r.path for r in readings], sep)
     n = len(path)
-    rows = np.zeros(n, dtype=np.int64)
-    swappable = np.zeros(n, dtype=bool)  # the joining separators stay
-    utterance = np.full(len(readings), -1, dtype=np.int64)
-    for j, (start, r) in enumerate(zip(starts.tolist(), readings)):
-        rows[start : start + len(r.path)] = r.rows
-        swappable[start : start + len(r.path)] = r.swappable
-        if r.alternatives is not None:
-            utterance[j] = beams.utterance[id(r.alternatives)]
+    rows = _interleaved([r.rows for r in readings], np.zeros(1, dtype=np.int64))
+    swappable = _interleaved([r.swappable for r in readings], np.zeros(1, dtype=bool))  # joints stay
+    utterance = np.array(
+        [-1 if r.alternatives is None else beams.utterance[id(r.alternatives)] for r in readings]
+    )
     emits, previous = _emissions(path, blank)
     emitted = np.flatnonzero(emits)
     tokens = path[emitted]
@@ -597,29 +604,6 @@ def _one_change_posteriors(
     mass = np.zeros(n_words + 1)  # the last slot collects what belongs to no word
     candidates = np.flatnonzero(swappable)
     if len(candidates) and len(log_probs):
-        position = np.arange(k)
-        last_sep = np.maximum.accumulate(np.where(is_sep, position, -1))
-        next_sep = np.append(np.minimum.accumulate(np.where(is_sep, position, k)[::-1])[::-1], k)
-        _POWERS.ensure(k + 3)
-        prefix = [
-            np.concatenate([[0], np.cumsum((tokens + 1) * up[:k] % m) % m])
-            for m, up in zip(_MODULI, _POWERS.up)
-        ]
-
-        def spelled(a: np.ndarray, b: np.ndarray, i: int) -> np.ndarray:
-            """Hash of emitted tokens [a, b) (as if they started at position 0), modulus i."""
-            m = _MODULI[i]
-            return (prefix[i][b] - prefix[i][a]) % m * _POWERS.down[i][a] % m
-
-        own_start = np.flatnonzero(word_start)
-        own_end = next_sep[own_start]
-        own_keys = _key(spelled(own_start, own_end, 0), spelled(own_start, own_end, 1))
-        own_known = vocabulary.known(own_keys) if vocabulary is not None else np.ones(n_words, dtype=bool)
-        known_before = np.concatenate([[0], np.cumsum(own_known)])
-        # rows of each word's first and last letter (one extra for readings that replace no word)
-        own_lo = np.append(emitted[own_start], 0)
-        own_hi = np.append(emitted[own_end - 1], 0)
-
         # Every swap within `window` nats of the path's token, at a row that may change.
         row_lp = np.minimum(log_probs[rows[candidates]], 0.0)
         own = row_lp[np.arange(len(candidates)), path[candidates]]
@@ -629,12 +613,10 @@ def _one_change_posteriors(
         g = gain[c, x]
         r = candidates[c]
         # A swap at row r changes what rows r and r + 1 emit; the rest of the sequence stays.
-        following = path[np.minimum(r + 1, n - 1)]
-        has_next = r + 1 < n
-        was_r = emits[r]
+        following = path[np.minimum(r + 1, n - 1)]  # (the last row is a joining separator)
+        was_r, was_next = emits[r], emits[np.minimum(r + 1, n - 1)]
         is_r = (x != blank) & (x != previous[r])
-        was_next = has_next & emits[np.minimum(r + 1, n - 1)]
-        is_next = has_next & (following != blank) & (following != x)
+        is_next = (following != blank) & (following != x)
         rem1 = np.where(was_r, path[r], np.where(was_next, following, -1))
         rem2 = np.where(was_r & was_next, following, -1)
         ins1 = np.where(is_r, x, np.where(is_next, following, -1))
@@ -645,81 +627,98 @@ def _one_change_posteriors(
         # separator that only moves must not join the words on both sides of it into the reading).
         last_rem, last_ins = np.where(rem2 >= 0, rem2, rem1), np.where(ins2 >= 0, ins2, ins1)
         tail_kept = (last_rem >= 0) & (last_rem == last_ins)
-        rem1, rem2 = np.where(tail_kept & (rem2 < 0), -1, rem1), np.where(tail_kept, -1, rem2)
+        rem1 = np.where(tail_kept & (rem2 < 0), -1, rem1)
         ins1, ins2 = np.where(tail_kept & (ins2 < 0), -1, ins1), np.where(tail_kept, -1, ins2)
         q_end = q_end - tail_kept
         head_kept = (rem1 >= 0) & (rem1 == ins1)
-        rem1, ins1 = np.where(head_kept, rem2, rem1), np.where(head_kept, ins2, ins1)
-        ins2 = np.where(head_kept, -1, ins2)
+        ins1, ins2 = np.where(head_kept, ins2, ins1), np.where(head_kept, -1, ins2)
         q = q + head_kept
+        # A boundary that only moved changes no token: no reading.
+        moved = np.flatnonzero((q_end > q) | (ins1 >= 0))
+        r, g, ins1, ins2, q, q_end = r[moved], g[moved], ins1[moved], ins2[moved], q[moved], q_end[moved]
+
         # The reading replaces the words around the change: letters back to the previous separator,
-        # forward to the next one.
-        left = np.where(q > 0, last_sep[np.maximum(q - 1, 0)] + 1, 0) if k else q
+        # forward to the next one. Its one or two words (a separator put in splits it), hashed.
+        position = np.arange(k)
+        last_sep = np.maximum.accumulate(np.where(is_sep, position, -1))
+        next_sep = np.append(np.minimum.accumulate(np.where(is_sep, position, k)[::-1])[::-1], k)
+        left = last_sep[np.maximum(q - 1, 0)] + 1 if k else q
+        left = np.where(q > 0, left, 0)
         right = next_sep[q_end]
+        _POWERS.ensure(k + 3)
+        up, down = _POWERS.up, _POWERS.down
+        prefix = np.concatenate([[0], np.cumsum((tokens + 1) * up[:k])])
+        head = (prefix[q] - prefix[left]) * down[left]
+        tail = (prefix[right] - prefix[q_end]) * down[q_end]
         has1, has2 = ins1 >= 0, ins2 >= 0
         sep1, sep2 = ins1 == sep, ins2 == sep
+        t1, t2 = np.where(has1, ins1 + 1, 0), np.where(has2, ins2 + 1, 0)
         n1, n2 = has1.astype(np.int64), has2.astype(np.int64)
         left_len, right_len = q - left, right - q_end
-        first, second = [], []
-        for i, m in enumerate(_MODULI):
-            up = _POWERS.up[i]
-            head, tail = spelled(left, q, i), spelled(q_end, right, i)
-            t1, t2 = np.where(has1, ins1 + 1, 0), np.where(has2, ins2 + 1, 0)
-            whole = (head + t1 * up[left_len] + t2 * up[left_len + n1] % m) % m
-            whole = (whole + tail * up[left_len + n1 + n2]) % m
-            # A separator put in splits the reading in two: head | t2 + tail, or head + t1 | tail.
-            first.append(np.where(sep1, head, np.where(sep2, (head + t1 * up[left_len]) % m, whole)))
-            second.append(np.where(sep1, (t2 + tail * up[n2]) % m, np.where(sep2, tail, 0)))
-        key1, key2 = _key(*first), _key(*second)
-        split = sep1 | sep2
+        whole = head + t1 * up[left_len] + t2 * up[left_len + n1] + tail * up[left_len + n1 + n2]
+        # head | t2 + tail, or head + t1 | tail, or one word
+        key1 = np.where(sep1, head, np.where(sep2, head + t1 * up[left_len], whole))
+        key2 = np.where(sep1, t2 + tail * up[n2], tail)
         len1 = np.where(sep1, left_len, np.where(sep2, left_len + 1, left_len + n1 + n2 + right_len))
         len2 = np.where(sep1, n2 + right_len, np.where(sep2, right_len, 0))
-        word1, word2 = len1 > 0, split & (len2 > 0)
-        # The reading's words (word1, word2) against the path's words i0..i1 it replaces.
+        word1, word2 = len1 > 0, len2 > 0
+
+        # The path's words i0..i1 it replaces.
+        own_start = np.flatnonzero(word_start)
+        own_end = next_sep[own_start]
+        own_keys = np.append((prefix[own_end] - prefix[own_start]) * down[own_start], 0)
+        own_known = vocabulary.known(own_keys[:-1]) if vocabulary is not None else np.ones(n_words, bool)
+        known_before = np.concatenate([[0], np.cumsum(own_known)])
         i0 = starts_before[left]
         i1 = starts_before[right] - 1
         words_o = np.maximum(i1 - i0 + 1, 0)
         words_c = word1.astype(np.int64) + word2
-        # (indices clipped for readings that replace no word; such lookups are not used)
-        safe0, safe1 = np.clip(i0, 0, max(n_words - 1, 0)), np.clip(i1, 0, max(n_words - 1, 0))
-        own_at0, own_at1 = np.append(own_keys, -1)[safe0], np.append(own_keys, -1)[safe1]
+        # (indices clipped for readings that replace no word; what they read is not used)
+        at0, at1 = np.clip(i0, 0, n_words), np.clip(i1, 0, n_words)
         same = (
             ((words_o == 0) & (words_c == 0))
-            | ((words_o == 1) & (words_c == 1) & (np.where(word1, key1, key2) == own_at0))
-            | ((words_o == 2) & word1 & word2 & (key1 == own_at0) & (key2 == own_at1))
+            | ((words_o == 1) & (words_c == 1) & (np.where(word1, key1, key2) == own_keys[at0]))
+            | ((words_o == 2) & word1 & word2 & (key1 == own_keys[at0]) & (key2 == own_keys[at1]))
         )
-        unknown_o = words_o - np.where(
-            words_o > 0, known_before[np.maximum(i1 + 1, i0)] - known_before[i0], 0
-        )
+        unknown_o = words_o - (known_before[np.maximum(i1 + 1, i0)] - known_before[i0])
         delta = g + word_score * (words_c - words_o) - UNKNOWN_COMPETITOR * unknown_o
         # Drop what cannot count (before the look-ups: a reading's unknown words only lower it).
         live = np.flatnonzero((delta > NEGLIGIBLE) & ~same)
         r, delta, i0, i1, words_o = r[live], delta[live], i0[live], i1[live], words_o[live]
-        key1, key2, word1, word2 = key1[live], key2[live], word1[live], word2[live]
-        safe0, safe1 = safe0[live], safe1[live]
+        key1, key2, word1, word2, at0, at1 = (
+            key1[live],
+            key2[live],
+            word1[live],
+            word2[live],
+            at0[live],
+            at1[live],
+        )
         if vocabulary is not None:
-            unknown_c = (word1 & ~vocabulary.known(key1)).astype(np.int64) + (word2 & ~vocabulary.known(key2))
-            delta += UNKNOWN_COMPETITOR * unknown_c
+            delta += UNKNOWN_COMPETITOR * (
+                (word1 & ~vocabulary.known(key1)) + (word2 & ~vocabulary.known(key2))
+            )
+
         # Readings that a final hypothesis holds at the same place are in the n-best agreement already.
         reading = np.searchsorted(starts, r, side="right") - 1
         utt = utterance[reading]
-        lo = np.where(words_o > 0, own_lo[safe0], r) - starts[reading]
-        hi = np.where(words_o > 0, own_hi[safe1], r) - starts[reading]
-        held = (word1 | word2) & (utt >= 0)
-        if len(beams.keys) and held.any():
-            for key, present in ((key1, word1), (key2, word2)):
-                ask = np.flatnonzero(present & held)
-                query, _ = beams.matches(key[ask], utt[ask], lo[ask], hi[ask])
-                found = ~present
-                found[ask[query]] = True
-                held &= found
-        else:
-            held[:] = False
-        counted = ~held & (delta > NEGLIGIBLE)
-        weight = np.exp(np.minimum(delta[counted], 50.0))
+        own_lo = np.append(emitted[own_start], 0)  # rows of each word's first and last letter
+        own_hi = np.append(emitted[own_end - 1], 0)
+        lo = np.where(words_o > 0, own_lo[at0], r) - starts[reading]
+        hi = np.where(words_o > 0, own_hi[at1], r) - starts[reading]
+        ask = np.flatnonzero((utt >= 0) & (delta > NEGLIGIBLE))
+        if len(beams.keys) and len(ask):
+            # each word of the reading must be there: ask for both, count what is found
+            both = np.concatenate([ask, ask])
+            present = np.concatenate([word1[ask], word2[ask]])
+            keys = np.concatenate([key1[ask], key2[ask]])
+            query, _ = beams.matches(keys[present], utt[both][present], lo[both][present], hi[both][present])
+            found = np.zeros(len(both), dtype=bool)
+            found[np.flatnonzero(present)[np.unique(query)]] = True
+            held_count = (found | ~present).reshape(2, -1).all(axis=0) & present.reshape(2, -1).any(axis=0)
+            delta[ask[held_count]] = -np.inf
+        weight = np.exp(np.minimum(delta, 50.0))
         # The words replaced compete with the reading; a word put in between two, with both (of the
         # same hypothesis).
-        i0, i1, words_o, reading = i0[counted], i1[counted], words_o[counted], reading[counted]
         a = np.where(words_o > 0, i0, i0 - 1)
         b = np.where(words_o > 1, i1, np.where(words_o == 0, i0, -1))
         b = np.where(b == a, -1, b)
