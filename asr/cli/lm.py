@@ -72,6 +72,11 @@ def add_parser(sub: Any) -> None:
     p.add_argument(
         "--text", nargs="+", required=True, help="text files (one sentence a line) or .jsonl manifests"
     )
+    p.add_argument(
+        "--common-vocab",
+        action="store_true",
+        help="score only the words every LM knows (perplexities of different vocabularies compared)",
+    )
     p.add_argument("--json", help="also write the table as JSON here")
     p.set_defaults(func=run_eval)
 
@@ -126,10 +131,15 @@ def run_eval(args: argparse.Namespace) -> int:
     from asr.lm.evaluate import perplexity, read_lines
 
     texts = {path: read_lines(path) for path in args.text}
+    lexicons = {lm: lm_vocabulary(lm) for lm in args.lm}
+    if args.common_vocab:
+        known = [set(v) for v in lexicons.values() if v is not None]
+        common = set.intersection(*known) if known else None
+        lexicons = dict.fromkeys(args.lm, common)
     rows = []
     print(f"{'text':40s} {'lm':36s} {'sentences':>9s} {'words':>8s} {'OOV %':>6s} {'perplexity':>10s}")
     for lm in args.lm:
-        lexicon = lm_vocabulary(lm)
+        lexicon = lexicons[lm]
         for path, lines in texts.items():
             result = perplexity(lm, lines, lexicon)
             rows.append({"text": path, "lm": lm, "sentences": result.sentences, "words": result.words,

@@ -154,13 +154,35 @@ def manifest_texts(paths: Iterable[str | Path]) -> list[str]:
     return texts
 
 
+class Reserved:
+    """The corpus's exclusion rule (equal, or sharing a 6-word run: :class:`sentences.Excluder`), plus
+    containment of the reserved sentences too short to share a 6-word run ("help is on the way" inside
+    "don't despair help is on the way"): LM text is whole lines, not the corpus's single sentences."""
+
+    def __init__(self, sentences: Iterable[str]) -> None:
+        self.excluder = Excluder(sentences)
+        self.short = {tuple(s.split()) for s in self.excluder.exact if len(s.split()) < Excluder.N}
+        self.lengths = sorted({len(s) for s in self.short})
+
+    def __len__(self) -> int:
+        return len(self.excluder)
+
+    def __contains__(self, sentence: str) -> bool:
+        if sentence in self.excluder:
+            return True
+        words = sentence.split()
+        return any(
+            tuple(words[i : i + n]) in self.short for n in self.lengths for i in range(len(words) - n + 1)
+        )
+
+
 def is_heldout(sentence: str) -> bool:
     digest = hashlib.blake2b(sentence.encode(), digest_size=8).digest()
     return int.from_bytes(digest, "little") % HELDOUT_SHARE == 0
 
 
 def write_source(
-    name: str, raw: Iterable[str], reserved: Excluder, out: Path, min_words: int = 2
+    name: str, raw: Iterable[str], reserved: Reserved | Excluder, out: Path, min_words: int = 2
 ) -> dict[str, int]:
     """Normalise, drop reserved and one-word lines, split off the held-out slice; returns counts."""
     counts = {"raw": 0, "reserved": 0, "short": 0, "lines": 0, "words": 0, "heldout": 0}
@@ -232,8 +254,10 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown sources {unknown}; known: {sorted(SOURCES)}")
     configs = [Path(c) for c in args.configs] if args.configs else sorted(HERE.glob("config*.toml"))
     reserved_sentences = recipe_reserved(configs) + manifest_texts(args.exclude_manifest)
-    reserved = Excluder(reserved_sentences)
-    (out / "reserved.txt").write_text("".join(s + "\n" for s in sorted(reserved.exact)), encoding="utf-8")
+    reserved = Reserved(reserved_sentences)
+    (out / "reserved.txt").write_text(
+        "".join(s + "\n" for s in sorted(reserved.excluder.exact)), encoding="utf-8"
+    )
     log.info("%d reserved sentences (never in the LM text)", len(reserved))
 
     cfg = CorpusConfig()
