@@ -11,7 +11,8 @@ from old_layout import flat_augment_layout
 from tiny_corpus import make_corpus, tiny_run, training_state, wrap_train_step
 
 import asr.train.loop as loop
-from asr.checkpoint import load_checkpoint, load_model
+from asr import load_model
+from asr.checkpoint import load_checkpoint
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,8 @@ import pytest
 import soundfile as sf
 from tiny_corpus import SPEECH_OVERFIT, manifest_run
 
-from asr.checkpoint import load_checkpoint, load_model
+from asr import load_model
+from asr.checkpoint import load_checkpoint
 from asr.data.manifest import read_manifest
 from asr.evaluate import evaluate
 from asr.metrics import cer

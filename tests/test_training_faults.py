@@ -147,7 +147,7 @@ def test_full_disk_is_a_clear_error_and_keeps_the_last_checkpoint(corpus, tmp_pa
     monkeypatch.undo()
     state = training_state(out / "last.pt")  # the epoch-1 checkpoint, whole
     assert state["step"] == 4 and state["epoch"] == 1
-    asr.checkpoint.load_model(out / "last.pt")
+    asr.load_model(out / "last.pt")
     assert sorted(p.name for p in out.glob(".*tmp")) == []
 
 
