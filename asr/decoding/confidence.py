@@ -459,12 +459,16 @@ def fast_confidences(
     return [np.clip(c * a if a is not None else c, 0.0, 1.0) for c, a in zip(change, agreement)]
 
 
-def _joined(paths: Sequence[np.ndarray], sep: int) -> tuple[np.ndarray, np.ndarray]:
-    """The paths end to end, one separator row after each (so that no word runs from one into the
-    next), and where each starts."""
-    lengths = np.fromiter((len(p) + 1 for p in paths), dtype=np.int64, count=len(paths))
+def _joined(paths: Sequence[np.ndarray], sep: int, blank: int) -> tuple[np.ndarray, np.ndarray]:
+    """The paths end to end, a separator and a blank row after each, and where each starts: no word
+    runs from one path into the next, each path ends before a separator and starts after a blank (as
+    it would alone: a separator it starts with is emitted, one it ends with is not)."""
+    lengths = np.fromiter((len(p) + JOINT for p in paths), dtype=np.int64, count=len(paths))
     starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
-    return _interleaved(paths, np.array([sep], dtype=np.int64)), starts
+    return _interleaved(paths, np.array([sep, blank], dtype=np.int64)), starts
+
+
+JOINT = 2  # rows between two joined paths
 
 
 def _interleaved(pieces: Sequence[np.ndarray], between: np.ndarray) -> np.ndarray:
@@ -507,18 +511,21 @@ class _Beams:
             scores = np.concatenate([np.asarray(u.scores, dtype=np.float64) for u in utterances])
             scores = np.exp(scores - np.repeat(np.maximum.reduceat(scores, self.first_hyp), sizes))
             self.probability = scores / np.repeat(np.add.reduceat(scores, self.first_hyp), sizes)
-            # Every hypothesis's path end to end, a separator row after each: one array.
-            path, starts = _joined([p for u in utterances for p in u.paths], sep)
+            # Every hypothesis's path end to end: one array.
+            path, starts = _joined([p for u in utterances for p in u.paths], sep, blank)
             emits, _ = _emissions(path, blank)
             letters = np.flatnonzero(emits & (path != sep))
             if len(letters):
-                group = np.cumsum(emits & (path == sep))[letters]  # letters between separators: a word
+                separators = np.flatnonzero(emits & (path == sep))  # one after every word (the joints)
+                group = np.searchsorted(separators, letters)  # letters between separators: a word
                 first = np.flatnonzero(np.concatenate([[True], group[1:] != group[:-1]]))
                 lengths = np.diff(np.append(first, len(letters)))
                 self.keys = _group_keys(path[letters], first, lengths)
                 self.hyp = np.searchsorted(starts, letters[first], side="right") - 1
+                # rows from the first letter to the separator after the last one (blanks included: a
+                # one-letter word moved by a frame is still the same word)
                 self.lo = letters[first] - starts[self.hyp]
-                self.hi = letters[first + lengths - 1] - starts[self.hyp]
+                self.hi = separators[group[first]] - 1 - starts[self.hyp]
                 self.utt = np.repeat(np.arange(len(utterances)), sizes)[self.hyp]
         self.joint = self._joint(self.keys, self.utt)
         self.order = np.argsort(self.joint)
@@ -584,10 +591,10 @@ def _one_change_posteriors(
 ) -> list[np.ndarray]:
     """Per reading and word: ``1 / (1 + Σ exp(gain + word-level cost))`` over the readings one swap
     makes, but those the final hypotheses hold at the same place (n-best agreement counts them)."""
-    path, starts = _joined([r.path for r in readings], sep)
+    path, starts = _joined([r.path for r in readings], sep, blank)
     n = len(path)
-    rows = _interleaved([r.rows for r in readings], np.zeros(1, dtype=np.int64))
-    swappable = _interleaved([r.swappable for r in readings], np.zeros(1, dtype=bool))  # joints stay
+    rows = _interleaved([r.rows for r in readings], np.zeros(JOINT, dtype=np.int64))
+    swappable = _interleaved([r.swappable for r in readings], np.zeros(JOINT, dtype=bool))  # joints stay
     utterance = np.array(
         [-1 if r.alternatives is None else beams.utterance[id(r.alternatives)] for r in readings]
     )
@@ -613,7 +620,7 @@ def _one_change_posteriors(
         g = gain[c, x]
         r = candidates[c]
         # A swap at row r changes what rows r and r + 1 emit; the rest of the sequence stays.
-        following = path[np.minimum(r + 1, n - 1)]  # (the last row is a joining separator)
+        following = path[np.minimum(r + 1, n - 1)]  # (a path's last row is followed by a joint)
         was_r, was_next = emits[r], emits[np.minimum(r + 1, n - 1)]
         is_r = (x != blank) & (x != previous[r])
         is_next = (following != blank) & (following != x)
@@ -694,15 +701,17 @@ def _one_change_posteriors(
             at1[live],
         )
         if vocabulary is not None:
-            delta += UNKNOWN_COMPETITOR * (
-                (word1 & ~vocabulary.known(key1)) + (word2 & ~vocabulary.known(key2))
-            )
+            unknown = (word1 & ~vocabulary.known(key1)).astype(np.int64) + (word2 & ~vocabulary.known(key2))
+            delta += UNKNOWN_COMPETITOR * unknown
+            delta[delta <= NEGLIGIBLE] = -np.inf
 
         # Readings that a final hypothesis holds at the same place are in the n-best agreement already.
         reading = np.searchsorted(starts, r, side="right") - 1
         utt = utterance[reading]
-        own_lo = np.append(emitted[own_start], 0)  # rows of each word's first and last letter
-        own_hi = np.append(emitted[own_end - 1], 0)
+        # rows of each word, as _Beams has them: first letter to the separator after it (one of the
+        # joints at the latest)
+        own_lo = np.append(emitted[own_start], 0)
+        own_hi = np.append(emitted[own_end] - 1, 0)
         lo = np.where(words_o > 0, own_lo[at0], r) - starts[reading]
         hi = np.where(words_o > 0, own_hi[at1], r) - starts[reading]
         ask = np.flatnonzero((utt >= 0) & (delta > NEGLIGIBLE))
