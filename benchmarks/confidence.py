@@ -1,19 +1,26 @@
 """Word confidences: how well they predict right words (AUROC, ECE) and what they cost, per mode.
 
-    taskset -c 1 nice -n 5 .venv/bin/python benchmarks/confidence.py [--data data/synthetic-full]
+    taskset -c 1 nice -n 5 .venv/bin/python benchmarks/confidence.py [--data data/synthetic-full] [--clock cpu]
 
-Two emission sets, as benchmarks/decode.py makes them: (a) the shipped model's output on DATA/test.jsonl,
-(b) generated peaky emissions of the same sentences (>= 20,000 frames, seed 0). Decoders: the shipped
-`decoder.json` (beam search, its 3-gram LM and word list) and greedy, with `confidence` "full" (the
-default), "local" and "none". A hypothesis word is right when jiwer's alignment puts it in an `equal`
-chunk; AUROC is the probability that a right word gets a higher confidence than a wrong one (ties half),
-ECE the expected calibration error over 10 equal-width bins. Time: decoding one utterance at a time,
-best of --repeats interleaved passes, one thread, confidences included ("none": NaN, nothing computed).
+The two emission sets of benchmarks/decode.py: (a) the shipped model's output on DATA/test.jsonl (the same
+cache, exp/bench), (b) generated peaky emissions of the same sentences (>= 20,000 frames, seed 0).
+Decoders, by --settings: "decode", benchmarks/decode.py's beam search (DecoderConfig's defaults with the
+3-gram LM it builds from DATA/train_text.txt and its word list); "shipped", the shipped model's
+`decoder.json` (its 3-gram LM, word list, lm_weight and word_score); and greedy decoding. Each with every
+`confidence` mode: "fast" (the default), "full" and "local" (the slower measures), "none" (NaN: nothing
+computed, the cost baseline).
+
+A hypothesis word is right when jiwer's alignment puts it in an `equal` chunk; AUROC is the probability
+that a right word gets a higher confidence than a wrong one (ties half), ECE the expected calibration
+error over 10 equal-width bins. Time: the whole set in batches of --batch-size (16, as decode.py), best
+of --repeats interleaved passes, one thread; wall time, or with --clock cpu this process's CPU time (for a
+shared machine). "cost" is each mode's time over that of "none" for the same decoder.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from pathlib import Path
@@ -25,15 +32,18 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from asr.audio import load_audio  # noqa: E402
-from asr.data.manifest import read_manifest  # noqa: E402
-from asr.decoding import BeamSearchDecoder, DecoderConfig, GreedyDecoder  # noqa: E402
-from asr.inference import emissions  # noqa: E402
-from asr.loading import load_model  # noqa: E402
-from benchmarks.decode_inputs import generated_emissions  # noqa: E402
+from asr.decoding import BeamSearchDecoder, Decoder, DecoderConfig, GreedyDecoder  # noqa: E402
+from asr.decoding.config import CONFIDENCE_MODES  # noqa: E402
+from asr.text import Vocabulary  # noqa: E402
+from benchmarks.decode_inputs import (  # noqa: E402
+    ensure_lm,
+    generated_emissions,
+    model_emission_set,
+    padded,
+)
 
 MODEL_DIR = ROOT / "data/models/synthetic-en"
-MODES = ("full", "local", "none")
+CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
 
 
 def auroc(confidence: np.ndarray, right: np.ndarray) -> float:
@@ -66,70 +76,107 @@ def right_words(reference: str, hypothesis: str, n_words: int) -> list[bool]:
     return ok
 
 
+def beam_configs(args: argparse.Namespace) -> dict[str, DecoderConfig]:
+    configs = {}
+    for name in args.settings.split(","):
+        if name == "shipped":
+            configs["beam + LM (shipped decoder.json)"] = DecoderConfig.from_file(MODEL_DIR / "decoder.json")
+        elif name == "decode":
+            lm, words = ensure_lm(
+                argparse.Namespace(lm=None, lexicon=None, data=args.data, cache_dir=args.cache_dir, order=3)
+            )
+            configs["beam + LM (decode.py's)"] = DecoderConfig(lm=str(lm), lexicon=str(words))
+        else:
+            sys.exit(f"--settings: unknown {name!r} (shipped, decode)")
+    return configs
+
+
+def make_decoder(vocab: Vocabulary, config: DecoderConfig | None, mode: str, shift: float) -> Decoder:
+    """Beam search with `config` (greedy decoding for None), confidences `mode`."""
+    if config is None:
+        return GreedyDecoder(vocab, shift, confidence=mode)
+    return BeamSearchDecoder(vocab, config=config.replace(confidence=mode, frame_shift_s=shift))
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", default=str(ROOT / "data/synthetic-full"), help="holds test.jsonl")
-    p.add_argument("--limit", type=int, default=0, help="first N test utterances (0: all)")
+    p.add_argument("--cache-dir", default=str(ROOT / "exp/bench"), help="decode.py's LM and emissions")
+    p.add_argument("--settings", default="decode,shipped", help="beam decoders: decode, shipped")
+    p.add_argument("--modes", default=",".join(CONFIDENCE_MODES), help="confidence modes (none: baseline)")
+    p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--clock", choices=sorted(CLOCKS), default="wall")
+    p.add_argument("--json", help="also write the rows here")
     args = p.parse_args(argv)
     torch.set_num_threads(1)
-    torch.set_flush_denormal(True)
+    clock = CLOCKS[args.clock]
+    modes = [m for m in args.modes.split(",") if m != "none"] + ["none"]
 
-    model = load_model(MODEL_DIR / "model.pt")
-    items = read_manifest(Path(args.data) / "test.jsonl")
-    if args.limit:
-        items = items[: args.limit]
-    texts = [it.text for it in items]
-    model_set = [emissions(model, [load_audio(it.audio, model.sample_rate)]) for it in items]
-    model_set = [lp[0, : int(n[0])].numpy() for lp, n in model_set]
-    generated, generated_refs = generated_emissions(texts, model.vocab, 20000, 0)
+    manifest = Path(args.data) / "test.jsonl"
+    model_set = model_emission_set(MODEL_DIR / "model.pt", manifest, Path(args.cache_dir))
+    texts = [json.loads(line)["text"] for line in manifest.open() if line.strip()]
+    vocab = Vocabulary.english_characters()
+    generated, generated_refs = generated_emissions(texts, vocab, 20000, 0)
     sets = {
-        "(a) model": (model_set, texts),
-        "(b) generated": ([g.numpy() for g in generated], generated_refs),
+        "(a) model": (model_set.emissions, model_set.references, model_set.frame_shift_s),
+        "(b) generated": (generated, generated_refs, 0.03),
     }
-    beam_config = DecoderConfig.from_file(MODEL_DIR / "decoder.json").replace(
-        frame_shift_s=model.frame_shift_s
-    )
-
-    print(
-        f"{len(items)} utterances; decoder.json: beam {beam_config.beam_size}, lm_weight {beam_config.lm_weight}"
-    )
-    print("| set | decoder | confidence | WER | words (wrong) | AUROC | ECE | decode s (best of repeats) |")
-    print("|---|---|---|---|---|---|---|---|")
-    for set_name, (frames, refs) in sets.items():
-        for kind in ("beam + LM", "greedy"):
-            decoders = {
-                mode: BeamSearchDecoder(model.vocab, config=beam_config.replace(confidence=mode))
-                if kind == "beam + LM"
-                else GreedyDecoder(model.vocab, model.frame_shift_s, confidence=mode)
-                for mode in MODES
-            }
+    configs = beam_configs(args)
+    print(f"{len(texts)} utterances; confidence modes {', '.join(modes)}; batches of {args.batch_size}")
+    for name, config in configs.items():
+        print(
+            f"{name}: beam {config.beam_size}, lm_weight {config.lm_weight}, word_score {config.word_score}"
+        )
+    print("| set | decoder | confidence | WER | words (wrong) | AUROC | ECE | decode s | cost vs none |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    rows = []
+    for set_name, (emissions, refs, shift) in sets.items():
+        batches = padded(emissions, args.batch_size)
+        kinds: dict[str, DecoderConfig | None] = {**configs, "greedy": None}
+        for kind, config in kinds.items():
+            decoders = {mode: make_decoder(vocab, config, mode, shift) for mode in modes}
+            for decoder in decoders.values():  # warm-up: the LM is loaded again from Python for "full"
+                decoder.decode(*batches[0])
             best: dict[str, float] = {}
             results: dict[str, list] = {}
             for _ in range(args.repeats):
                 for mode, decoder in decoders.items():
-                    started = time.perf_counter()
-                    results[mode] = [decoder.decode(e[None])[0][0] for e in frames]
-                    best[mode] = min(best.get(mode, float("inf")), time.perf_counter() - started)
-            texts_by_mode = {mode: [h.text for h in hyps] for mode, hyps in results.items()}
-            if len({tuple(t) for t in texts_by_mode.values()}) != 1:
+                    started = clock()
+                    results[mode] = [n[0] for x, lengths in batches for n in decoder.decode(x, lengths)]
+                    best[mode] = min(best.get(mode, float("inf")), clock() - started)
+            if len({tuple(h.text for h in hyps) for hyps in results.values()}) != 1:
                 raise SystemExit("the confidence mode changed the decoded texts: a bug")
-            hyps = results["full"]
+            hyps = results["none"]
             wer = jiwer.wer(refs, [h.text or "-" for h in hyps])
-            for mode in MODES:
-                conf, right = [], []
-                for h, ref in zip(results[mode], refs):
-                    conf += [w.confidence for w in h.words]
-                    right += right_words(ref, h.text, len(h.words))
-                conf_a, right_a = np.array(conf, dtype=np.float64), np.array(right, dtype=bool)
+            right = np.array(
+                [ok for h, ref in zip(hyps, refs) for ok in right_words(ref, h.text, len(h.words))],
+                dtype=bool,
+            )
+            for mode in modes:
+                conf = np.array([w.confidence for h in results[mode] for w in h.words], dtype=np.float64)
+                row = {
+                    "set": set_name,
+                    "decoder": kind,
+                    "confidence": mode,
+                    "wer": wer,
+                    "words": len(right),
+                    "wrong": int((~right).sum()),
+                    "seconds": best[mode],
+                    "cost": best[mode] / best["none"],
+                }
                 quality = "n/a | n/a"
                 if mode != "none":
-                    quality = f"{auroc(conf_a, right_a):.3f} | {ece(conf_a, right_a):.3f}"
+                    row.update(auroc=auroc(conf, right), ece=ece(conf, right))
+                    quality = f"{row['auroc']:.3f} | {row['ece']:.3f}"
+                rows.append(row)
                 print(
-                    f"| {set_name} | {kind} | {mode} | {100 * wer:.1f} % | {len(right_a)} ({int((~right_a).sum())}) "
-                    f"| {quality} | {best[mode]:.2f} |",
+                    f"| {set_name} | {kind} | {mode} | {100 * wer:.1f} % | {len(right)} ({row['wrong']}) "
+                    f"| {quality} | {best[mode]:.3f} | {row['cost']:.2f}x |",
                     flush=True,
                 )
+    if args.json:
+        Path(args.json).write_text(json.dumps({"clock": args.clock, "rows": rows}, indent=2))
     return 0
 
 
