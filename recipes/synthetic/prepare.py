@@ -7,7 +7,8 @@
 Text comes from freely licensed English installed by Debian packages (fortune cookies, WordNet example
 sentences); speech from espeak-ng's native English accents combined with its voice variants, each
 utterance at a random rate and pitch, and, with ``engines = [...]``, from MBROLA, Festival, SVOX Pico,
-RHVoice and Piper voices (the ``synth/`` package; README "Engines beyond espeak-ng"). The test split is
+RHVoice, Piper, Kokoro, hibari and accented MBROLA voices (the ``synth/`` package; README "Engines
+beyond espeak-ng", "Voices closer to people"). The test split is
 spoken only by voices that never occur in train or dev; no sentence is shared between splits.
 
 Only the ``[corpus]`` table of the TOML file is read; every key is optional, an unknown key is an error.
