@@ -1,8 +1,13 @@
-"""`asr transcribe`: audio files, folders or glob patterns → text, JSON, subtitles or TSV."""
+"""`asr transcribe`: audio files, folders or glob patterns → text, JSON, subtitles or TSV.
+
+Transcripts go to stdout (or --output-dir); on stderr, a progress bar when stderr is a terminal (not with
+--quiet), and with --verbose each segment with its times as it is decoded (`asr.cli.progress`).
+"""
 
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from pathlib import Path
 from typing import Any
@@ -40,6 +45,23 @@ def add_parser(sub: Any) -> None:
     )
     add_alias(p, "--max-segment-s", "max_segment_seconds", type=float)
     p.add_argument("--batch-seconds", type=float, default=120.0, help="audio seconds per model batch")
+    shown = p.add_mutually_exclusive_group()
+    # dest differs from the global `asr --verbose` (debug logging), which a subcommand's own default
+    # would otherwise overwrite
+    shown.add_argument(
+        "--verbose",
+        dest="print_segments",
+        action="store_true",
+        help="print each segment on stderr as it is decoded: [00:01.000 --> 00:04.200] text "
+        "(debug logging is `asr --verbose transcribe`)",
+    )
+    shown.add_argument(
+        "-q",
+        "--quiet",
+        action="store_true",
+        help="no progress bar and no informational messages: errors and warnings only "
+        "(the bar shows only when stderr is a terminal anyway)",
+    )
     p.set_defaults(func=run)
 
 
@@ -48,6 +70,18 @@ def _error(message: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    root = logging.getLogger()
+    level = root.level
+    if args.quiet:
+        root.setLevel(max(level, logging.WARNING))
+    try:
+        return _run(args)
+    finally:
+        root.setLevel(level)  # as it was for a caller that runs main() in its own process (tests)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from asr.cli.progress import TranscribeView
     from asr.formats import format_transcript
     from asr.transcription import transcribe_many
 
@@ -65,6 +99,9 @@ def run(args: argparse.Namespace) -> int:
             _error(conflict)
             return 2
     loaded, decoder = load_recognizer(args)
+    view = TranscribeView(
+        sys.stderr, bar=sys.stderr.isatty() and not args.quiet, segments=args.print_segments, names=several
+    )
     results = transcribe_many(
         loaded.model,
         [item.path for item in inputs],
@@ -72,34 +109,39 @@ def run(args: argparse.Namespace) -> int:
         vad=args.vad,
         max_segment_s=args.max_segment_seconds,
         batch_seconds=args.batch_seconds,
-        progress=sys.stderr.isatty(),
+        on_progress=view,
     )
     failures = len(problems)
     written: list[Path] = []
-    for position, (item, (path, result)) in enumerate(zip(inputs, results)):
-        if isinstance(result, Exception):
-            _error(str(result))
-            failures += 1
-            continue
-        text = format_transcript(result, args.format, source=str(path))
-        if out_dir is not None:
-            target = output_path(out_dir, item, args.format)
-            if not _write(target, text, written, out_dir, len(inputs) - position - 1):
-                return 1
-        elif args.format == "txt" and several:
-            sys.stdout.write(f"{tsv_field(str(path))}\t{text}")
-        else:
-            sys.stdout.write(text)
-        sys.stdout.flush()
+    try:
+        for position, (item, (path, result)) in enumerate(zip(inputs, results)):
+            if isinstance(result, Exception):
+                view.error(f"asr transcribe: error: {one_line(str(result))}")
+                failures += 1
+                continue
+            text = format_transcript(result, args.format, source=str(path))
+            if out_dir is not None:
+                target = output_path(out_dir, item, args.format)
+                problem = _write(target, text, written, out_dir, len(inputs) - position - 1)
+                if problem is not None:
+                    view.error(f"asr transcribe: error: {one_line(problem)}")
+                    return 1
+            elif args.format == "txt" and several:
+                view.write_output(f"{tsv_field(str(path))}\t{text}", sys.stdout)
+            else:
+                view.write_output(text, sys.stdout)
+    finally:
+        view.close()  # the bar is gone before the last lines below
     if failures:
         total = len(inputs) + len(problems)
         print(f"asr transcribe: {failures} of {total} inputs failed", file=sys.stderr)
     return 1 if failures else 0
 
 
-def _write(target: Path, text: str, written: list[Path], out_dir: Path, after: int) -> bool:
+def _write(target: Path, text: str, written: list[Path], out_dir: Path, after: int) -> str | None:
     """Write one output whole or not at all (a temporary file renamed over it); on failure (a full
-    disk) say in one line what was kept, and stop: `after` inputs were still to come."""
+    disk) return the message that says what was kept, and the run stops: `after` inputs were still
+    to come."""
     from asr.fileio import atomic_write
 
     try:
@@ -113,10 +155,9 @@ def _write(target: Path, text: str, written: list[Path], out_dir: Path, after: i
             if written
             else "no transcript was written"
         )
-        _error(
+        return (
             f"cannot write {target} ({e.strerror or e}); stopped: {kept}; not written: this one and "
             f"the {after} input(s) after it"
         )
-        return False
     written.append(target)
-    return True
+    return None
