@@ -1,8 +1,11 @@
 """asr: deep bidirectional LSTM + CTC speech recognition.
 
     import asr
-    model = asr.load_model("exp/synthetic/best.pt")
-    print(asr.transcribe(model, "speech.wav").text)
+    model = asr.load_model()        # the shipped model; or a checkpoint, export or model folder
+    print(asr.transcribe(model, "speech.wav").text)   # decoded as the model's decoder.json says
+
+`asr.load_model` is the one way to load a model (asr/loading.py); `asr.transcribe` the one way to run
+it on audio (asr/transcription.py).
 
 Attributes load lazily so that `import asr.decoding` pulls in no model or training code.
 """

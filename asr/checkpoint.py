@@ -1,12 +1,12 @@
 """Self-describing checkpoints: one file holds configs, vocabulary, weights and training state.
 
 Layout: {"format_version", "features", "model", "vocab", "state_dict", "train",
-"optimizer", "scheduler"}; loadable with `torch.load(path, weights_only=True)`.
+"optimizer", "scheduler"}; loadable with `torch.load(path, weights_only=True)`. `asr.load_model` loads
+one for inference (`load_checkpoint`, then `recognizer_from_payload`).
 """
 
 from __future__ import annotations
 
-import logging
 import os
 import re
 from pathlib import Path
@@ -18,11 +18,10 @@ from asr.errors import CheckpointError
 from asr.features import FeatureConfig
 from asr.fileio import atomic_write
 from asr.model import ModelConfig
-from asr.recognizer import Recognizer, SpeechRecognizer
+from asr.recognizer import SpeechRecognizer
 from asr.text import Vocabulary
 
 FORMAT_VERSION = 1
-log = logging.getLogger(__name__)
 
 
 def checkpoint_payload(
@@ -167,12 +166,3 @@ def _check_sizes(
                 "was edited"
             )
 
-
-def load_model(path: str | os.PathLike, device: str | torch.device = "cpu") -> Recognizer:
-    """A checkpoint file rebuilt as a `SpeechRecognizer` from it alone, in eval mode on `device`.
-
-    The public loader, `asr.load_model` (`asr.loading`), also takes export directories; it calls this
-    for files."""
-    recognizer = recognizer_from_payload(load_checkpoint(path), str(path))
-    log.info("loaded %s (%d parameters)", path, recognizer.acoustic.num_parameters())
-    return recognizer.to(device).eval()

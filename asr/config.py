@@ -134,3 +134,22 @@ def apply_overrides(config: dict[str, Any], overrides: list[str]) -> dict[str, A
         section, key = dotted.strip().split(".", 1)
         result.setdefault(section, {})[key] = value.strip()
     return result
+
+
+def with_overrides(config: T, section: str, overrides: dict[str, str]) -> T:
+    """A copy of frozen dataclass `config` with ``--set section.key=value`` strings applied: each value
+    checked and converted against its field's type as in a TOML file; an unknown key is an error."""
+    if not overrides:
+        return config
+    hints = typing.get_type_hints(type(config))
+    names = {f.name for f in dataclasses.fields(config)}  # type: ignore[arg-type]
+    unknown = sorted(set(overrides) - names)
+    if unknown:
+        raise ConfigError(
+            f"--set {section}.{unknown[0]}: [{section}] has no such key; known keys: {sorted(names)}"
+        )
+    changes = {key: _coerce(value, hints[key], f"{section}.{key}") for key, value in overrides.items()}
+    try:
+        return dataclasses.replace(config, **changes)  # type: ignore[type-var]
+    except (TypeError, ValueError) as e:
+        raise ConfigError(f"--set [{section}]: {e}") from None

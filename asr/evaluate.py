@@ -13,7 +13,7 @@ from tqdm import tqdm
 
 from asr.data.manifest import Utterance
 from asr.fileio import atomic_write
-from asr.inference import eval_mode, manifest_emissions
+from asr.inference import eval_mode, manifest_emissions, resolve_decoder
 from asr.metrics import align, error_stats
 from asr.text import Vocabulary, normalize_text
 
@@ -164,7 +164,8 @@ def evaluate(
     batch_seconds: float = 300.0,
     progress: bool = True,
 ) -> EvalResult:
-    """Decode `items` in duration-sorted batches (greedy unless `decoder` is given) and score them."""
+    """Decode `items` in duration-sorted batches and score them. `decoder`: None decodes as the model does
+    by default (`model.decoder_config`), "greedy", a `DecoderConfig` or a decoder (as for transcribe)."""
     return evaluate_decoders(recognizer, items, {"default": decoder}, batch_seconds, progress)["default"]
 
 
@@ -175,11 +176,12 @@ def evaluate_decoders(
     batch_seconds: float = 300.0,
     progress: bool = True,
 ) -> dict[str, EvalResult]:
-    """Score several decoders (None: greedy) on `items`, running the acoustic model once per batch.
+    """Score several decoders on `items` (each named as for :func:`evaluate`: None is the model's own
+    decoding, "greedy" greedy), running the acoustic model once per batch.
     Unreadable audio is skipped, logged and listed in each result's `skipped`."""
     if not decoders:
         raise ValueError("evaluate_decoders: give at least one decoder")
-    decoders = {name: dec or recognizer.decoder() for name, dec in decoders.items()}
+    decoders = {name: resolve_decoder(recognizer, dec) for name, dec in decoders.items()}
     rate = recognizer.sample_rate
     results = {name: EvalResult(name=name) for name in decoders}
     bar = tqdm(total=len(items), desc="evaluate", unit="utt", disable=not progress, leave=False)

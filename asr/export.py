@@ -13,8 +13,8 @@ The whole pipeline is exported, log-mel front end included (the STFT becomes a c
 windowed DFT basis, which both ONNX and TorchScript handle), so an ONNX export runs with onnxruntime and
 numpy alone. The LSTM runs on the dense padded batch (packed sequences do not export reliably).
 
-`asr.runtime.load_exported(dir)` (also reached through `asr.load_model(dir)`) loads an export back as a
-`Recognizer`; the loading names stay importable from here.
+`asr.load_model(dir)` loads an export back as a `Recognizer` (through `asr.runtime`), with the
+decoder.json it carries as its `decoder_config`; the runtime's names stay importable from here.
 """
 
 from __future__ import annotations
@@ -47,7 +47,6 @@ from asr.runtime import (
     MANIFEST_NAME,
     EagerInt8Model,
     ExportedModel,
-    load_exported,
     load_from_manifest,
     quantize_int8,
 )
@@ -60,7 +59,6 @@ __all__ = [
     "ExportError",
     "ExportedModel",
     "export_model",
-    "load_exported",
     "max_abs_diff",
     "quantize_int8",
 ]
@@ -209,7 +207,10 @@ def export_model(
     source = None
     if not isinstance(model, SpeechRecognizer):
         source = str(model)
-        loaded = load_model(model)
+        try:
+            loaded = load_model(model)
+        except ConfigError as e:  # its decoder.json, which the export would carry
+            raise ExportError(f"{e}; the export was not written (fix or remove its decoder.json)") from None
         if not isinstance(loaded, SpeechRecognizer):
             raise ExportError(f"{source}: is already an export; export the checkpoint it came from")
         model = loaded
@@ -272,14 +273,14 @@ def _bundle_decoder(checkpoint: str, out: Path) -> None:
     """Copy the checkpoint's ``decoder.json`` (its tuned beam search) into the export, with the LM and
     word list it names, so that the export decodes as the checkpoint does wherever it is taken. Only
     files inside the checkpoint's folder are copied: a decoder.json naming any other file is refused
-    (`asr.default_model.bundled_decoder_settings`), so an export never carries a file from elsewhere."""
-    from asr.default_model import DECODER_FILE, PATH_KEYS, bundled_decoder_config, bundled_decoder_settings
+    (`asr.loading.decoder_settings`), so an export never carries a file from elsewhere."""
+    from asr.loading import DECODER_FILE, PATH_KEYS, decoder_file, decoder_settings
 
-    config = bundled_decoder_config(checkpoint)
+    config = decoder_file(checkpoint)
     if config is None:
         return
     try:
-        settings = bundled_decoder_settings(config)
+        settings = decoder_settings(config)
     except ConfigError as e:
         raise ExportError(f"{e}; the export was not written (fix or remove {config})") from None
     for key in PATH_KEYS:

@@ -3,7 +3,8 @@
 Transcription, evaluation and LM tuning all run the acoustic model through :func:`emissions`, so
 padding, lengths, device moves and grad mode are decided in one place. :func:`manifest_emissions`
 adds what evaluation and LM tuning share on top: manifest items read (seeking to their offset),
-unreadable ones skipped, duration-sorted batches of bounded total length.
+unreadable ones skipped, duration-sorted batches of bounded total length. :func:`resolve_decoder` is
+the one rule for which decoder reads the emissions when the caller names none: the model's own.
 
 Works with any :class:`asr.recognizer.Recognizer` (the eager model or an exported one).
 """
@@ -32,6 +33,7 @@ __all__ = [
     "manifest_emissions",
     "pad_waveforms",
     "read_item",
+    "resolve_decoder",
 ]
 
 log = logging.getLogger(__name__)
@@ -67,6 +69,26 @@ def emissions(model: Recognizer, waveforms: Sequence[Any]) -> tuple[Any, Any]:
     padded = torch.nn.utils.rnn.pad_sequence(waves, batch_first=True)
     with torch.inference_mode():
         return model(padded.to(device), lengths.to(device))
+
+
+def resolve_decoder(model: Recognizer, decoder: Any = None) -> Any:
+    """The decoder a caller of transcribe or evaluate names, built for `model`.
+
+    None: the model's own decoding, `model.decoder_config` (what `asr.load_model` read from its
+    decoder.json: beam search + LM for the shipped model; greedy where there is none); "greedy": greedy
+    decoding (the fastest); a `DecoderConfig`: beam search with it; anything else is used as the decoder.
+    """
+    from asr.decoding.config import DecoderConfig
+
+    if decoder is None:
+        return model.decoder(getattr(model, "decoder_config", None))
+    if isinstance(decoder, str):
+        if decoder != "greedy":
+            raise ValueError(f"decoder {decoder!r}: give 'greedy', a DecoderConfig, a decoder or None")
+        return model.decoder()
+    if isinstance(decoder, DecoderConfig):
+        return model.decoder(decoder)
+    return decoder
 
 
 def pad_waveforms(waveforms: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:

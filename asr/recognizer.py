@@ -6,6 +6,7 @@ Every model `asr.load_model` returns (a checkpoint's `SpeechRecognizer`, or an e
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import torch
@@ -26,13 +27,18 @@ class Recognizer(Protocol):
 
     `model(waveforms (B, S) float32 at sample_rate, lengths (B,) int64 samples)` →
     `(log_probs (B, T, V) natural-log CTC posteriors, lengths (B,) int64 valid frames)`;
-    one frame covers `frame_shift_s` seconds; blank is `vocab.blank_id` (0).
+    one frame covers `frame_shift_s` seconds; blank is `vocab.blank_id` (0). `decoder_config` is how the
+    model decodes when no decoder is named (`asr.load_model` reads it from the model's decoder.json;
+    None: greedy); `path` is the checkpoint file or export directory it was loaded from (None: built in
+    memory).
     """
 
     vocab: Vocabulary
     feature_config: FeatureConfig
     metadata: dict[str, Any]
     training: bool
+    decoder_config: DecoderConfig | None
+    path: Path | None
 
     @property
     def sample_rate(self) -> int: ...
@@ -62,6 +68,10 @@ class SpeechRecognizer(nn.Module):
 
     forward(waveforms (B, S) at `sample_rate`, lengths (B,) in samples) → log_probs (B, T', V), lengths (B,).
     """
+
+    # Set by asr.load_model (see Recognizer); a model built for training has neither.
+    decoder_config: DecoderConfig | None = None
+    path: Path | None = None
 
     def __init__(self, features: FeatureConfig, model: ModelConfig, vocab: Vocabulary) -> None:
         super().__init__()

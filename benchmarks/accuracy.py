@@ -43,11 +43,11 @@ import soundfile as sf
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from asr import load_model  # noqa: E402
 from asr.audio import load_audio  # noqa: E402
-from asr.checkpoint import load_model  # noqa: E402
 from asr.data.manifest import Utterance, read_manifest  # noqa: E402
-from asr.default_model import bundled_decoder_config, shipped_model_dir  # noqa: E402
 from asr.evaluate import evaluate_decoders  # noqa: E402
+from asr.loading import shipped_model_dir  # noqa: E402
 from asr.metrics import error_stats  # noqa: E402
 
 log = logging.getLogger("benchmarks.accuracy")
@@ -236,10 +236,10 @@ def main(argv: list[str] | None = None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     ensure_splits(data, Path(args.config))
     model = load_model(args.model)
-    decoder_file = args.decoder_config or bundled_decoder_config(args.model)
-    decoders: dict[str, object] = {"greedy": None}
-    if decoder_file:
-        decoders["beam+LM"] = model.decoder(DecoderConfig.from_file(decoder_file))
+    own = DecoderConfig.from_file(args.decoder_config) if args.decoder_config else model.decoder_config
+    decoders: dict[str, object] = {"greedy": "greedy"}
+    if own is not None:
+        decoders["beam+LM"] = model.decoder(own)
     else:
         log.warning("no decoder.json beside %s and no --decoder-config: greedy only", args.model)
 

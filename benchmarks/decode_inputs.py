@@ -100,7 +100,7 @@ def generated_emissions(
 
 def model_emission_set(model: Path, manifest: Path, cache_dir: Path) -> EmissionSet:
     """Run the model over the manifest once (cached on disk by model and manifest timestamps)."""
-    from asr.checkpoint import load_model
+    from asr import load_model
     from asr.data.manifest import read_manifest
     from asr.lm import model_emissions
 

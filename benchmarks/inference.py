@@ -38,11 +38,11 @@ from tqdm import tqdm
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from asr import load_model  # noqa: E402
 from asr.audio import load_audio  # noqa: E402
-from asr.checkpoint import load_model  # noqa: E402
 from asr.data.manifest import read_manifest  # noqa: E402
 from asr.decoding import Decoder  # noqa: E402
-from asr.export import EagerInt8Model, export_model, load_exported  # noqa: E402
+from asr.export import EagerInt8Model, export_model  # noqa: E402
 from asr.metrics import error_stats  # noqa: E402
 from asr.text import normalize_text  # noqa: E402
 
@@ -199,10 +199,10 @@ def main() -> int:
     variants: list[tuple[str, Callable[[int], object]]] = [
         ("fp32 eager", lambda t: eager),
         ("int8 eager (torch.ao dynamic)", lambda t: int8_eager),
-        ("TorchScript fp32", lambda t: load_exported(exports[("torchscript", None)])),
-        ("TorchScript int8", lambda t: load_exported(exports[("torchscript", "int8")])),
-        ("ONNX fp32 (onnxruntime)", lambda t: load_exported(exports[("onnx", None)], threads=t)),
-        ("ONNX int8 (onnxruntime)", lambda t: load_exported(exports[("onnx", "int8")], threads=t)),
+        ("TorchScript fp32", lambda t: load_model(exports[("torchscript", None)])),
+        ("TorchScript int8", lambda t: load_model(exports[("torchscript", "int8")])),
+        ("ONNX fp32 (onnxruntime)", lambda t: load_model(exports[("onnx", None)], threads=t)),
+        ("ONNX int8 (onnxruntime)", lambda t: load_model(exports[("onnx", "int8")], threads=t)),
     ]
     if args.parity:
         # Each utterance run on its own by both sides (batch of 1: no padding effects), real test speech.

@@ -29,15 +29,15 @@ NO_TORCH_PYTHON = ROOT / ".venv-notorch/bin/python"
 def measure(export: str, manifest: str, limit: int, repeats: int) -> dict:
     """This process's figures (run as a subprocess with --worker)."""
     sys.path.insert(0, str(ROOT))
+    from asr import load_model
     from asr.audio import load_audio
     from asr.data.manifest import read_manifest
     from asr.inference import emissions
     from asr.metrics import error_stats
-    from asr.runtime import load_exported
     from asr.text import normalize_text
 
     items = read_manifest(manifest)[:limit]
-    model = load_exported(export, threads=1)
+    model = load_model(export, threads=1)
     audios = [load_audio(item.audio, model.sample_rate) for item in items]
     decoder = model.decoder()
     best, texts = float("inf"), []

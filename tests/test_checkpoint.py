@@ -4,7 +4,8 @@ import sys
 import pytest
 import torch
 
-from asr.checkpoint import CheckpointError, checkpoint_payload, load_model, save_checkpoint
+from asr import load_model
+from asr.checkpoint import CheckpointError, checkpoint_payload, save_checkpoint
 from asr.features import FeatureConfig
 from asr.model import ModelConfig
 from asr.recognizer import SpeechRecognizer

@@ -3,7 +3,7 @@ import torch
 from old_layout import flat_augment_layout
 
 from asr.config import ConfigError
-from asr.default_model import shipped_model_dir
+from asr.loading import shipped_model_dir
 from asr.train.config import RunConfig, load_run_config, train_config_from_dict
 
 SHIPPED_MODEL = shipped_model_dir() / "model.pt"

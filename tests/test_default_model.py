@@ -13,9 +13,10 @@ import soundfile as sf
 import torch
 from speech import espeak, needs_espeak
 
-from asr.checkpoint import CheckpointError, load_checkpoint, load_model, slim_checkpoint
+from asr import load_model
+from asr.checkpoint import CheckpointError, load_checkpoint, slim_checkpoint
 from asr.cli import main
-from asr.default_model import ENV_VAR, bundled_decoder_config, default_model, resolve_model, shipped_model_dir
+from asr.loading import ENV_VAR, decoder_file, shipped_model_dir
 
 SHIPPED = shipped_model_dir()
 
@@ -29,19 +30,27 @@ def test_the_shipped_bundle_is_complete_and_small():
     train = payload["train"]["config"]["train"]
     for key in ("train_manifest", "dev_manifest", "out_dir", "init_from"):
         assert not train[key].startswith("/"), (key, train[key])  # no machine's paths in the repo
-    assert bundled_decoder_config(SHIPPED / "model.pt") == SHIPPED / "decoder.json"
+    assert decoder_file(SHIPPED / "model.pt") == SHIPPED / "decoder.json"
 
 
-def test_resolution_order(tmp_path, monkeypatch):
+def test_one_load_call_for_every_way_of_naming_the_shipped_model(tmp_path, monkeypatch):
+    """Nothing, $ASR_MODEL, the folder, its checkpoint, the model's name: the same model, with the beam
+    search + LM of its decoder.json as its decoder config."""
     monkeypatch.delenv(ENV_VAR, raising=False)
-    assert default_model() == SHIPPED / "model.pt"
-    assert resolve_model(None) == (SHIPPED / "model.pt", True)
-    assert resolve_model(str(SHIPPED)) == (SHIPPED / "model.pt", False)  # a model folder
+    default = load_model()
+    assert default.path == SHIPPED / "model.pt"
+    assert default.decoder_config is not None and default.decoder_config.beam_size > 1
+    assert default.decoder_config.lm == str(SHIPPED / "lm3.bin")
+    for name in (str(SHIPPED), SHIPPED / "model.pt", "synthetic-en"):
+        model = load_model(name)
+        assert model.path == SHIPPED / "model.pt" and model.decoder_config == default.decoder_config
+    monkeypatch.setenv(ENV_VAR, str(SHIPPED))
+    assert load_model().path == SHIPPED / "model.pt"
     monkeypatch.setenv(ENV_VAR, str(tmp_path / "missing.pt"))
     with pytest.raises(FileNotFoundError, match=ENV_VAR):
-        default_model()
-    monkeypatch.setenv(ENV_VAR, str(SHIPPED))
-    assert default_model() == SHIPPED / "model.pt"
+        load_model()
+    with pytest.raises(CheckpointError, match="no such model"):
+        load_model(tmp_path / "missing.pt")
 
 
 def _speak(text: str, voice: str, path) -> None:
@@ -95,10 +104,10 @@ def test_slim_half_checkpoint_round_trip(tmp_path, capsys):
 
 
 def test_cli_without_model_or_shipped_model_is_a_clear_error(tmp_path, monkeypatch, capsys):
-    import asr.default_model as dm
+    import asr.loading
 
     monkeypatch.delenv(ENV_VAR, raising=False)
-    monkeypatch.setattr(dm, "shipped_model_dir", lambda: tmp_path / "none")
+    monkeypatch.setattr(asr.loading, "shipped_model_dir", lambda: tmp_path / "none")
     sf.write(tmp_path / "a.wav", np.zeros(16000, dtype=np.float32), 16000)
     assert main(["transcribe", str(tmp_path / "a.wav")]) == 2
     err = capsys.readouterr().err

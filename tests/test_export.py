@@ -14,7 +14,7 @@ from tiny_model import save_model
 
 import asr
 from asr.checkpoint import CheckpointError
-from asr.export import MANIFEST_NAME, ExportError, export_model, load_exported, max_abs_diff
+from asr.export import MANIFEST_NAME, ExportError, export_model, max_abs_diff
 from asr.features import FeatureConfig
 from asr.recognizer import SpeechRecognizer
 from asr.text import Vocabulary
@@ -97,7 +97,7 @@ def test_int8_export_is_smaller_and_close(tmp_path, checkpoint, speech, fmt):
     )
     assert size[fp32] - size[int8] > 0.6 * weight_bytes
     waves, lengths = speech
-    diff = max_abs_diff(asr.load_model(checkpoint), load_exported(int8), waves, lengths)
+    diff = max_abs_diff(asr.load_model(checkpoint), asr.load_model(int8), waves, lengths)
     print(f"{fmt} int8: max |log-prob diff| vs fp32 eager on 4 utterances: {diff:.3f}")
     assert (
         diff < 2.0
@@ -156,17 +156,17 @@ def test_load_errors_are_clear(tmp_path, checkpoint):
     manifest = json.loads((out / MANIFEST_NAME).read_text())
     (out / MANIFEST_NAME).write_text(json.dumps({**manifest, "format_version": 99}))
     with pytest.raises(ExportError, match="format_version 99"):
-        load_exported(out)
+        asr.load_model(out)
     (out / MANIFEST_NAME).write_text(json.dumps(manifest))
     (out / "model.onnx").unlink()
     with pytest.raises(ExportError, match="missing"):
-        load_exported(out)
+        asr.load_model(out)
     with pytest.raises(ExportError, match="unknown export format"):
         export_model(checkpoint, tmp_path / "x", format="tflite")
 
 
 def test_exported_model_rejects_bad_shapes(tmp_path, checkpoint):
-    exported = load_exported(export_model(checkpoint, tmp_path / "e").parent)
+    exported = asr.load_model(export_model(checkpoint, tmp_path / "e").parent)
     with pytest.raises(ValueError, match="waveforms must be"):
         exported(torch.zeros(16000), torch.tensor([16000]))
     with pytest.raises(ValueError, match="lengths must be"):

@@ -17,7 +17,7 @@ import pytest
 import soundfile as sf
 from tiny_model import tiny_checkpoint
 
-from asr.checkpoint import load_model
+from asr import load_model
 from asr.transcription import transcribe_many
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")

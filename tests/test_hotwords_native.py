@@ -15,7 +15,7 @@ from speech import require_espeak, speak
 from asr.decoding import BeamSearchDecoder, DecoderConfig
 from asr.decoding.hotwords import HotwordGraph
 from asr.decoding.native import load_library
-from asr.default_model import shipped_model_dir
+from asr.loading import shipped_model_dir
 
 MODEL_DIR = shipped_model_dir()
 SENTENCES = [

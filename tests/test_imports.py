@@ -64,7 +64,7 @@ def test_transcribe_loads_no_training_or_tuning_code(tmp_path):
     import numpy as np
     import soundfile as sf
 
-    from asr.default_model import shipped_model_dir
+    from asr.loading import shipped_model_dir
 
     model = shipped_model_dir() / "model.pt"
     wav = tmp_path / "tone.wav"
@@ -79,8 +79,8 @@ def test_the_inference_path_imports_no_torch():
     """What runs an ONNX export where torch is not installed imports torch only when it is asked for."""
     imports = (
         "import asr.loading, asr.runtime, asr.inference, asr.transcription, asr.evaluate, asr.vad\n"
-        "import asr.audio, asr.features, asr.model_config, asr.formats, asr.default_model\n"
+        "import asr.audio, asr.features, asr.model_config, asr.formats\n"
         "import asr.cli.transcribe, asr.cli.evaluate, asr.cli.serve, asr.cli.options\n"
-        "from asr.runtime import OnnxModel, load_exported"
+        "from asr.runtime import OnnxModel, load_from_manifest"
     )
     assert _loaded_after(imports, "m.split('.')[0] in ('torch', 'torchaudio')") == ""

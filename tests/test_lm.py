@@ -140,9 +140,10 @@ def test_cli_lm_tune_and_decoder_options(tmp_path, capsys):
 
 
 def decoder_from_args(args, vocab, frame_shift_s):
-    """What the CLI does with the decoding options: a DecoderConfig (None: greedy), then the model's
-    decoder for it (here built from a vocabulary and frame shift, as model.decoder(config) does)."""
-    config = decoder_config(args, args.model)
+    """What the CLI does with the decoding options for a model without decoder.json: a DecoderConfig
+    (None: greedy), then the model's decoder for it (here built from a vocabulary and frame shift, as
+    model.decoder(config) does)."""
+    config = decoder_config(args, None)
     return None if config is None else build_decoder(vocab, frame_shift_s, config)
 
 

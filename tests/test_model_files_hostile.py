@@ -11,10 +11,11 @@ import pytest
 import torch
 from tiny_model import save_model, tiny_recognizer
 
-from asr.checkpoint import checkpoint_payload, load_model, save_checkpoint
+from asr import load_model
+from asr.checkpoint import checkpoint_payload, save_checkpoint
 from asr.cli import main
-from asr.default_model import bundled_decoder_settings
 from asr.errors import CheckpointError, ConfigError
+from asr.loading import decoder_settings
 
 SECRET = "password=hunter2"
 
@@ -40,7 +41,9 @@ def test_a_decoder_json_naming_a_file_outside_its_folder_is_refused(folder, esca
         (folder / "link.txt").symlink_to(secret)  # inside by name, outside in fact
     (folder / "decoder.json").write_text(json.dumps({"beam_size": 4, "lm": escape, "lexicon": "words.txt"}))
     with pytest.raises(ConfigError, match="'lm' names .*outside the model folder"):
-        bundled_decoder_settings(folder / "decoder.json")
+        decoder_settings(folder / "decoder.json")
+    with pytest.raises(ConfigError, match="'lm' names .*outside the model folder"):
+        load_model(folder)  # the one load call reads the folder's decoder.json under the same rule
     wav = tmp_path / "a.wav"
     wav.write_bytes(b"RIFF")  # never read: the model's settings are refused first
     code = main(["transcribe", str(wav), "--model", str(folder / "model.pt")])
@@ -53,9 +56,11 @@ def test_files_inside_the_folder_resolve_there(folder):
     (folder / "decoder.json").write_text(
         json.dumps({"beam_size": 4, "lm": "lm.arpa", "lexicon": "words.txt"})
     )
-    settings = bundled_decoder_settings(folder / "decoder.json")
+    settings = decoder_settings(folder / "decoder.json")
     assert settings["lm"] == str((folder / "lm.arpa").resolve())
     assert settings["lexicon"] == str((folder / "words.txt").resolve())
+    own = load_model(folder).decoder_config
+    assert own.beam_size == 4 and own.lm == settings["lm"] and own.lexicon == settings["lexicon"]
 
 
 def test_export_never_copies_a_file_from_outside_the_folder(folder, tmp_path):
@@ -132,7 +137,6 @@ def test_weights_of_the_wrong_shape_are_a_checkpoint_error(tmp_path):
 
 
 def test_an_export_manifest_naming_a_model_file_outside_its_folder_is_refused(tmp_path):
-    from asr.loading import load_model as load_any
     from asr.runtime import MANIFEST_NAME
 
     export = tmp_path / "export"
@@ -146,4 +150,4 @@ def test_an_export_manifest_naming_a_model_file_outside_its_folder_is_refused(tm
     }
     (export / MANIFEST_NAME).write_text(json.dumps(manifest))
     with pytest.raises(CheckpointError, match="'model_file' names '../elsewhere.onnx', outside"):
-        load_any(export)
+        load_model(export)

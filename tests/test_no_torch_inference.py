@@ -193,11 +193,11 @@ def test_onnx_model_gives_numpy_for_numpy_and_torch_for_torch(export_dir, audio_
     """In one process: the same export fed numpy arrays or torch tensors gives the same numbers."""
     import torch
 
+    from asr import load_model
     from asr.audio import load_audio
     from asr.inference import pad_waveforms
-    from asr.runtime import load_exported
 
-    model = load_exported(export_dir, threads=1)
+    model = load_model(export_dir, threads=1)
     waves, lengths = pad_waveforms([load_audio(p, 16000) for p in audio_files])
     lp_np, n_np = model(waves, lengths)
     lp_t, n_t = model(torch.from_numpy(waves), torch.from_numpy(lengths))

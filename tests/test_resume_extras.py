@@ -107,7 +107,7 @@ def test_init_from_starts_at_the_given_weights_and_refuses_another_shape(corpus,
 def test_init_from_an_old_checkpoint_whose_stored_config_keeps_augmentation_flat(tmp_path):
     """A checkpoint whose stored run config keeps the augmentation keys flat in [train] (older asr
     versions wrote them so): that config still rebuilds the run, and train.init_from loads its weights."""
-    from asr.default_model import shipped_model_dir
+    from asr.loading import shipped_model_dir
     from asr.recognizer import SpeechRecognizer
     from asr.text import Vocabulary
     from asr.train.checkpointing import init_weights
@@ -131,7 +131,7 @@ def test_init_from_accepts_a_new_cepstral_lifter_and_refuses_other_feature_chang
     predates the setting (its stored [features] lack the key); a different n_mels is refused."""
     from dataclasses import replace
 
-    from asr.default_model import shipped_model_dir
+    from asr.loading import shipped_model_dir
     from asr.features import FeatureConfig
     from asr.recognizer import SpeechRecognizer
     from asr.text import Vocabulary

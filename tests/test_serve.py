@@ -5,6 +5,7 @@ The service's workers are real processes (spawned per app): each test app pays t
 from __future__ import annotations
 
 import io
+import logging
 import os
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -59,7 +60,7 @@ def wav_bytes(speech_corpus):
 @pytest.fixture(scope="module")
 def client(model):
     with TestClient(
-        create_app(model, ServeConfig(max_upload_bytes=2_000_000, max_audio_seconds=20)), base_url=LOCAL
+        create_app(model, ServeConfig(max_upload_mb=2_000_000 / 2**20, max_audio_seconds=20)), base_url=LOCAL
     ) as c:
         yield c
 
@@ -133,7 +134,7 @@ def test_bad_requests_get_clear_4xx_and_service_keeps_serving(client, wav_bytes)
 
 
 def test_upload_and_duration_limits(model, wav_bytes):
-    with TestClient(create_app(model, ServeConfig(max_upload_bytes=1000)), base_url=LOCAL) as c:
+    with TestClient(create_app(model, ServeConfig(max_upload_mb=1000 / 2**20)), base_url=LOCAL) as c:
         r = c.post("/v1/transcribe", content=wav_bytes, headers=WAV)
         assert r.status_code == 413 and "limit is 1000 bytes" in r.json()["detail"]
         r = c.post("/v1/transcribe", files={"file": ("a.wav", wav_bytes)})
@@ -279,7 +280,7 @@ def test_serves_an_exported_model(tmp_path, model, wav_bytes):
         assert "OnnxModel" in c.get("/healthz").json()["model"]
 
 
-def test_cli_warns_when_listening_beyond_loopback_without_a_key(tmp_path, model, monkeypatch, capsys):
+def test_cli_warns_when_listening_beyond_loopback_without_a_key(tmp_path, model, monkeypatch, caplog):
     """`asr serve --host 0.0.0.0` without a key warns (uvicorn.run is replaced: nothing listens)."""
     import uvicorn
 
@@ -289,12 +290,57 @@ def test_cli_warns_when_listening_beyond_loopback_without_a_key(tmp_path, model,
     ran: list[dict] = []
     monkeypatch.setattr(uvicorn, "run", lambda app, **kw: ran.append({"app": app, **kw}))
     monkeypatch.delenv("ASR_API_KEY", raising=False)
+
+    def warnings() -> str:
+        text = " ".join(r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING)
+        caplog.clear()
+        return text
+
     assert main(["serve", "--model", str(ckpt), "--host", "0.0.0.0", "--greedy"]) == 0
-    assert "without an API key" in capsys.readouterr().err
+    assert "without an API key" in warnings()
     assert ran[-1]["host"] == "0.0.0.0" and "limit_concurrency" not in ran[-1]
     monkeypatch.setenv("ASR_API_KEY", "k")
     assert main(["serve", "--model", str(ckpt), "--host", "0.0.0.0", "--greedy"]) == 0
-    assert "without an API key" not in capsys.readouterr().err
+    assert "without an API key" not in warnings()
     assert ran[-1]["app"].state.service.config.api_key == "k"
     assert main(["serve", "--model", str(ckpt), "--greedy"]) == 0  # 127.0.0.1: no warning
-    assert "warning" not in capsys.readouterr().err
+    assert warnings() == ""
+
+
+def test_serve_options_are_the_fields_of_serve_config(tmp_path, model, monkeypatch, capsys):
+    """Each ServeConfig field is an `asr serve` option of its name; the old spellings still work, and
+    --set serve.FIELD=VALUE sets any field."""
+    import dataclasses
+
+    import uvicorn
+
+    from asr.cli import build_parser, main
+    from asr.cli.serve import serve_config
+
+    with pytest.raises(SystemExit):
+        main(["serve", "--help"])
+    shown = capsys.readouterr().out.split()
+    for field in dataclasses.fields(ServeConfig):
+        assert "--" + field.name.replace("_", "-") in shown, field.name
+
+    def config(*flags: str) -> ServeConfig:
+        return serve_config(build_parser().parse_args(["serve", *flags]))
+
+    assert config() == ServeConfig()
+    assert config("--max-upload-mb", "3", "--request-timeout-s", "9", "--threads", "2") == ServeConfig(
+        max_upload_mb=3.0, request_timeout_s=9.0, threads=2
+    )
+    old = config("--timeout", "9", "--upload-timeout", "7", "--header-timeout", "3", "--allowed-host", "a")
+    assert (old.request_timeout_s, old.upload_timeout_s, old.header_timeout_s) == (9.0, 7.0, 3.0)
+    assert config("--allowed-hosts", "a", "--allowed-hosts", "b").allowed_hosts == ("a", "b")
+    assert old.allowed_hosts == ("a",)
+    assert config("--set", "serve.keep_alive_s=2", "--set", "serve.allowed_hosts=a,b") == ServeConfig(
+        keep_alive_s=2.0, allowed_hosts=("a", "b")
+    )
+    ckpt = save_model(model, tmp_path / "m.pt")
+    ran: list[dict] = []
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: ran.append({"app": app, **kw}))
+    assert main(["serve", "--model", str(ckpt), "--port", "8123", "--set", "serve.max_queue=3"]) == 0
+    assert ran[-1]["port"] == 8123 and ran[-1]["app"].state.service.config.max_queue == 3
+    assert main(["serve", "--model", str(ckpt), "--set", "serve.no_such=1"]) == 2
+    assert main(["serve", "--model", str(ckpt), "--set", "train.lr=1"]) == 2

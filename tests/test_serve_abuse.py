@@ -24,7 +24,7 @@ from memory_helpers import MemoryWatch
 from serve_helpers import Server, httpx  # skips this module without httpx or uvicorn
 from tiny_model import tiny_checkpoint
 
-from asr.checkpoint import load_model
+from asr import load_model
 
 GROWTH_BOUND_MB = 400.0
 GUARD_MB = 1500.0  # MemoryWatch's default guard

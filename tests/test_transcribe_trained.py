@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from asr.checkpoint import load_model
+from asr import load_model
 from asr.data.manifest import read_manifest
 from asr.metrics import wer
 from asr.transcription import transcribe, transcribe_many

@@ -19,7 +19,8 @@ def add_parser(sub: Any) -> None:
     p.add_argument(
         "--also-greedy",
         action="store_true",
-        help="with beam options: also score greedy decoding in the same run (reports NAME-greedy)",
+        help="when decoding with beam search: also score greedy decoding in the same run "
+        "(reports NAME-greedy)",
     )
     p.set_defaults(func=run)
 
@@ -49,16 +50,18 @@ def run(args: argparse.Namespace) -> int:
     from asr.evaluate import evaluate_decoders
 
     items = read_manifest(args.manifest)
-    loaded, decoder = load_recognizer(args)
+    model, decoder = load_recognizer(args)
     name = args.name or Path(args.manifest).stem
-    decoders = {name: decoder}
-    if decoder is not None and args.also_greedy:
-        decoders[f"{name}-greedy"] = None
-    results = evaluate_decoders(loaded.model, items, decoders, progress=sys.stderr.isatty())
+    decoders: dict[str, Any] = {name: decoder}
+    kinds = {name: "greedy" if model.decoder_config is None else "beam"}
+    if kinds[name] == "beam" and args.also_greedy:
+        decoders[f"{name}-greedy"] = "greedy"
+        kinds[f"{name}-greedy"] = "greedy"
+    results = evaluate_decoders(model, items, decoders, progress=sys.stderr.isatty())
     if args.output_dir:
         out_dir = Path(args.output_dir)
-    else:  # beside the model, but never inside the shipped model's folder
-        out_dir = Path("exp") / "default-model" if loaded.is_default else loaded.path.parent
+    else:  # beside the model, but never inside the default model's folder
+        out_dir = Path("exp") / "default-model" if args.model is None else model.path.parent
     before = _inodes(out_dir)
     for report, result in results.items():
         try:
@@ -71,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
             return 1
-        _print_summary(report, "greedy" if decoders[report] is None else "beam", summary, out_dir)
+        _print_summary(report, kinds[report], summary, out_dir)
     skipped = next(iter(results.values())).skipped
     if skipped:
         print(

@@ -1,4 +1,4 @@
-"""The arguments several commands share, defined once: model, device/threads, VAD and decoding.
+"""The arguments several commands share, defined once: model, device/threads, VAD, decoding and --set.
 
 Commands read the parsed values and pass them on explicitly; nothing here writes into the parsed
 arguments. Heavy modules (torch, the model code) load only inside the functions that need them.
@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import argparse
 import logging
-from dataclasses import dataclass
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from asr.decoding import Decoder
     from asr.decoding.config import DecoderConfig
+    from asr.recognizer import Recognizer
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +75,11 @@ def _hotword(text: str) -> tuple[str, float]:
 def add_decoder_arguments(parser: argparse.ArgumentParser) -> None:
     """--beam-size/--lm/--lexicon/--lm-weight/--word-score/--hotword/--decoder-config/--confidence/--greedy."""
     g = parser.add_argument_group(
-        "decoding", "greedy unless one of these is given; then beam search (asr.decoding.BeamSearchDecoder)"
+        "decoding",
+        "by default the model's own decoding: its decoder.json (the shipped model: beam search + LM), "
+        "greedy for a model without one. These options ask for beam search "
+        "(asr.decoding.BeamSearchDecoder), each flag setting the DecoderConfig field of its name "
+        "(--set decoder.FIELD=VALUE sets any); --greedy for speed",
     )
     add_beam_size_argument(g, "beam search with this many hypotheses")
     g.add_argument("--lm", help="KenLM word n-gram (.arpa or binary, e.g. from `asr lm build`)")
@@ -93,8 +99,8 @@ def add_decoder_arguments(parser: argparse.ArgumentParser) -> None:
     )
     g.add_argument(
         "--decoder-config",
-        help="JSON decoder settings, e.g. the output of `asr lm tune` (default: decoder.json beside "
-        "the model, if any: the shipped model's beam search with its LM)",
+        help="JSON decoder settings, e.g. the output of `asr lm tune`, instead of the model's own "
+        "decoder.json",
     )
     g.add_argument(
         "--confidence",
@@ -104,18 +110,24 @@ def add_decoder_arguments(parser: argparse.ArgumentParser) -> None:
         "greedy decoding keeps its own (fast)",
     )
     g.add_argument(
-        "--greedy", action="store_true", help="greedy decoding even if the model has a decoder.json"
+        "--greedy",
+        action="store_true",
+        help="greedy decoding (the fastest) even if the model has a decoder.json",
     )
 
 
-def add_recognizer_arguments(parser: argparse.ArgumentParser, *, vad_help: str | None = None) -> None:
+def add_recognizer_arguments(
+    parser: argparse.ArgumentParser, *, vad_help: str | None = None, sections: Sequence[str] = ("decoder",)
+) -> None:
     """What a command that loads a model and decodes with it takes: --model, --device/--threads, --vad
-    (with ``vad_help``: the command cuts audio at pauses) and the decoding group."""
+    (with ``vad_help``: the command cuts audio at pauses), the decoding group, and --set for the config
+    `sections` it reads."""
     add_model_argument(parser)
     add_device_arguments(parser)
     if vad_help is not None:
         add_vad_argument(parser, vad_help)
     add_decoder_arguments(parser)
+    add_set_argument(parser, sections)
 
 
 def lm_words(lm: str | Path) -> str | None:
@@ -131,39 +143,39 @@ def lexicon_option(lexicon: str | None, lm: str | None) -> str | None:
     return lm_words(lm) if lm is not None else None
 
 
-def decoder_config(args: argparse.Namespace, model_path: str | Path | None) -> DecoderConfig | None:
+def decoder_config(args: argparse.Namespace, own: DecoderConfig | None) -> DecoderConfig | None:
     """The beam-search settings the decoding options ask for; None for greedy decoding.
 
-    Without any option, the ``decoder.json`` beside `model_path` (if any) is used. Flags override
-    the values of the file given with --decoder-config.
+    Without any option, the model's own settings `own` (its decoder.json; None: greedy). Otherwise the
+    file given with --decoder-config (else `DecoderConfig`'s defaults), then the flags, then
+    ``--set decoder.KEY=VALUE``; each flag is the field of the same name (--beam-size: beam_size).
     """
-    from asr.config import ConfigError
+    from asr.config import ConfigError, with_overrides
 
-    # --confidence alone keeps the bundled decoder.json (it changes no search setting)
+    overrides = set_overrides(args).get("decoder", {})
+    # --confidence alone keeps the model's own settings (it changes no search setting)
     wanted = [args.beam_size, args.lm, args.lexicon, args.hotword, args.decoder_config]
-    nothing_asked = all(v is None for v in wanted) and args.lm_weight is None and args.word_score is None
+    nothing_asked = (
+        all(v is None for v in wanted)
+        and args.lm_weight is None
+        and args.word_score is None
+        and not overrides
+    )
     if args.greedy:
         if not nothing_asked:
             raise ConfigError("--greedy contradicts the beam-search options given with it")
         return None
-    config_file = args.decoder_config
-    bundled_settings = None
+    if nothing_asked and own is None:
+        return None
     if nothing_asked:
-        from asr.default_model import bundled_decoder_config, bundled_decoder_settings
-
-        bundled = bundled_decoder_config(model_path) if model_path else None
-        if bundled is None:
-            return None
-        log.info("decoding with %s (beam search as tuned for this model; --greedy to skip)", bundled)
-        # the model folder's own file: what it names must lie inside the folder
-        bundled_settings = bundled_decoder_settings(bundled)
+        log.info("decoding with the model's decoder.json (its tuned beam search; --greedy to skip)")
     from asr.decoding import DecoderConfig
 
     try:
-        if bundled_settings is not None:
-            config = DecoderConfig.from_dict(bundled_settings)
+        if nothing_asked:
+            config = own
         else:
-            config = DecoderConfig.from_file(config_file) if config_file else DecoderConfig()
+            config = DecoderConfig.from_file(args.decoder_config) if args.decoder_config else DecoderConfig()
         changes: dict[str, Any] = {}
         for name in ("beam_size", "lm", "lm_weight", "word_score", "confidence"):
             value = getattr(args, name)
@@ -178,48 +190,64 @@ def decoder_config(args: argparse.Namespace, model_path: str | Path | None) -> D
                 )
         if args.hotword:
             changes["hotwords"] = {**dict(config.hotwords), **dict(args.hotword)}
-        return config.replace(**changes)
+        return with_overrides(config.replace(**changes), "decoder", overrides)
     except ValueError as e:
         raise ConfigError(f"decoder options: {e}") from None
 
 
-@dataclass(frozen=True)
-class LoadedModel:
-    """A model loaded for a command, the file it came from and whether it is the default model."""
-
-    model: Any
-    path: Path
-    is_default: bool
-
-    def decoder(self, args: argparse.Namespace) -> Any:
-        """The decoder the options ask for: None (the caller's greedy default) or beam search."""
-        config = decoder_config(args, self.path)
-        if config is None:
-            return None
-        from asr.config import ConfigError
-
-        try:
-            return self.model.decoder(config)
-        except ValueError as e:
-            raise ConfigError(f"decoder options: {e}") from None
-
-
-def load_model_option(model: str | None, device: str, threads: int = 0) -> LoadedModel:
-    """Load --model (the default model when absent) on `device` (`threads`: onnxruntime's, for an
-    ONNX export; 0 follows torch's setting or onnxruntime's default)."""
-    from asr.default_model import resolve_model
+def load_recognizer(args: argparse.Namespace) -> tuple[Recognizer, Decoder]:
+    """What :func:`add_recognizer_arguments` asked for: --threads applied, --model loaded on --device
+    by `asr.load_model` (the default model when absent), its `decoder_config` set to what the decoding
+    options ask for (the model's own when they ask nothing; None: greedy), and the decoder built from it
+    (so that a bad LM or lexicon is an error before any work)."""
+    from asr.config import ConfigError
     from asr.loading import load_model
 
-    path, is_default = resolve_model(model)
-    return LoadedModel(load_model(path, device=device, threads=threads), path, is_default)
-
-
-def load_recognizer(args: argparse.Namespace) -> tuple[LoadedModel, Any]:
-    """What :func:`add_recognizer_arguments` asked for: --threads applied, --model loaded on --device,
-    and the decoder the decoding options ask for (None: greedy)."""
     set_threads(args.threads)
-    loaded = load_model_option(args.model, args.device, args.threads)
-    return loaded, loaded.decoder(args)
+    model = load_model(args.model, device=args.device, threads=args.threads)
+    model.decoder_config = decoder_config(args, model.decoder_config)
+    try:
+        return model, model.decoder(model.decoder_config)
+    except ValueError as e:
+        raise ConfigError(f"decoder options: {e}") from None
+
+
+def add_set_argument(parser: Any, sections: Sequence[str]) -> None:
+    """``--set SECTION.KEY=VALUE`` (repeatable) for the config dataclasses a command reads."""
+    example = f"{sections[0]}.beam_size=64" if sections[0] == "decoder" else f"{sections[0]}.KEY=VALUE"
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        type=override_item,
+        metavar="SECTION.KEY=VALUE",
+        help=f"set a field of [{'], ['.join(sections)}] (repeatable; e.g. --set {example})",
+    )
+    parser.set_defaults(set_sections=tuple(sections))
+
+
+def override_item(text: str) -> str:
+    """One ``--set`` value, checked for its shape (so that a file name taken for one says so)."""
+    if "=" not in text or "." not in text.split("=", 1)[0]:
+        raise argparse.ArgumentTypeError(f"expected SECTION.KEY=VALUE, got {text!r}")
+    return text
+
+
+def set_overrides(args: argparse.Namespace) -> dict[str, dict[str, str]]:
+    """The ``--set`` values by section; a section the command does not read is a ConfigError."""
+    from asr.config import ConfigError
+
+    sections = getattr(args, "set_sections", ())
+    found: dict[str, dict[str, str]] = {}
+    for item in getattr(args, "set", None) or []:
+        dotted, _, value = item.partition("=")
+        section, _, key = dotted.strip().partition(".")
+        if section not in sections:
+            raise ConfigError(
+                f"--set {item!r}: this command reads [{'], ['.join(sections)}], not [{section}]"
+            )
+        found.setdefault(section, {})[key] = value.strip()
+    return found
 
 
 def set_threads(threads: int) -> None:

@@ -98,12 +98,12 @@ def _run(args: argparse.Namespace) -> int:
         if conflict is not None:
             _error(conflict)
             return 2
-    loaded, decoder = load_recognizer(args)
+    model, decoder = load_recognizer(args)
     view = TranscribeView(
         sys.stderr, bar=sys.stderr.isatty() and not args.quiet, segments=args.print_segments, names=several
     )
     results = transcribe_many(
-        loaded.model,
+        model,
         [item.path for item in inputs],
         decoder=decoder,
         vad=args.vad,

@@ -1,9 +1,9 @@
 """Run exported models (ONNX, TorchScript, int8): the loading side of `asr.export`.
 
 An export directory (written by `asr.export.export_model`, see there for the layout) holds a manifest,
-`asr_export.json`, and one model file. `load_exported(dir)` (also reached through
-`asr.load_model(dir)`) returns an `ExportedModel`, which satisfies `asr.recognizer.Recognizer`: the
-interface `asr.transcribe`, `asr.evaluate` and `asr serve` use.
+`asr_export.json`, and one model file. `asr.load_model(dir)` loads it through `load_from_manifest`
+as an `ExportedModel`, which satisfies `asr.recognizer.Recognizer`: the interface `asr.transcribe`,
+`asr.evaluate` and `asr serve` use.
 
 This package never imports checkpoint or export code: running a model needs neither torch.onnx nor
 the training checkpoint format, and an ONNX export (`asr.runtime.onnx`) needs no torch at all:
@@ -16,7 +16,6 @@ same reason).
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +32,6 @@ __all__ = [
     "ExportedModel",
     "OnnxModel",
     "TorchScriptModel",
-    "load_exported",
     "load_from_manifest",
     "quantize_int8",
     "read_export_manifest",
@@ -50,19 +48,13 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module 'asr.runtime' has no attribute {name!r}")
 
 
-def load_exported(path: str | os.PathLike, device: Any = "cpu", threads: int = 0) -> ExportedModel:
-    """Load an export directory written by `asr.export.export_model` (or `asr export`).
-
-    `threads`: intra-op threads for onnxruntime (0: torch's current setting, `torch.get_num_threads()`,
-    or onnxruntime's default where torch is not installed). TorchScript uses torch's thread setting."""
-    path = Path(path)
-    return load_from_manifest(path, read_export_manifest(path), device, threads)
-
-
 def load_from_manifest(
     path: Path, manifest: dict[str, Any], device: Any = "cpu", threads: int = 0
 ) -> ExportedModel:
-    """The model of export directory `path` described by `manifest` (already read and checked)."""
+    """The model of export directory `path` described by `manifest` (already read and checked).
+
+    `threads`: intra-op threads for onnxruntime (0: torch's current setting, `torch.get_num_threads()`,
+    or onnxruntime's default where torch is not installed). TorchScript uses torch's thread setting."""
     backend = manifest.get("backend")
     name = str(manifest.get("model_file", ""))
     model_file = path / name

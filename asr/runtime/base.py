@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -63,6 +64,10 @@ class ExportedModel:
     tensors on `device`. Subclasses run one equal-length batch in `_run`."""
 
     training = False  # evaluate() toggles eval/train mode; an export is always in inference mode
+    # Set by asr.load_model: how the model decodes when no decoder is named (its decoder.json; None:
+    # greedy), and the export directory it came from.
+    decoder_config: DecoderConfig | None = None
+    path: Path | None = None
 
     def __init__(self, manifest: dict[str, Any], device: Any) -> None:
         self.manifest = manifest

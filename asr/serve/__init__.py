@@ -6,10 +6,23 @@
 Needs the `serve` extra (FastAPI, uvicorn, python-multipart): pip install 'asr-blstm[serve]'.
 Modules: `config` (ServeConfig and uvicorn settings), `protocol` (request-head deadline, connection
 bound), `auth` (the API key), `hosts` (the Host check without a key), `limits` (what a request must be,
-and reading its body), `workers` (the processes that transcribe), `app` (routes, admission).
+and reading its body), `workers` (the processes that transcribe), `app` (routes, admission, `run`).
+`create_app` and `run` load lazily, so that `asr.serve.config` (what `asr serve --help` reads) needs no
+FastAPI.
 """
 
-from asr.serve.app import create_app, run
+from __future__ import annotations
+
+from typing import Any
+
 from asr.serve.config import API_KEY_ENV, ServeConfig, is_loopback, uvicorn_options
 
 __all__ = ["API_KEY_ENV", "ServeConfig", "create_app", "is_loopback", "run", "uvicorn_options"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in ("create_app", "run"):
+        from asr.serve import app
+
+        return getattr(app, name)
+    raise AttributeError(f"module 'asr.serve' has no attribute {name!r}")

@@ -34,14 +34,7 @@ from asr.serve.auth import ApiKey
 from asr.serve.config import API_KEY_ENV, ServeConfig, is_loopback, uvicorn_options
 from asr.serve.hosts import HostCheck
 from asr.serve.limits import audio_bytes, check_request, public_message
-from asr.serve.workers import (
-    WorkerCrashed,
-    WorkerPool,
-    WorkerSpec,
-    WorkerTimeout,
-    decoder_recipe,
-    require_picklable,
-)
+from asr.serve.workers import WorkerCrashed, WorkerPool, WorkerSpec, WorkerTimeout, require_picklable
 
 __all__ = ["create_app", "run"]
 
@@ -120,16 +113,18 @@ _MEDIA_TYPES = {"text": "text/plain", "srt": "application/x-subrip", "vtt": "tex
 def create_app(
     model: Any,
     config: ServeConfig | None = None,
-    beam_decoder: Any = None,
     *,
     model_path: str | os.PathLike | None = None,
     device: str = "cpu",
 ) -> FastAPI:
     """The service for a loaded model (a checkpoint's SpeechRecognizer or an exported model).
 
-    Worker processes load `model_path` on `device` when given (what `asr serve` does), else receive a
-    pickled copy of `model` (exported models need `model_path`). `beam_decoder`: what `decoder=beam`
-    uses (default: a lexicon-free beam search without LM); each worker builds its own."""
+    Requests that name no decoder decode as the model does by default, `model.decoder_config` (what
+    `asr.load_model` read from its decoder.json: beam search + LM for the shipped model; greedy where it
+    is None); ``decoder=greedy`` is the fastest, ``decoder=beam`` that beam search (a lexicon-free one
+    without LM where the model has none). Worker processes load `model_path` on `device` when given
+    (what `asr serve` does), else receive a pickled copy of `model` (exported models need
+    `model_path`); each builds its own decoders."""
     config = config or ServeConfig()
     if model_path is None:
         require_picklable(
@@ -137,12 +132,14 @@ def create_app(
             type(model).__name__,
             "pass model_path= (the checkpoint or export directory) so that workers load it",
         )
+    own = getattr(model, "decoder_config", None)
+    default_decoder = "greedy" if own is None else "beam"
     spec = WorkerSpec(
         model=None if model_path is not None else model,
         model_path=None if model_path is None else os.fspath(model_path),
         device=device,
-        beam=decoder_recipe(beam_decoder),
-        torch_threads=config.torch_threads,
+        beam=own,
+        threads=config.threads,
         vad=config.vad,
         max_audio_seconds=config.max_audio_seconds,
     )
@@ -181,6 +178,7 @@ def create_app(
             "status": "ok",
             "model": repr(model) if not hasattr(model, "acoustic") else "checkpoint (eager torch)",
             "sample_rate": model.sample_rate,
+            "decoder": default_decoder,
             "queue": {
                 "admitted": service.admitted,
                 "capacity": config.capacity,
@@ -200,7 +198,12 @@ def create_app(
     )
     async def transcribe_endpoint(
         request: Request,
-        decoder: str = Query("greedy", pattern="^(greedy|beam)$", description="greedy or beam search"),
+        decoder: str | None = Query(
+            None,
+            pattern="^(greedy|beam)$",
+            description="greedy (the fastest) or beam (beam search); default: the model's own decoding "
+            "(its decoder.json: beam search + LM for the shipped model; greedy for a model without one)",
+        ),
         format: str = Query("json", pattern="^(json|text|srt|vtt)$", description="response format"),
         word_times: bool = Query(True, description="include words with start/end times (json)"),
     ) -> Response:
@@ -209,6 +212,7 @@ def create_app(
             raise HTTPException(
                 503, "the service is busy (queue full); retry shortly", headers={"Retry-After": "1"}
             )
+        decoder = decoder or default_decoder
         result, seconds = await _transcribe(service, request, multipart, decoder)
         if format != "json":
             text = format_transcript(result, "txt" if format == "text" else format)
@@ -257,24 +261,34 @@ def _version() -> str:
 
 
 def run(
-    model_path: str | os.PathLike,
-    host: str = "127.0.0.1",
-    port: int = 8000,
+    model: str | os.PathLike | Any = None,
     config: ServeConfig | None = None,
+    *,
     device: str = "cpu",
-    beam_decoder: Any = None,
+    **settings: Any,
 ) -> None:
-    """Load the model (a checkpoint or an export directory) and serve it with uvicorn until stopped."""
+    """Serve a model with uvicorn until stopped: what `asr serve` runs.
+
+    `model`: anything `asr.load_model` takes (None: the default model), or a model it returned (with
+    its `decoder_config` as the served default). `settings` replace fields of `config` (host=, port=,
+    ...); without an api_key, $ASR_API_KEY is the key."""
     import uvicorn
 
     from asr.loading import load_model
 
-    config = dataclasses.replace(
-        config or ServeConfig(api_key=os.environ.get(API_KEY_ENV) or None), host=host
-    )
-    model = load_model(model_path, device=device, threads=config.torch_threads)
-    app = create_app(model, config, beam_decoder, model_path=model_path, device=device)
-    if config.api_key is None and not is_loopback(host):
-        log.warning("serving on %s without an API key: anyone who can reach it can use it", host)
-    log.info("serving %s on http://%s:%d (docs: /docs)", model_path, host, port)
-    uvicorn.run(app, **uvicorn_options(config, host, port))
+    config = dataclasses.replace(config or ServeConfig(), **settings)
+    if config.api_key is None and os.environ.get(API_KEY_ENV):
+        config = dataclasses.replace(config, api_key=os.environ[API_KEY_ENV])
+    if model is None or isinstance(model, str | os.PathLike):
+        model = load_model(model, device=device, threads=config.threads)
+    path = getattr(model, "path", None)  # None: a model built in memory, pickled to the workers
+    app = create_app(model, config, model_path=path, device=device)
+    if config.api_key is None and not is_loopback(config.host):
+        log.warning(
+            "listening on %s without an API key: anyone who can reach this port can use the service "
+            "(set %s or --api-key; see README, Security)",
+            config.host,
+            API_KEY_ENV,
+        )
+    log.info("serving %s on http://%s:%d/ (API docs: /docs)", path or model, config.host, config.port)
+    uvicorn.run(app, **uvicorn_options(config))

@@ -12,31 +12,55 @@ __all__ = ["API_KEY_ENV", "ServeConfig", "is_loopback", "raise_open_files_limit"
 API_KEY_ENV = "ASR_API_KEY"
 
 
+def _setting(default: Any, help: str, **kwargs: Any) -> Any:
+    """A ServeConfig field; `help` is its `asr serve --FIELD-NAME` option's help text."""
+    return field(default=default, metadata={"help": help}, **kwargs)
+
+
 @dataclass(frozen=True)
 class ServeConfig:
-    """Limits and execution settings of the service."""
+    """Limits and execution settings of the service. `asr serve` has one option per field, named after
+    it (--max-upload-mb sets max_upload_mb), and ``--set serve.FIELD=VALUE``."""
 
-    max_upload_bytes: int = 25 * 1024 * 1024
-    max_audio_seconds: float = 600.0
-    workers: int = 1
-    max_queue: int = 8
-    request_timeout_s: float = 120.0
-    torch_threads: int = 0  # 0: leave torch's setting alone
-    vad: str = "auto"  # how long audio is cut at pauses (asr.transcribe's `vad`): auto, silero, energy, none
-    upload_timeout_s: float = 60.0  # the whole body must arrive within this
-    upload_idle_s: float = 15.0  # and no gap between its pieces may be longer
-    api_key: str | None = field(default=None, repr=False)  # required on every request but the page at /
-    worker_start_timeout_s: float = 300.0
+    max_upload_mb: float = _setting(25.0, "largest accepted upload (MiB)")
+    max_audio_seconds: float = _setting(600.0, "longest accepted audio (s)")
+    workers: int = _setting(1, "worker processes (each with its own model): transcriptions at once")
+    max_queue: int = _setting(8, "requests waiting beyond those; more get 503")
+    request_timeout_s: float = _setting(
+        120.0, "seconds (after the upload) before a request gets 504; its worker is killed and replaced"
+    )
+    threads: int = _setting(0, "CPU threads per worker (torch or onnxruntime; 0: their default)")
+    vad: str = _setting("auto", "how long audio is cut at pauses (asr.transcribe's vad)")
+    upload_timeout_s: float = _setting(60.0, "seconds an upload may take before it gets 408")
+    upload_idle_s: float = _setting(15.0, "longest gap between the pieces of an upload before it gets 408")
+    api_key: str | None = _setting(
+        None,
+        "require this key on every request but the page at / (Authorization: Bearer KEY); default: "
+        f"${API_KEY_ENV}. Prefer the environment variable: command lines are visible to other users",
+        repr=False,
+    )
+    worker_start_timeout_s: float = _setting(300.0, "seconds a worker may take to load its model")
     # Connections (asr.serve.protocol): a request head must arrive within header_timeout_s of connecting
     # (or of the previous response); an idle keep-alive connection is closed after keep_alive_s; past
     # max_connections open, the one idle longest is closed.
-    header_timeout_s: float = 10.0
-    keep_alive_s: float = 5.0
-    max_connections: int = 512
+    header_timeout_s: float = _setting(
+        10.0,
+        "seconds a connection may take to send its request head (line and headers) before it is "
+        "closed (408 if it sent part of one); idle or slow sockets cannot hold the server",
+    )
+    keep_alive_s: float = _setting(5.0, "seconds an idle keep-alive connection stays open")
+    max_connections: int = _setting(
+        512, "open connections at most; beyond, the one waiting longest for a request head is closed"
+    )
     # The address listened on and further names for the Host header (asr.serve.hosts): without an API
     # key, a request whose Host names neither gets 421 (DNS rebinding).
-    host: str = "127.0.0.1"
-    allowed_hosts: tuple[str, ...] = ()
+    host: str = _setting("127.0.0.1", "address to listen on (0.0.0.0: all interfaces)")
+    port: int = _setting(8000, "port to listen on")
+    allowed_hosts: tuple[str, ...] = _setting(
+        (),
+        "names clients may use in the Host header besides the listening address (repeatable; e.g. "
+        "the machine's DNS name). Without an API key other names get 421 (DNS rebinding)",
+    )
 
     def __post_init__(self) -> None:
         if self.max_upload_bytes < 1 or self.max_audio_seconds <= 0 or self.request_timeout_s <= 0:
@@ -53,6 +77,10 @@ class ServeConfig:
             raise ValueError("ServeConfig api_key must not be empty (None: no key)")
 
     @property
+    def max_upload_bytes(self) -> int:
+        return int(self.max_upload_mb * 1024 * 1024)
+
+    @property
     def capacity(self) -> int:
         """Requests admitted at once: reading their upload, waiting for a worker, or running."""
         return self.workers + self.max_queue
@@ -62,10 +90,11 @@ class ServeConfig:
         out = asdict(self)
         del out["api_key"]
         out["api_key_required"] = self.api_key is not None
+        out["max_upload_bytes"] = self.max_upload_bytes
         return out
 
 
-def uvicorn_options(config: ServeConfig, host: str, port: int) -> dict[str, Any]:
+def uvicorn_options(config: ServeConfig) -> dict[str, Any]:
     """uvicorn settings: its HTTP/1.1 protocol with a deadline on request heads and a connection bound
     that closes idle connections first (`asr.serve.protocol`). No `limit_concurrency`: it counted idle
     connections, so silent sockets locked everyone out; admission (`ServeConfig.capacity`) bounds the
@@ -78,8 +107,8 @@ def uvicorn_options(config: ServeConfig, host: str, port: int) -> dict[str, Any]
         1, min(config.max_connections, raise_open_files_limit(config.max_connections + spare) - spare)
     )
     return {
-        "host": host,
-        "port": port,
+        "host": config.host,
+        "port": config.port,
         "log_level": "info",
         "http": protocol_class(config.header_timeout_s, connections),
         "timeout_keep_alive": config.keep_alive_s,

@@ -18,9 +18,12 @@ import signal
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from asr.torch_compat import torch_installed
+
+if TYPE_CHECKING:
+    from asr.decoding.config import DecoderConfig
 
 log = logging.getLogger(__name__)
 
@@ -40,10 +43,10 @@ class WorkerSpec:
     model: Any = None  # a picklable model object, or None to load `model_path`
     model_path: str | None = None
     device: str = "cpu"
-    beam: Any = (
-        None  # ("config", vocab, DecoderConfig) to rebuild a BeamSearchDecoder, ("object", d), or None
-    )
-    torch_threads: int = 0
+    # What decoder=beam runs (the served default when set): the model's decoder config, or the
+    # command line's; None: a lexicon-free beam search without LM.
+    beam: DecoderConfig | None = None
+    threads: int = 0
     vad: str = "auto"
     max_audio_seconds: float = 600.0
 
@@ -58,23 +61,6 @@ def require_picklable(obj: Any, what: str, hint: str) -> None:
         ) from None
 
 
-def decoder_recipe(decoder: Any) -> Any:
-    """How a worker rebuilds `decoder`: BeamSearchDecoders from their vocabulary and config (their KenLM
-    state cannot be pickled), anything else pickled as it is."""
-    if decoder is None:
-        return None
-    from asr.decoding import BeamSearchDecoder
-
-    if isinstance(decoder, BeamSearchDecoder):
-        return ("config", decoder.vocab, decoder.config)
-    require_picklable(
-        decoder,
-        f"the beam decoder ({type(decoder).__name__})",
-        "pass a BeamSearchDecoder or a picklable decoder",
-    )
-    return ("object", decoder)
-
-
 def _worker_main(conn: Any, spec: WorkerSpec) -> None:
     """The worker process: load, report ready, then answer (data, decoder) requests until told to stop."""
     os.setsid()  # its own process group: killing the group also kills an ffmpeg it runs
@@ -87,17 +73,19 @@ def _worker_main(conn: Any, spec: WorkerSpec) -> None:
 
     torch = optional_torch()  # None: an ONNX export served without torch
     if torch is not None:
-        if spec.torch_threads:
-            torch.set_num_threads(spec.torch_threads)
+        if spec.threads:
+            torch.set_num_threads(spec.threads)
         torch.set_flush_denormal(True)
     if spec.model is not None:
         model = spec.model
     else:
         from asr.loading import load_model
 
-        model = load_model(spec.model_path, device=spec.device, threads=spec.torch_threads)  # type: ignore[arg-type]
+        model = load_model(spec.model_path, device=spec.device, threads=spec.threads)
     greedy = model.decoder()
-    beam = None
+    # The served default is built before the worker says it is ready, so that no request waits for
+    # its LM to load; the lexicon-free search of decoder=beam without a config only when asked for.
+    beam = None if spec.beam is None else model.decoder(spec.beam)
     vad = None if spec.vad == "none" else get_vad(spec.vad)
     conn.send(("ready", os.getpid()))
     while True:
@@ -114,7 +102,9 @@ def _worker_main(conn: Any, spec: WorkerSpec) -> None:
             del data
             if decoder == "beam":
                 if beam is None:
-                    beam = _make_beam(spec.beam, model)
+                    from asr.decoding import DecoderConfig
+
+                    beam = model.decoder(DecoderConfig())
                 dec = beam
             else:
                 dec = greedy
@@ -130,17 +120,6 @@ def _worker_main(conn: Any, spec: WorkerSpec) -> None:
             conn.send(reply)
         except (BrokenPipeError, OSError):
             return
-
-
-def _make_beam(recipe: Any, model: Any) -> Any:
-    """The worker's beam decoder, from its `decoder_recipe` (None: a lexicon-free search without LM)."""
-    from asr.decoding import BeamSearchDecoder, DecoderConfig
-
-    if recipe is None:
-        return model.decoder(DecoderConfig())
-    if recipe[0] == "config":
-        return BeamSearchDecoder(recipe[1], config=recipe[2])
-    return recipe[1]
 
 
 class _Worker:
