@@ -264,3 +264,20 @@ def test_fast_agreement_is_the_mass_of_the_hypotheses_that_hold_the_word():
     got = fast_confidences(readings, log_probs, BLANK, SEP, None, 0.0)
     np.testing.assert_allclose(got[0], [1.0, 5 / 7, 1.0])
     np.testing.assert_allclose(got[1], [1.0, 2 / 7, 1.0])
+
+
+def test_fast_is_the_default_everywhere_and_n_best_lists_get_it_too(spelled):
+    vocab, log_probs = spelled
+    assert DecoderConfig().confidence == "fast" == GreedyDecoder(vocab).confidence
+    lexicon = ["the", "cat", "cut", "sat", "set", "she"]
+    one = BeamSearchDecoder(vocab, lexicon=lexicon).decode(log_probs)[0]
+    many = BeamSearchDecoder(vocab, lexicon=lexicon, nbest=3).decode(log_probs)[0]
+    assert len(one) == 1 and len(many) > 1
+    # the best hypothesis reads the same final hypotheses (the best 8 are read back either way)
+    assert [w.confidence for w in many[0].words] == pytest.approx([w.confidence for w in one[0].words])
+    for hyp in many:
+        assert all(0.0 <= w.confidence <= 1.0 for w in hyp.words)
+    # "the cat sat" (second) holds "cat" where the best holds "cut": the two share the mass (0.55/0.44)
+    assert many[1].text == "the cat sat"
+    assert many[0].words[1].confidence == pytest.approx(0.55 / 0.99, abs=0.01)
+    assert many[0].words[1].confidence + many[1].words[1].confidence == pytest.approx(1.0, abs=0.01)
