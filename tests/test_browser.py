@@ -1,6 +1,6 @@
 """End to end in a real browser: headless Debian Chromium (Selenium + chromedriver) opens the page served
-by `asr serve`, uploads a WAV and reads the transcript and word times; then uploads a non-audio file
-and reads the error message."""
+by `asr serve`, uploads a WAV and reads the transcript, each word's confidence shade and the legend, and
+the word times; then uploads a non-audio file and reads the error message."""
 
 from __future__ import annotations
 
@@ -89,6 +89,36 @@ def test_page_uploads_wav_and_shows_transcript_with_word_times(server, browser, 
     assert float(first[1].text) == pytest.approx(expected["words"][0]["start"], abs=0.006)
     assert float(first[2].text) == pytest.approx(expected["words"][0]["end"], abs=0.006)
     assert "Done" in browser.find_element(By.ID, "status").text
+
+
+def _alpha(css_color: str) -> float:
+    """The alpha of a computed CSS colour ("rgba(r, g, b, a)"; "rgb(...)" is opaque)."""
+    parts = css_color[css_color.index("(") + 1 : -1].split(",")
+    return float(parts[3]) if len(parts) == 4 else 1.0
+
+
+def test_page_shades_each_word_by_its_confidence_with_a_legend(server, browser, speech_corpus):
+    wav = speech_corpus / "wav" / "3.wav"
+    expected = httpx.post(server + "/v1/transcribe", files={"file": ("3.wav", wav.read_bytes())}).json()
+    assert expected["words"]
+    assert _upload(browser, server, wav) == "done", browser.find_element(By.ID, "status").text
+    spans = browser.find_elements(By.CSS_SELECTOR, "#transcript span.w")
+    assert [s.text for s in spans] == [w["word"] for w in expected["words"]]
+    for span, word in zip(spans, expected["words"]):
+        assert float(span.get_attribute("data-confidence")) == pytest.approx(word["confidence"], abs=6e-4)
+        assert span.get_attribute("title") == f"confidence {word['confidence']:.2f}"
+        # the less sure the recognizer, the stronger the shade: alpha 0.85 x (1 - confidence)
+        shade = _alpha(span.value_of_css_property("background-color"))
+        assert shade == pytest.approx(0.85 * (1 - word["confidence"]), abs=0.01)
+    legend = browser.find_element(By.ID, "legend")
+    assert legend.is_displayed() and "how sure the recognizer is of each word" in legend.text
+    swatches = legend.find_elements(By.CSS_SELECTOR, "span.w:not(.unknown)")
+    assert [s.text for s in swatches] == ["1.0", "0.75", "0.5", "0.25", "0.0"]
+    shades = [_alpha(s.value_of_css_property("background-color")) for s in swatches]
+    assert shades == sorted(shades) and shades[0] == 0 and shades[-1] == pytest.approx(0.85, abs=0.01)
+    # the page named no decoder: the model's own decoding ran (greedy: this model has no decoder.json)
+    assert browser.find_element(By.ID, "decoder").get_attribute("value") == ""
+    assert "(greedy decoding)" in browser.find_element(By.ID, "status").text
 
 
 def test_page_shows_error_for_non_audio(server, browser, tmp_path):

@@ -45,8 +45,8 @@ def tiny_model(tmp_path_factory) -> Path:
 @pytest.fixture
 def server(tiny_model, tmp_path):
     srv = Server(
-        tiny_model, tmp_path / "server.log", "--workers", "1", "--max-queue", "4", "--timeout", "30",
-        "--upload-timeout", str(UPLOAD_TIMEOUT_S), "--max-upload-mb", str(MAX_UPLOAD_MB),
+        tiny_model, tmp_path / "server.log", "--workers", "1", "--max-queue", "4", "--request-timeout-s", "30",
+        "--upload-timeout-s", str(UPLOAD_TIMEOUT_S), "--max-upload-mb", str(MAX_UPLOAD_MB),
     )  # fmt: skip
     yield srv
     srv.stop()
@@ -105,7 +105,7 @@ async def raw_request(
 
 def test_full_server_refuses_with_503_before_reading_the_body(tiny_model, tmp_path):
     srv = Server(
-        tiny_model, tmp_path / "s.log", "--workers", "1", "--max-queue", "0", "--upload-timeout", "30"
+        tiny_model, tmp_path / "s.log", "--workers", "1", "--max-queue", "0", "--upload-timeout-s", "30"
     )
     try:
 

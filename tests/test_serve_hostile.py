@@ -35,7 +35,7 @@ def tiny_model(tmp_path_factory):
 def server(tiny_model, tmp_path_factory):
     srv = Server(
         tiny_model, tmp_path_factory.mktemp("log") / "server.log", "--workers", "1", "--max-queue", "4",
-        "--header-timeout", str(HEADER_TIMEOUT_S), "--max-connections", str(MAX_CONNECTIONS),
+        "--header-timeout-s", str(HEADER_TIMEOUT_S), "--max-connections", str(MAX_CONNECTIONS),
     )  # fmt: skip
     yield srv
     srv.stop()

@@ -12,6 +12,7 @@ import argparse
 import dataclasses
 from typing import Any
 
+from asr.cli.options import override_item
 from asr.errors import ConfigError
 
 
@@ -28,7 +29,12 @@ def add_parser(subparsers: Any) -> None:
     )
     p.add_argument("--config", required=True, help="the TOML run config")
     p.add_argument(
-        "--set", action="append", default=[], metavar="SECTION.KEY=VALUE", help="override (repeatable)"
+        "--set",
+        action="append",
+        default=[],
+        type=override_item,
+        metavar="SECTION.KEY=VALUE",
+        help="override, as for asr train (repeatable)",
     )
     p.add_argument("keys", nargs="+", metavar="SECTION.KEY[=DEFAULT]")
     p.set_defaults(func=run_get)

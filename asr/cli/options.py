@@ -203,6 +203,7 @@ def load_recognizer(args: argparse.Namespace) -> tuple[Recognizer, Decoder]:
     from asr.config import ConfigError
     from asr.loading import load_model
 
+    set_overrides(args)  # a --set for a section the command does not read fails before the model loads
     set_threads(args.threads)
     model = load_model(args.model, device=args.device, threads=args.threads)
     model.decoder_config = decoder_config(args, model.decoder_config)

@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from asr.cli.options import add_set_argument, set_overrides
 from asr.datasets.download import Resource, fetch
 from asr.datasets.recipe import Results, read_corpus_config
 
@@ -79,7 +80,10 @@ def add_prepare_command(
     ``passthrough``)."""
 
     def run(args: argparse.Namespace) -> int:
+        from asr.config import with_overrides
+
         cfg = read_corpus_config(config_cls, args.config)
+        cfg = with_overrides(cfg, "corpus", set_overrides(args).get("corpus", {}))
         extra = {name: getattr(args, name) for name in passthrough}
         corpus = getattr(args, corpus_flag.lstrip("-").replace("-", "_"))
         options = {"jobs": args.jobs, "progress": not args.no_progress, "force": args.force}
@@ -93,6 +97,7 @@ def add_prepare_command(
         p.add_argument(corpus_flag, default=corpus_dir, help=corpus_help)
     p.add_argument("--out", default=out, help="manifests (and converted audio) go here")
     add_prepare_arguments(p)
+    add_set_argument(p, ("corpus",))
     p.set_defaults(func=run)
     return p
 

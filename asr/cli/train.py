@@ -8,11 +8,21 @@ import os
 from pathlib import Path
 from typing import Any
 
+from asr.cli.options import override_item
+
 
 def add_parser(sub: Any) -> None:
     p = sub.add_parser("train", help="train a model from a TOML config")
     p.add_argument("--config", required=True, help="recipe config, e.g. recipes/synthetic/config.toml")
-    p.add_argument("--set", nargs="*", default=[], metavar="SECTION.KEY=VALUE", help="override config values")
+    p.add_argument(
+        "--set",
+        nargs="+",
+        action="extend",
+        default=[],
+        type=override_item,
+        metavar="SECTION.KEY=VALUE",
+        help="set fields of [features], [model], [train] (repeatable, or several after one --set)",
+    )
     p.add_argument(
         "--resume",
         action="store_true",

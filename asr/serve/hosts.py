@@ -6,7 +6,7 @@ proves nothing. What the page cannot forge is the Host header naming its own dom
 a request is therefore answered only when its Host names the address the server listens on: loopback
 names and addresses for a loopback bind, that address for another one, any IP address for a wildcard bind
 (0.0.0.0 or ::; a page can only send an IP as Host when it was itself loaded from that IP), plus the names
-given with --allowed-host. Anything else gets 421. A request without Host (HTTP/1.0 tools) cannot come
+given with --allowed-hosts. Anything else gets 421. A request without Host (HTTP/1.0 tools) cannot come
 from a browser and passes. With an API key the key is the defence, and any Host is accepted.
 """
 
@@ -80,7 +80,7 @@ class HostCheck:
 async def _refuse(send: Any, header: str) -> None:
     detail = (
         f"this server does not answer to Host {header[:100]!r}: call it by the address it listens on, "
-        "or start it with --allowed-host NAME (or with an API key)"
+        "or start it with --allowed-hosts NAME (or with an API key)"
     )
     body = json.dumps({"detail": detail}).encode()
     await send(
