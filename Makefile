@@ -139,7 +139,8 @@ $(KENLM_DIR)/bin/lmplz $(KENLM_DIR)/bin/build_binary: | $(VENV)/.installed
 clean-lm-tools:
 	rm -rf $(KENLM_DIR)
 
-# Native hotword LM (issue 17 item 5): KenLM + hotword gains in C++ inside flashlight's lexicon search.
+# Native hotword LM: KenLM + hotword gains in C++ inside flashlight's lexicon search, so that 1,000
+# hotwords cost no more than none.
 # The package's build compiles it (setup.py, against the flashlight-text wheel of the build environment):
 # every install does, `make install` included. This alias rebuilds it in place alone (no dependencies).
 # asr.decoding falls back to flashlight-text's KenLM / its Python LM when the library is missing, and

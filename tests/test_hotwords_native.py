@@ -125,7 +125,7 @@ def test_native_boosting_moves_towards_the_hotwords(speech, monkeypatch):
     assert texts[0].endswith("on the mat") and " sat " in texts[0]  # a phrase, and a word
     assert any("long walks" in t for t in texts[1:])  # boosted, or right already
     # The bonus is added to the hypothesis's score, once per occurrence, whatever the model heard
-    # (stage 10 of the default model puts "long works" 2.3 above "long walks" before boosting).
+    # (the shipped model puts "long works" 2.3 above "long walks" before boosting).
     walks = "my dog likes long walks"
     walks_before = next(h.score for h in unboosted[4] if h.text == walks)
     walks_after = next(h.score for h in boosted[4] if h.text == walks)

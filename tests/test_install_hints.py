@@ -1,4 +1,4 @@
-"""Every `pip install` hint in the code and the docs names our distribution (issue 35 item 1).
+"""Every `pip install` hint in the code and the docs names our distribution.
 
 `asr` on the public package index is an unrelated project (it also imports as `asr`), so a hint that
 says `pip install 'asr[serve]'`, or one that names a dependency alone (`pip install silero-vad`), sends a

@@ -1,5 +1,5 @@
-"""The native decoder is built by the package's build (issue 35 item 2): setup.py compiles
-asr/decoding/native/hotword_lm.cpp against the build environment's flashlight-text.
+"""The native decoder is built by the package's build, so that every pip install gets the fast search:
+setup.py compiles asr/decoding/native/hotword_lm.cpp against the build environment's flashlight-text.
 
 Fast: the pins agree, the library of this install loads, and the fallback says once, at WARNING, that it
 is the slower path and why. Slow: the sdist (as `python -m build` makes it) carries the sources and the

@@ -131,8 +131,8 @@ def test_init_from_accepts_a_new_cepstral_lifter_and_refuses_other_feature_chang
     predates the setting (its stored [features] lack the key); a different n_mels is refused."""
     from dataclasses import replace
 
-    from asr.loading import shipped_model_dir
     from asr.features import FeatureConfig
+    from asr.loading import shipped_model_dir
     from asr.recognizer import SpeechRecognizer
     from asr.text import Vocabulary
     from asr.train.checkpointing import init_weights

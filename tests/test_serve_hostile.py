@@ -62,7 +62,8 @@ def closed_by_server(sock: socket.socket, wait_s: float) -> bool:
 def test_idle_and_slow_connections_do_not_lock_anyone_out(server, good_wav):
     expected = httpx.post(server.url + "/v1/transcribe", files={"file": ("g.wav", good_wav)}, timeout=60)
     assert expected.status_code == 200
-    # 150 sockets that never send a byte: more than the old 64 + 2 x capacity, more than --max-connections
+    # 150 sockets that never send a byte, more than --max-connections: the server must close idle ones
+    # to make room for the requests below
     idle = [socket.create_connection(("127.0.0.1", server.port)) for _ in range(150)]
     time.sleep(0.3)
     try:
