@@ -123,14 +123,30 @@ evaluate_sets() {
   fi
 }
 
-# transcribe_first MANIFEST: asr transcribe the first file of MANIFEST, its reference beside it
+# transcribe_first MANIFEST [COUNT]: asr transcribe the first COUNT (3) files of MANIFEST as a user would:
+# with the weights stage 4 tuned for the LM ($exp/decoder-tuned.json) when there are some, else the
+# model's own default (a decoder.json beside it, or greedy); each reference beside its transcript. `finish`
+# then ends the run with the summary of this test split.
 transcribe_first() {
-  local sample audio
-  sample=$($py -c "import json,sys; r=json.loads(open(sys.argv[1]).readline()); print(r['audio'] + '\t' + r['text'])" "$1")
-  audio="$(dirname "$1")/${sample%%$'\t'*}"
-  log "stage 5: transcribe $audio"
-  echo "reference:  ${sample#*$'\t'}"
-  echo "transcript: $($asr transcribe "$audio" --model "$exp/best.pt")"
+  local manifest=$1 count=${2:-3}
+  decoder_args=()
+  if [ -f "$exp/decoder-tuned.json" ]; then
+    decoder_args=(--decoder-config "$exp/decoder-tuned.json")
+  fi
+  log "stage 5: $asr transcribe --model $exp/best.pt ${decoder_args[*]} <the first $count files of $manifest>"
+  $py recipes/common/show_results.py transcripts --manifest "$manifest" --count "$count" -- \
+    $asr transcribe --quiet --model "$exp/best.pt" "${decoder_args[@]}"
+  summary_test=$(basename "$manifest" .jsonl)
 }
 
-finish() { log "done in $(( $(date +%s) - start )) s"; }
+# finish: after stage 5, the summary (greedy / beam / beam + LM WER and CER of its test split, the time
+# taken, where the model and reports are, the command to try next); otherwise the time taken
+finish() {
+  local seconds=$(( $(date +%s) - start ))
+  if [ -n "${summary_test:-}" ]; then
+    $py recipes/common/show_results.py summary --exp "$exp" --test "$summary_test" --seconds "$seconds" \
+      --model "$exp/best.pt" ${decoder_args[1]:+--decoder-config "${decoder_args[1]}"} --asr "$asr"
+  else
+    log "done in $seconds s"
+  fi
+}

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Offline synthetic English recipe: espeak-ng speech → BiLSTM-CTC → greedy WER/CER → a transcript.
+# Offline synthetic English recipe: espeak-ng speech → BiLSTM-CTC → WER/CER greedy and with an LM → transcripts.
 #
 #   recipes/synthetic/run.sh [--stage N] [--stop-stage M] [--config FILE]
 #
@@ -10,7 +10,9 @@
 #   3 train      asr train                                      → exp/synthetic/best.pt
 #   4 evaluate   test split (unseen voices): greedy, beam without LM, beam + LM with weights tuned on dev
 #                                                              → exp/synthetic/summary-test*.json
-#   5 transcribe asr transcribe on one test file
+#   5 transcribe asr transcribe three test files with the tuned beam search + LM, each beside its reference;
+#                then a summary: WER/CER greedy, beam, beam + LM; time taken; where the model and reports
+#                are; the command to try on one's own audio
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
