@@ -22,7 +22,7 @@ import numpy as np
 
 from asr.audio import BLOCK_SECONDS, AudioError, read_blocks
 from asr.decoding import Hypothesis, Word
-from asr.inference import emissions, eval_mode
+from asr.inference import emissions, eval_mode, resolve_decoder
 from asr.torch_compat import inference_context, to_numpy
 from asr.vad import Vad, get_vad, segment_stream
 from asr.word_times import extend_word_ends, snap_to_sound
@@ -102,6 +102,8 @@ def transcribe(
     or multi-channel). `vad`: 'auto' (silero-vad when installed, else energy), 'silero', 'energy', a
     detector object, or None/'none' to decode everything in pieces cut at the quietest points.
     Segments are at most `max_segment_s` long; `on_progress` is called as in :func:`transcribe_many`.
+    `decoder`: None decodes as the model does by default (its decoder_config: beam search + LM for the
+    shipped model); "greedy", a DecoderConfig or a decoder (`asr.inference.resolve_decoder`).
     Raises AudioError for unreadable audio; silence gives an empty transcript.
     """
     (_, result), *_ = transcribe_many(
@@ -185,7 +187,7 @@ class _Runner:
         if max_segment_s <= 0 or batch_seconds <= 0:
             raise ValueError("max_segment_s and batch_seconds must be positive")
         self.model = model
-        self.decoder = decoder or model.decoder()
+        self.decoder = resolve_decoder(model, decoder)
         self.vad = vad or _NoVad()
         self.rate = model.sample_rate
         self.max_segment_s = max_segment_s
