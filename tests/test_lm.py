@@ -139,11 +139,11 @@ def test_cli_lm_tune_and_decoder_options(tmp_path, capsys):
     assert "beam_size" in capsys.readouterr().err
 
 
-def decoder_from_args(args, vocab, frame_shift_s):
-    """What the CLI does with the decoding options for a model without decoder.json: a DecoderConfig
-    (None: greedy), then the model's decoder for it (here built from a vocabulary and frame shift, as
-    model.decoder(config) does)."""
-    config = decoder_config(args, None)
+def decoder_from_args(args, vocab, frame_shift_s, own=None):
+    """What the CLI does with the decoding options for a model whose decoder.json holds `own` (None: it
+    has none): a DecoderConfig (None: greedy), then the model's decoder for it (here built from a
+    vocabulary and frame shift, as model.decoder(config) does)."""
+    config = decoder_config(args, own)
     return None if config is None else build_decoder(vocab, frame_shift_s, config)
 
 
@@ -184,6 +184,7 @@ def test_quantized_trie_is_smaller_and_decodes_the_same(tmp_path, corpus, capsys
 def test_decoder_json_beside_the_model_is_used_unless_options_or_greedy(tmp_path):
     from asr.cli import build_parser
     from asr.config import ConfigError
+    from asr.loading import decoder_file, decoder_settings
 
     model = tmp_path / "model.pt"
     model.write_bytes(b"weights")
@@ -195,16 +196,18 @@ def test_decoder_json_beside_the_model_is_used_unless_options_or_greedy(tmp_path
     def parse(*flags):
         return build_parser().parse_args(["transcribe", "a.wav", "--model", str(model), *flags])
 
-    bundled = decoder_from_args(parse(), VOCAB, 0.03)
+    # what asr.load_model reads as the model's decoder_config
+    own = DecoderConfig.from_dict(decoder_settings(decoder_file(model)))
+    bundled = decoder_from_args(parse(), VOCAB, 0.03, own)
     assert isinstance(bundled, BeamSearchDecoder) and bundled.config.beam_size == 7
     assert bundled.config.lexicon == str(words)
-    assert decoder_from_args(parse("--greedy"), VOCAB, 0.03) is None
-    assert decoder_from_args(parse("--beam-size", "3"), VOCAB, 0.03).config.beam_size == 3
-    quiet = decoder_from_args(parse("--confidence", "none"), VOCAB, 0.03)  # decoder.json, confidences off
+    assert decoder_from_args(parse("--greedy"), VOCAB, 0.03, own) is None
+    assert decoder_from_args(parse("--beam-size", "3"), VOCAB, 0.03, own).config.beam_size == 3
+    quiet = decoder_from_args(parse("--confidence", "none"), VOCAB, 0.03, own)  # confidences off
     assert quiet.config.confidence == "none" and quiet.config.beam_size == 7
     assert bundled.config.confidence == "fast"
     with pytest.raises(ConfigError, match="--greedy"):
-        decoder_from_args(parse("--greedy", "--beam-size", "3"), VOCAB, 0.03)
+        decoder_from_args(parse("--greedy", "--beam-size", "3"), VOCAB, 0.03, own)
 
 
 def test_old_option_spellings_still_parse():
