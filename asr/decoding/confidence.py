@@ -3,25 +3,26 @@
 Two measures. The default, ``confidence="fast"`` (:func:`fast_confidences`), costs a fraction of the
 search and is the product of two posteriors:
 
-* **n-best agreement**: the share of the probability mass of the search's final hypotheses (its beam at
-  the end, scores softmax-normalised) held by the hypotheses that have the same word at an overlapping
-  place. It carries the language model's view: a word the LM and the acoustics both support against
-  every alternative the search kept gets 1, a word the hypotheses disagree on gets its share.
+* **n-best agreement**: the share of the probability mass of the search's best `ALTERNATIVES` final
+  hypotheses (scores softmax-normalised) held by those that have the same word at an overlapping place.
+  It carries the language model's view: a word the LM and the acoustics both support against every
+  alternative the search kept gets 1, a word the hypotheses disagree on gets its share.
 * **one-change posterior**: ``1 / (1 + Σ_c exp Δ(c))`` over the readings c that the word's frames give
-  when the best path changes in one place (one frame's token swapped for any token within `WINDOW` nats
-  of it; blank and separator included, so deletions, insertions, splits and merges count; a swap that
-  only moves a boundary reads the same words and is no competitor). Δ(c) is the acoustic gain of the
-  swap, plus ``word_score`` per word c adds, plus `UNKNOWN_COMPETITOR` per word of c outside the
-  decoder's vocabulary (its lexicon, or the LM's words; none without one). It catches what the search
-  never kept: a word whose frames hesitate with a vocabulary word nearby. No LM is queried: readings are
-  compared through hashes of their spellings, all swaps of a batch at once.
+  when the path changes in one place (one frame's token swapped for any token within `FAST_WINDOW`
+  nats of it; blank and separator included, so deletions, insertions, splits and merges count; a swap
+  that only moves a boundary reads the same words and is no competitor). Δ(c) is the acoustic gain of
+  the swap, plus ``word_score`` per word c adds, plus `UNKNOWN_COMPETITOR` per word of c outside the
+  decoder's vocabulary (its lexicon, or the LM's words; none without one). Readings that a final
+  hypothesis holds at the same place are left out: the agreement has them, scored with the LM. It
+  catches what the search never kept: a word whose frames hesitate with a vocabulary word nearby. No LM
+  is queried: readings are compared through hashes of their spellings, all swaps of a batch at once.
 
 A search without alternatives (greedy decoding) has the second alone.
 
 The slower measures are opt-in (``DecoderConfig.confidence``): ``"local"`` scores each one-change
 reading with the LM in the word's context (Python, per reading), ``"full"`` adds the vocabulary's
 one-edit neighbours of every word with their CTC log-likelihood over the word's frames
-(:func:`word_confidences`). They cost 2-6x the search (benchmarks/README.md). What they compute:
+(:func:`word_confidences`). They cost 2-9x the search (benchmarks/README.md). What they compute:
 
 For every word w of the best path, the competitors are the words (or word sequences, or nothing) that the
 same frames spell when the path changes in one place: one frame's token swapped for any other token
