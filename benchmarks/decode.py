@@ -71,8 +71,7 @@ from benchmarks.decode_peers import pyctcdecode_runner, torchaudio_runner  # noq
 MODEL_CANDIDATES = [ROOT / "data/models/synthetic-en/model.pt", ROOT / "exp/synthetic/best.pt"]
 DATA_CANDIDATES = [ROOT / "data/synthetic-full", ROOT / "data/synthetic"]
 
-# The target that justifies a search of our own: >= 5x the frames/s of the faster peer at equal or lower
-# WER, single thread.
+# What justifies a search of our own: >= 5x the faster peer's frames/s at equal or lower WER, one thread.
 TARGET_RATIO = 5.0
 # With the defaults (confidences on) >= 3x the faster peer, and the confidences costing <= 1.5x the search
 # without them: cheap enough to stay on by default.
