@@ -63,6 +63,11 @@ def add_parser(sub: Any) -> None:
         metavar="TSV",
         help="word-frequency lists ('word<TAB>count' lines) that vote in the vocabulary with the texts",
     )
+    p.add_argument(
+        "--letters",
+        action="store_true",
+        help="a spelling LM: each distinct word as a sentence of its letters (for open vocabulary)",
+    )
     p.set_defaults(func=run_build)
 
     p = lm_sub.add_parser("eval", help="perplexity and OOV rate of LMs on held-out text files or manifests")
@@ -116,6 +121,7 @@ def run_build(args: argparse.Namespace) -> int:
             quantize_bits=args.quantize_bits or 0,
             vocab_size=args.vocab_size,
             vocab_lists=args.vocab_list,
+            letters=args.letters,
         )
     except (LMBuildError, ValueError) as e:
         print(f"asr lm build: error: {e}", file=sys.stderr)

@@ -87,6 +87,7 @@ def build_lm(
     quantize_bits: int = 0,
     vocab_size: int | None = None,
     vocab_lists: Sequence[str | os.PathLike] = (),
+    letters: bool = False,
 ) -> LMBuildResult:
     """Build a KenLM word n-gram from text files (one sentence a line).
 
@@ -103,6 +104,9 @@ def build_lm(
     source weighing the same (lmplz ``--limit_vocab_file``: n-grams with another word are dropped and
     their mass goes to ``<unk>``); chosen words that no text holds enter as one-word sentences, so that
     every lexicon word has its own probability.
+
+    `letters` builds a spelling LM instead: each distinct word of the text is a sentence of its letters
+    ("c a t"), for :class:`asr.decoding.open_vocab.OpenVocabularyDecoder`'s ``spelling_lm``.
     """
     started = time.perf_counter()
     paths = [Path(texts)] if isinstance(texts, str | os.PathLike) else [Path(t) for t in texts]
@@ -138,6 +142,8 @@ def build_lm(
             limit = Path(tmp) / "vocab.txt"
             limit.write_text("".join(w + "\n" for w in sorted(vocabulary)), encoding="utf-8")
         lines = _sentences(paths, normalize, extra_words)
+        if letters:
+            lines = _spellings(lines)
         sentences = _run_lmplz(lmplz, lines, arpa, Path(tmp), order, memory, discount_fallback, prune, limit)
         if sentences == 0:
             raise LMBuildError(f"no text in {', '.join(map(str, paths))}: nothing to build an LM from")
@@ -246,6 +252,16 @@ def _sentences(
                 if line:
                     yield line
     yield from extra_words
+
+
+def _spellings(lines: Iterable[str]) -> Iterable[str]:
+    """Each distinct word of `lines`, once, as its letters separated by spaces."""
+    seen: set[str] = set()
+    for line in lines:
+        for word in line.split():
+            if word not in seen:
+                seen.add(word)
+                yield " ".join(word)
 
 
 def _arpa_counts(arpa: Path) -> dict[int, int]:

@@ -1,0 +1,113 @@
+"""asr.decoding.open_vocab: a word the lexicon lacks, spelled from the acoustic model."""
+
+from __future__ import annotations
+
+import itertools
+import math
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+from test_lm import needs_lmplz
+
+from asr.decoding import BeamSearchDecoder
+from asr.decoding.open_vocab import OpenVocabularyDecoder, ctc_log_likelihood, greedy_words
+from asr.text import Vocabulary
+
+VOCAB = Vocabulary.english_characters()
+ROOT = Path(__file__).resolve().parents[1]
+SHIPPED = ROOT / "data" / "models" / "synthetic-en"
+
+
+def _collapse(path: tuple[int, ...], blank: int) -> tuple[int, ...]:
+    out, previous = [], None
+    for token in path:
+        if token != previous and token != blank:
+            out.append(token)
+        previous = token
+    return tuple(out)
+
+
+def test_ctc_log_likelihood_sums_every_alignment():
+    rng = np.random.default_rng(0)
+    logits = rng.normal(size=(5, 3))
+    log_probs = logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
+    for labels in ([1], [1, 2], [1, 1], [2, 1, 2]):
+        total = -math.inf
+        for path in itertools.product(range(3), repeat=5):
+            if _collapse(path, 0) == tuple(labels):
+                total = np.logaddexp(total, sum(log_probs[t, k] for t, k in enumerate(path)))
+        assert ctc_log_likelihood(log_probs, labels, 0) == pytest.approx(total)
+    assert ctc_log_likelihood(log_probs[:1], [1, 2], 0) == -math.inf
+
+
+def _peaky(text: str, frames_per_char: int = 2) -> np.ndarray:
+    """(T, V) log-probs: each character for one frame then blank, with a little mass elsewhere."""
+    rows = []
+    for char in text:
+        for token in (VOCAB.encode(char)[0], VOCAB.blank_id)[:frames_per_char]:
+            row = np.full(len(VOCAB), math.log(0.01 / (len(VOCAB) - 1)), dtype=np.float32)
+            row[token] = math.log(0.99)
+            rows.append(row)
+    return np.stack(rows)
+
+
+def test_greedy_words_and_their_frames():
+    words = greedy_words(_peaky("i met zindle"), VOCAB)
+    assert [(w.text, w.start, w.end) for w in words] == [("i", 0, 1), ("met", 4, 9), ("zindle", 12, 23)]
+
+
+def test_a_word_outside_the_lexicon_is_spelled(tmp_path):
+    lexicon = tmp_path / "words.txt"
+    lexicon.write_text("i\nmet\nsingle\nzin\ndell\n")
+    beam = BeamSearchDecoder(VOCAB, lexicon=str(lexicon), beam_size=16, confidence="none")
+    emissions = _peaky("i met zindle")[None]
+    closed = beam.decode(emissions)[0][0].text
+    assert "zindle" not in closed.split()
+    words = lexicon.read_text().split()
+    opened = OpenVocabularyDecoder(beam, words, unk_score=0.0).decode(emissions)[0][0]
+    assert opened.text == "i met zindle"
+    assert [w.text for w in opened.words] == ["i", "met", "zindle"] and math.isnan(opened.words[2].confidence)
+    # a high enough price per spelled word keeps the lexicon's words
+    assert OpenVocabularyDecoder(beam, words, unk_score=-50.0).decode(emissions)[0][0].text == closed
+
+
+@needs_lmplz
+@pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng is not installed")
+def test_the_shipped_model_spells_a_made_up_word(tmp_path):
+    """Clean synthetic speech of a sentence with a word in no lexicon: the lexicon search replaces it
+    by a known word ('single'), the open-vocabulary path spells it."""
+    pytest.importorskip("torch")
+    import soundfile as sf
+    import soxr
+
+    from asr.decoding import DecoderConfig
+    from asr.lm import build_lm
+    from asr.loading import load_model
+
+    words = (SHIPPED / "lm3.words.txt").read_text().split()
+    assert "zindle" not in words
+    raw = tmp_path / "s.wav"
+    text = "i met zindle at the station yesterday"
+    subprocess.run(
+        ["espeak-ng", "-v", "gmw/en+m7", "-s", "150", "-p", "50", "-w", str(raw), text], check=True
+    )
+    audio, rate = sf.read(raw, dtype="float32")
+    audio = soxr.resample(audio, rate, 16000).astype(np.float32)
+
+    import torch
+
+    recognizer = load_model(SHIPPED / "model.pt")
+    with torch.inference_mode():
+        log_probs, lengths = recognizer(torch.from_numpy(audio)[None], torch.tensor([len(audio)]))
+    log_probs = log_probs.float().clone()
+    config = DecoderConfig.from_file(SHIPPED / "decoder.json").replace(confidence="none")
+    beam = recognizer.decoder(config)
+    assert "zindle" not in beam.decode(log_probs, lengths)[0][0].text.split()
+
+    spelling = tmp_path / "spell.bin"
+    build_lm([SHIPPED / "lm3.words.txt"], spelling, 6, letters=True)
+    opened = OpenVocabularyDecoder(beam, words, config.lm, spelling_lm=spelling)
+    assert opened.decode(log_probs, lengths)[0][0].text == text
