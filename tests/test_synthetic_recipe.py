@@ -113,7 +113,7 @@ def test_wordnet_examples_come_from_quoted_gloss_text(tmp_path):
         ),
         ("He studied antidisestablishmentarianism at the university.", "long_word"),
         ("Take the b train to the end of the line.", "single_letter"),
-        ("Mr. Jones lives on the hill near the town.", "abbreviation"),
+        ("The shop on Elm St. sells bread near the town.", "abbreviation"),  # no name after: "st"
         ("The shhh sound came from the back of the room.", "abbreviation"),
     ],
 )
