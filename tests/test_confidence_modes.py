@@ -12,16 +12,15 @@ import numpy as np
 import pytest
 
 from asr.decoding import BeamSearchDecoder, DecoderConfig, GreedyDecoder, Word
-from asr.decoding.confidence import (
+from asr.decoding.confidence import _one_edit_words, ctc_log_likelihoods
+from asr.decoding.fast_confidence import (
     NEGLIGIBLE,
     UNKNOWN_COMPETITOR,
     Alternatives,
     Reading,
-    WordKeys,
-    _one_edit_words,
-    ctc_log_likelihoods,
     fast_confidences,
 )
+from asr.decoding.spelling_keys import WordKeys
 from asr.formats import transcript_to_dict
 from asr.text import Vocabulary
 from asr.transcription import Transcript
@@ -241,7 +240,7 @@ def test_word_keys_know_the_vocabulary_and_nothing_else():
     keys = WordKeys([*words, "caf\u00e9", ""], vocab)  # unspellable and empty words are skipped
     assert len(keys.keys) == len(words)
     spelled = [np.array(vocab.encode(w)) for w in [*words, "na", "ab", "bnad", "banan", "zz" * 19]]
-    from asr.decoding.confidence import _group_keys
+    from asr.decoding.spelling_keys import group_keys as _group_keys
 
     lengths = np.array([len(t) for t in spelled])
     starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])

@@ -32,19 +32,14 @@ import numpy as np
 
 from asr.decoding._validate import as_log_probs
 from asr.decoding.collapse import MASKED, Rows, collapse_frames, end_frame
-from asr.decoding.confidence import (
-    ALTERNATIVES,
-    Alternatives,
-    Reading,
-    WordKeys,
-    WordScorer,
-    fast_confidences,
-)
+from asr.decoding.confidence import WordScorer
 from asr.decoding.config import DecoderConfig
 from asr.decoding.engine import Paths, Searcher, SearchSpec
+from asr.decoding.fast_confidence import ALTERNATIVES, Alternatives, Reading, fast_confidences
 from asr.decoding.hypothesis import Hypothesis
 from asr.decoding.lexicon import arpa_unigrams, kenlm_module, lm_vocabulary, read_lexicon
 from asr.decoding.lm_hooks import LN10
+from asr.decoding.spelling_keys import WordKeys
 from asr.decoding.words import make_words, scored_confidences, spell_words
 from asr.text import Vocabulary
 

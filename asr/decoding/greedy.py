@@ -7,8 +7,9 @@ from typing import Any
 import numpy as np
 
 from asr.decoding._validate import as_log_probs
-from asr.decoding.confidence import Reading, WordScorer, fast_confidences
+from asr.decoding.confidence import WordScorer
 from asr.decoding.config import CONFIDENCE_MODES, DEFAULT_CONFIDENCE
+from asr.decoding.fast_confidence import Reading, fast_confidences
 from asr.decoding.hypothesis import Hypothesis
 from asr.decoding.words import make_words, scored_confidences, spell_words
 from asr.text import Vocabulary
