@@ -4,8 +4,11 @@
   writes the LM and its word list (``<stem>.words.txt``, usable as the decoder's lexicon).
 * :mod:`asr.lm.tune`: :func:`tune_lm` decodes a dev manifest with a model over a grid of ``lm_weight`` ×
   ``word_score`` and returns (and saves) the best :class:`~asr.decoding.DecoderConfig`.
+* :mod:`asr.lm.vocab`: the vocabulary (lexicon) by mean relative frequency across text files and word
+  lists (``asr lm build --vocab-size``).
+* :mod:`asr.lm.evaluate`: perplexity and OOV rate on held-out text (``asr lm eval``).
 
-The command line (`asr lm build`, `asr lm tune`) lives in :mod:`asr.cli.lm`. The tuning names load on
+The command line (`asr lm build`, `asr lm tune`, `asr lm eval`) lives in :mod:`asr.cli.lm`. The tuning names load on
 first use, so importing :mod:`asr.lm` for building loads no model code.
 """
 

@@ -12,7 +12,6 @@ import os
 import re
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from pathlib import Path
 
 __all__ = ["UNK", "count_words", "read_word_counts", "select_vocabulary", "spellable"]
 
@@ -83,7 +82,3 @@ def select_vocabulary(
         (w for w in eligible if w not in excluded and spellable(w)), key=lambda w: (-scores[w], w)
     )
     return ranked[:size]
-
-
-def write_vocabulary(words: Iterable[str], path: str | os.PathLike) -> None:
-    Path(path).write_text("".join(w + "\n" for w in words), encoding="utf-8")
