@@ -9,9 +9,10 @@ writes, under --out, for each source ``<source>.txt`` (one normalised sentence a
 not text) and ``sources.json`` (package, licence, lines, words and bytes of each).
 
 Never in the text: every dev, test and test_text sentence of every recipe preset (``config*.toml``),
-the sentences of ``--exclude-manifest`` manifests and of each preset's ``exclude_text_file`` (the Harvard
-sentences, when given), matched as the corpus does (equal, or sharing a 6-word run). No source ships
-recorded speech: transcripts of recordings are evaluation material and are never used.
+the sentences of ``--exclude-manifest`` manifests, of ``--exclude-text`` files and of each preset's
+``exclude_text_file`` (the Harvard sentences: pass stringr's ``Rdata.rdb``, recipe README), matched as the
+corpus does (equal, or sharing a 6-word run). No source ships recorded speech: transcripts of recordings
+are evaluation material and are never used.
 """
 
 from __future__ import annotations
@@ -239,6 +240,12 @@ def main(argv: list[str] | None = None) -> int:
         "--exclude-manifest", nargs="*", default=[], help="manifests whose texts are reserved"
     )
     parser.add_argument(
+        "--exclude-text",
+        nargs="*",
+        default=[],
+        help="reserved sentences: text files (one a line) or an R lazy-load DB (stringr's Rdata.rdb)",
+    )
+    parser.add_argument(
         "--configs", nargs="*", help="presets whose dev/test sentences are reserved (default: config*.toml)"
     )
     parser.add_argument("--wordfreq-size", type=int, default=300_000, help="words taken from wordfreq")
@@ -254,6 +261,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown sources {unknown}; known: {sorted(SOURCES)}")
     configs = [Path(c) for c in args.configs] if args.configs else sorted(HERE.glob("config*.toml"))
     reserved_sentences = recipe_reserved(configs) + manifest_texts(args.exclude_manifest)
+    reserved_sentences += sorted(load_excluded(args.exclude_text, normalize_text).exact)
     reserved = Reserved(reserved_sentences)
     (out / "reserved.txt").write_text(
         "".join(s + "\n" for s in sorted(reserved.excluder.exact)), encoding="utf-8"
