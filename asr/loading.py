@@ -14,7 +14,8 @@ none; `model.path` is the checkpoint file or export directory it came from.
 ``decoder.json`` is the one file in which a model keeps its decoder settings: the fields of
 `asr.decoding.DecoderConfig` (plus the results `asr lm tune` writes beside them), inside an export
 directory or a model folder, or beside a checkpoint file. A model folder is data that may come from
-anyone, so the files it names (``lm``, ``lexicon``) must lie inside it (`decoder_settings`).
+anyone, so the files it names (``lm``, ``lexicon``, ``spelling_lm``) must lie inside it
+(`decoder_settings`).
 
 Checkpoints load through `asr.checkpoint` (torch; sizes checked against the weights before anything is
 built), export directories through `asr.runtime` (an ONNX export needs no torch).
@@ -45,7 +46,9 @@ SHIPPED = MODELS / "synthetic-en"  # the default among them
 DECODER_FILE = "decoder.json"
 CHECKPOINT_FILE = "model.pt"  # a model folder's checkpoint
 # The keys of decoder.json that name files: in a model folder they must name files inside it.
-PATH_KEYS = ("lm", "lexicon")
+# (asr.decoding.config.PATH_FIELDS, spelled out here so that loading a model imports no decoder; a test
+# checks that they agree.)
+PATH_KEYS = ("lm", "lexicon", "spelling_lm")
 
 
 def load_model(
@@ -155,7 +158,7 @@ def decoder_settings(config: str | os.PathLike) -> dict[str, Any]:
     A model folder is data that may come from anyone, so what it names must stay in it: a path that
     leaves the folder (absolute, through "..", or a link pointing out) or is missing there is a
     ConfigError naming the key, never a file read from elsewhere. A user who wants an LM from outside
-    the folder names it on the command line (--lm, --lexicon or --decoder-config)."""
+    the folder names it on the command line (--lm, --lexicon, --decoder-config or --set decoder.KEY=PATH)."""
     path = Path(config)
     try:
         settings = json.loads(path.read_text(encoding="utf-8"))
@@ -172,9 +175,10 @@ def decoder_settings(config: str | os.PathLike) -> dict[str, Any]:
             raise ConfigError(f"{path}: {key!r} must be a file name inside {path.parent}, got {value!r}")
         target = (folder / value).resolve()
         if Path(value).is_absolute() or not target.is_relative_to(folder):
+            flag = f"--{key}" if key in ("lm", "lexicon") else f"--set decoder.{key}=PATH"
             raise ConfigError(
                 f"{path}: {key!r} names {value!r}, outside the model folder; a model folder's files may "
-                f"only name files inside it (to use another {key}, give --{key} on the command line)"
+                f"only name files inside it (to use another {key}, give {flag} on the command line)"
             )
         if not target.is_file():
             raise ConfigError(f"{path}: {key!r} names {value!r}, which is not a file in {path.parent}")

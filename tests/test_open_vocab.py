@@ -13,7 +13,8 @@ import pytest
 from test_lm import needs_lmplz
 
 from asr.decoding import BeamSearchDecoder
-from asr.decoding.open_vocab import OpenVocabularyDecoder, ctc_log_likelihood, greedy_words
+from asr.decoding.confidence import ctc_log_likelihoods
+from asr.decoding.open_vocab import OpenVocabularyDecoder, greedy_words
 from asr.text import Vocabulary
 
 VOCAB = Vocabulary.english_characters()
@@ -31,16 +32,20 @@ def _collapse(path: tuple[int, ...], blank: int) -> tuple[int, ...]:
 
 
 def test_ctc_log_likelihood_sums_every_alignment():
+    """The open-vocabulary scores use confidence.py's batched CTC forward pass: each sequence of a batch
+    over the same frames, as the decoder calls it (the beam's words and the greedy spelling together)."""
     rng = np.random.default_rng(0)
     logits = rng.normal(size=(5, 3))
     log_probs = logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
-    for labels in ([1], [1, 2], [1, 1], [2, 1, 2]):
+    every = ([1], [1, 2], [1, 1], [2, 1, 2])
+    batched = ctc_log_likelihoods(np.broadcast_to(log_probs, (len(every), 5, 3)), every, 0)
+    for labels, got in zip(every, batched, strict=True):
         total = -math.inf
         for path in itertools.product(range(3), repeat=5):
             if _collapse(path, 0) == tuple(labels):
                 total = np.logaddexp(total, sum(log_probs[t, k] for t, k in enumerate(path)))
-        assert ctc_log_likelihood(log_probs, labels, 0) == pytest.approx(total)
-    assert ctc_log_likelihood(log_probs[:1], [1, 2], 0) == -math.inf
+        assert got == pytest.approx(total)
+    assert ctc_log_likelihoods(log_probs[None, :1], [[1, 2]], 0)[0] == -math.inf
 
 
 def _peaky(text: str, frames_per_char: int = 2) -> np.ndarray:

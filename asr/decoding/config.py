@@ -13,10 +13,22 @@ from typing import Any
 
 from asr.errors import ConfigError
 
-__all__ = ["CONFIDENCE_MODES", "DEFAULT_CONFIDENCE", "RESULT_KEYS", "ConfigError", "DecoderConfig"]
+__all__ = [
+    "CONFIDENCE_MODES",
+    "DEFAULT_CONFIDENCE",
+    "PATH_FIELDS",
+    "RESULT_KEYS",
+    "ConfigError",
+    "DecoderConfig",
+]
 
 # Keys `asr lm tune` writes beside the settings (its results); a decoder config file may carry them.
 RESULT_KEYS = frozenset({"dev_wer", "dev_cer", "utterances", "skipped", "grid"})
+
+# The fields that name files: relative to a decoder config file's folder (`from_file`); in a model
+# folder's decoder.json they must name files inside it (asr.loading.decoder_settings), and `asr export`
+# copies them into the export.
+PATH_FIELDS = ("lm", "lexicon", "spelling_lm")
 
 
 # Word confidences (asr/decoding/confidence.py): "fast" is the default; "full" and "local" are the
@@ -57,6 +69,15 @@ class DecoderConfig:
                         lexicon-free with an LM, per word the LM does not know. -inf: lexicon words
                         (and hotwords) only.
       hotwords          (phrase, bonus) pairs: bonus added when the word or phrase is recognised.
+    Open vocabulary (off unless `spelling_lm` is set; asr/decoding/open_vocab.py)
+      spelling_lm       KenLM character n-gram over words spelled letter by letter (``asr lm build
+                        --letters``). Set, it turns open vocabulary on: each word of the greedy (acoustic)
+                        spelling that the lexicon lacks is offered as ``<unk>`` in place of the best
+                        hypothesis' words over its frames, scored as the search scores words plus this
+                        spelling LM, and kept where it scores higher. Needs a lexicon. None: off.
+      open_vocab_unk_score
+                        added per word so spelled (lower: fewer words spelled); None: 12, where the shipped
+                        model's dev WER moved least (recipes/synthetic/README.md).
     Output and execution
       confidence        word confidences (asr/decoding/confidence.py): "fast" (the default: agreement
                         of the search's final hypotheses x the word's posterior against its one-change
@@ -83,6 +104,8 @@ class DecoderConfig:
     word_score: float = 0.0
     unk_score: float = -8.0
     hotwords: tuple[tuple[str, float], ...] = ()
+    spelling_lm: str | None = None
+    open_vocab_unk_score: float | None = None
     confidence: str = DEFAULT_CONFIDENCE
     frame_shift_s: float = 0.03
     num_workers: int = 1
@@ -91,7 +114,7 @@ class DecoderConfig:
     def __post_init__(self) -> None:
         # Normalise the containers so that equal settings compare (and pickle) equal.
         object.__setattr__(self, "hotwords", _hotword_pairs(self.hotwords))
-        for name in ("lm", "lexicon"):
+        for name in PATH_FIELDS:
             value = getattr(self, name)
             if value is not None:
                 if not isinstance(value, str | os.PathLike):
@@ -120,6 +143,11 @@ class DecoderConfig:
             value = getattr(self, name)
             if not isinstance(value, int | float) or isinstance(value, bool) or not math.isfinite(value):
                 problems.append(f"{name} must be a finite number, got {value!r}")
+        value = self.open_vocab_unk_score
+        if value is not None and (
+            not isinstance(value, int | float) or isinstance(value, bool) or not math.isfinite(value)
+        ):
+            problems.append(f"open_vocab_unk_score must be None or a finite number, got {value!r}")
         for name in ("token_min_logp", "unk_score"):
             value = getattr(self, name)
             if not isinstance(value, int | float) or isinstance(value, bool) or math.isnan(value):
@@ -170,9 +198,9 @@ class DecoderConfig:
             raise FileNotFoundError(f"{path}: no such decoder config file") from None
         except (json.JSONDecodeError, UnicodeDecodeError) as e:
             raise ValueError(f"{path}: not a JSON decoder config ({e})") from None
-        # A relative lm/lexicon path is relative to the config file when it exists there (a model folder
-        # carries its decoder.json, LM and word list together), else to the working directory.
-        for key in ("lm", "lexicon"):
+        # A relative lm/lexicon/spelling_lm path is relative to the config file when it exists there (a
+        # model folder carries its decoder.json, LMs and word list together), else to the working directory.
+        for key in PATH_FIELDS:
             value = d.get(key) if isinstance(d, dict) else None
             if isinstance(value, str) and value and not Path(value).is_absolute():
                 beside = Path(path).parent / value

@@ -25,12 +25,13 @@ from typing import Any
 
 import numpy as np
 
+from asr.decoding.confidence import ctc_log_likelihoods
 from asr.decoding.hypothesis import Hypothesis, Word
+from asr.decoding.lexicon import kenlm_module
+from asr.decoding.lm_hooks import LN10
 from asr.text import Vocabulary
 
-__all__ = ["OpenVocabularyDecoder", "ctc_log_likelihood", "greedy_words"]
-
-LN10 = math.log(10.0)
+__all__ = ["OpenVocabularyDecoder", "greedy_words"]
 
 
 @dataclass(frozen=True)
@@ -65,31 +66,6 @@ def greedy_words(log_probs: np.ndarray, vocab: Vocabulary) -> list[_Span]:
     return words
 
 
-def ctc_log_likelihood(log_probs: np.ndarray, labels: Sequence[int], blank: int) -> float:
-    """log P(labels | frames) under CTC (all alignments) for log_probs (T, V); -inf if impossible."""
-    n_frames = log_probs.shape[0]
-    extended = [blank]
-    for label in labels:
-        extended += [label, blank]
-    n = len(extended)
-    if n_frames == 0 or len(labels) > n_frames:
-        return -math.inf
-    ext = np.array(extended)
-    # a label may follow the one two back when the blank between them can be skipped (distinct labels)
-    skip = np.zeros(n, dtype=bool)
-    skip[2:] = (ext[2:] != blank) & (ext[2:] != ext[:-2])
-    alpha = np.full(n, -np.inf)
-    alpha[0] = log_probs[0, blank]
-    if n > 1:
-        alpha[1] = log_probs[0, ext[1]]
-    for t in range(1, n_frames):
-        shifted1 = np.concatenate(([-np.inf], alpha[:-1]))
-        shifted2 = np.concatenate(([-np.inf, -np.inf], alpha[:-2]))
-        shifted2 = np.where(skip, shifted2, -np.inf)
-        alpha = np.logaddexp(np.logaddexp(alpha, shifted1), shifted2) + log_probs[t, ext]
-    return float(np.logaddexp(alpha[-1], alpha[-2]) if n > 1 else alpha[-1])
-
-
 class OpenVocabularyDecoder:
     """``OpenVocabularyDecoder(decoder, lexicon, lm=None)``: `decoder`'s n-best lists, with the best
     hypothesis of each utterance respelled where the acoustic model spells a word `lexicon` lacks.
@@ -102,6 +78,11 @@ class OpenVocabularyDecoder:
     -10 without: with the shipped model and LM, the points where the multi-engine dev WER moved by
     at most 0.16, recipe README); `min_letters`: shorter greedy words are never offered. Respelled words
     get a NaN confidence.
+
+    ``build_decoder`` (``model.decoder(config)``) wraps the beam search in one when
+    ``DecoderConfig.spelling_lm`` is set: the usual way to turn it on (decoder.json, ``--set
+    decoder.spelling_lm=PATH``). `config`, `words`, `close` and the context manager are the wrapped
+    decoder's.
     """
 
     def __init__(
@@ -131,6 +112,26 @@ class OpenVocabularyDecoder:
         self.lm = _load(lm)
         self.spelling_lm = _load(spelling_lm)
         self.spelling_weight = spelling_weight
+
+    @property
+    def config(self) -> Any:
+        """The wrapped decoder's settings (a DecoderConfig for the beam search), None if it has none."""
+        return getattr(self.decoder, "config", None)
+
+    @property
+    def words(self) -> Any:
+        return getattr(self.decoder, "words", None)
+
+    def close(self) -> None:
+        close = getattr(self.decoder, "close", None)
+        if close is not None:
+            close()
+
+    def __enter__(self) -> OpenVocabularyDecoder:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def decode(self, log_probs: Any, lengths: Any = None) -> list[list[Hypothesis]]:
         results = self.decoder.decode(log_probs, lengths)
@@ -178,19 +179,25 @@ class OpenVocabularyDecoder:
             first, last = overlap[0], overlap[-1]
             start, end = min(g.start, frames[first][0]), max(g.end, frames[last][1])
             window = log_probs[start:end]
-            beam_labels: list[int] = []
-            for i in range(first, last + 1):
-                beam_labels += ([sep] if beam_labels else []) + self.vocab.encode(texts[i])
             kept_before = [t for t in texts[:first] if t is not None]
             kept_after = [t for t in texts[last + 1 :] if t is not None]
             beam_words = [t for t in texts[first : last + 1] if t is not None]
+            beam_labels: list[int] = []
+            for text in beam_words:
+                beam_labels += ([sep] if beam_labels else []) + self.vocab.encode(text)
+            # the beam's words and the greedy spelling over the same frames, in one forward pass
+            acoustic_beam, acoustic_spelled = ctc_log_likelihoods(
+                np.broadcast_to(window, (2, *window.shape)),
+                [beam_labels, self.vocab.encode(g.text)],
+                self.vocab.blank_id,
+            ).tolist()
             beam = (
-                ctc_log_likelihood(window, beam_labels, self.vocab.blank_id)
+                acoustic_beam
                 + self._lm_score(kept_before + beam_words + kept_after)
                 + self.word_score * len(beam_words)
             )
             spelled = (
-                ctc_log_likelihood(window, self.vocab.encode(g.text), self.vocab.blank_id)
+                acoustic_spelled
                 + self._lm_score([*kept_before, "<unk>", *kept_after])
                 + self._spelling_score(g.text)
                 + self.word_score
@@ -216,6 +223,4 @@ def _load(lm: str | os.PathLike | Any | None) -> Any:
     """A kenlm.Model from a path (a loaded model or None as they are)."""
     if lm is None or hasattr(lm, "score"):
         return lm
-    import kenlm
-
-    return kenlm.Model(os.fspath(lm))
+    return kenlm_module().Model(os.fspath(lm))
