@@ -8,6 +8,7 @@ each drawn from a range the corpus config may override.
 
 from __future__ import annotations
 
+import importlib
 import io
 import re
 import shutil
@@ -84,12 +85,15 @@ class Backend:
     settings: tuple[Setting, ...] = ()
     licence: str = ""
     programs: tuple[str, ...] = ()  # the executables the engine runs: it is available when all are found
+    modules: tuple[str, ...] = ()  # or the Python modules it imports: available when all import
 
     def available(self) -> bool:
-        """True when the engine's programs (or, for an engine that overrides this, packages) are installed."""
-        if not self.programs:
+        """True when the engine's programs and Python modules are all installed."""
+        if not self.programs and not self.modules:
             raise NotImplementedError
-        return all(which(program) is not None for program in self.programs)
+        return all(which(program) is not None for program in self.programs) and all(
+            _imports(module) for module in self.modules
+        )
 
     def install_hint(self) -> str:
         return "recipes/synthetic/install_engines.sh"
@@ -137,6 +141,14 @@ class Backend:
             lo, hi = ranges.get(s.name, (s.low, s.high))
             out[s.name] = Setting(s.name, lo, hi).draw(rng)
         return out
+
+
+def _imports(module: str) -> bool:
+    try:
+        importlib.import_module(module)
+    except ImportError:
+        return False
+    return True
 
 
 def which(program: str) -> str | None:

