@@ -47,6 +47,9 @@ def test_set_decoder_fields_and_flags_are_the_same_thing():
     own = DecoderConfig(beam_size=5, word_score=-1.0)
     assert config(own=own) == own  # nothing named: the model's own settings
     assert config("--confidence", "none", own=own) == own.replace(confidence="none")
+    # a flag or --set changes the model's own settings, it does not start from the defaults
+    assert config("--beam-size", "9", own=own) == own.replace(beam_size=9)
+    assert config("--set", "decoder.lm_weight=0.3", own=own) == own.replace(lm_weight=0.3)
     assert config(own=None) is None and config("--greedy", own=own) is None
     with pytest.raises(ConfigError, match="no such key"):
         config("--set", "decoder.beam=3")

@@ -147,8 +147,9 @@ def decoder_config(args: argparse.Namespace, own: DecoderConfig | None) -> Decod
     """The beam-search settings the decoding options ask for; None for greedy decoding.
 
     Without any option, the model's own settings `own` (its decoder.json; None: greedy). Otherwise the
-    file given with --decoder-config (else `DecoderConfig`'s defaults), then the flags, then
-    ``--set decoder.KEY=VALUE``; each flag is the field of the same name (--beam-size: beam_size).
+    file given with --decoder-config (else the model's own settings, else `DecoderConfig`'s defaults),
+    then the flags, then ``--set decoder.KEY=VALUE``; each flag is the field of the same name
+    (--beam-size: beam_size). So ``--beam-size 64`` alone keeps the model's LM and tuned weights.
     """
     from asr.config import ConfigError, with_overrides
 
@@ -175,7 +176,11 @@ def decoder_config(args: argparse.Namespace, own: DecoderConfig | None) -> Decod
         if nothing_asked:
             config = own
         else:
-            config = DecoderConfig.from_file(args.decoder_config) if args.decoder_config else DecoderConfig()
+            config = (
+                DecoderConfig.from_file(args.decoder_config)
+                if args.decoder_config
+                else own or DecoderConfig()
+            )
         changes: dict[str, Any] = {}
         for name in ("beam_size", "lm", "lm_weight", "word_score", "confidence"):
             value = getattr(args, name)
