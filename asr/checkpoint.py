@@ -165,4 +165,3 @@ def _check_sizes(
                 f"{name}: {what} is {claimed}, but the weights have {actual}; the checkpoint is corrupt or "
                 "was edited"
             )
-
