@@ -39,23 +39,27 @@ from asr.train.setup import autocast_dtype  # noqa: E402
 from asr.train.step import StepSettings, train_step  # noqa: E402
 
 
-def load_utterances(args: argparse.Namespace, vocab: Vocabulary) -> list[tuple[torch.Tensor, str]]:
-    rng = random.Random(0)
-    if args.manifest:
-        from asr.audio import load_audio
-        from asr.data.manifest import read_manifest
+def manifest_utterances(manifest: str, seconds: float, vocab: Vocabulary) -> list[tuple[torch.Tensor, str]]:
+    """About `seconds` of the manifest's utterances that `vocab` can spell, in a seeded random order."""
+    from asr.audio import load_audio
+    from asr.data.manifest import read_manifest
 
-        items = read_manifest(args.manifest)
-        rng.shuffle(items)
-        out, total = [], 0.0
-        for item in items:
-            if total >= args.audio_seconds:
-                break
-            if not vocab.can_encode(item.text):
-                continue
+    items = read_manifest(manifest)
+    random.Random(0).shuffle(items)
+    out, total = [], 0.0
+    for item in items:
+        if total >= seconds:
+            break
+        if vocab.can_encode(item.text):
             out.append((torch.from_numpy(load_audio(item.audio, 16000)), item.text))
             total += item.duration
-        return out
+    return out
+
+
+def load_utterances(args: argparse.Namespace, vocab: Vocabulary) -> list[tuple[torch.Tensor, str]]:
+    if args.manifest:
+        return manifest_utterances(args.manifest, args.audio_seconds, vocab)
+    rng = random.Random(0)
     out, total = [], 0.0
     letters = string.ascii_lowercase
     while total < args.audio_seconds:

@@ -27,7 +27,6 @@ SpecAugment is on in all (the training default; its cost is negligible).
 from __future__ import annotations
 
 import argparse
-import random
 import sys
 import time
 from pathlib import Path
@@ -36,10 +35,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
 
-from asr.audio import load_audio  # noqa: E402
 from asr.data.augment import AugmentConfig, make_spec_augment, make_waveform_augment  # noqa: E402
-from asr.data.dataset import Batch  # noqa: E402
-from asr.data.manifest import read_manifest  # noqa: E402
 from asr.data.sampler import DurationBatchSampler  # noqa: E402
 from asr.features import FeatureConfig  # noqa: E402
 from asr.model import ModelConfig  # noqa: E402
@@ -47,6 +43,7 @@ from asr.recognizer import SpeechRecognizer  # noqa: E402
 from asr.text import Vocabulary  # noqa: E402
 from asr.train.setup import autocast_dtype  # noqa: E402
 from asr.train.step import StepSettings, train_step  # noqa: E402
+from benchmarks.train_throughput import make_batch, manifest_utterances  # noqa: E402
 
 # config.multi.toml's [train.augment]
 MULTI_AUGMENT = AugmentConfig(
@@ -68,35 +65,6 @@ SETTINGS: dict[str, tuple[dict, str, bool]] = {  # name: (ModelConfig fields, pr
     "small": (dict(hidden_size=256, num_layers=3, subsampling_factor=3), "auto", False),
     "small4": (dict(hidden_size=256, num_layers=3, subsampling_factor=4), "auto", False),
 }
-
-
-def load(manifest: str, seconds: float, vocab: Vocabulary) -> list[tuple[torch.Tensor, str]]:
-    items = read_manifest(manifest)
-    random.Random(0).shuffle(items)
-    out, total = [], 0.0
-    for item in items:
-        if total >= seconds:
-            break
-        if vocab.can_encode(item.text):
-            out.append((torch.from_numpy(load_audio(item.audio, 16000)), item.text))
-            total += item.duration
-    return out
-
-
-def make_batch(utts: list[tuple[torch.Tensor, str]], indices: list[int], vocab: Vocabulary) -> Batch:
-    chosen = [utts[i] for i in indices]
-    lengths = torch.tensor([len(w) for w, _ in chosen])
-    waveforms = torch.zeros(len(chosen), int(lengths.max()))
-    for row, (w, _) in enumerate(chosen):
-        waveforms[row, : len(w)] = w
-    tokens = [vocab.encode(t) for _, t in chosen]
-    target_lengths = torch.tensor([len(t) for t in tokens])
-    targets = torch.zeros(len(chosen), int(target_lengths.max()), dtype=torch.long)
-    for row, t in enumerate(tokens):
-        targets[row, : len(t)] = torch.tensor(t)
-    return Batch(
-        [str(i) for i in indices], [t for _, t in chosen], waveforms, lengths, targets, target_lengths
-    )
 
 
 def main() -> int:
@@ -122,7 +90,7 @@ def main() -> int:
     torch.manual_seed(0)
     device = torch.device("cpu")
     vocab = Vocabulary.english_characters()
-    utts = load(args.manifest, args.audio_seconds, vocab)
+    utts = manifest_utterances(args.manifest, args.audio_seconds, vocab)
     durations = [len(w) / 16000 for w, _ in utts]
     print(
         f"{len(utts)} utterances, {sum(durations):.0f} s; {args.threads} thread(s); batches of {args.max_duration} s"
