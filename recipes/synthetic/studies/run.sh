@@ -13,8 +13,7 @@ studies=("$@")
 $py recipes/synthetic/prepare.py --config recipes/synthetic/config.full.toml --out data/synthetic-full \
   --splits dev,test,test_text --no-progress
 for config in "${studies[@]}"; do
-  exp=$($py -c "import sys; from asr.train.config import load_run_config
-print(load_run_config(sys.argv[1]).train.out_dir)" "$config")
+  exp=$($asr config get --config "$config" train.out_dir)
   recipes/synthetic/run.sh --config "$config" --stage 1 --stop-stage 1
   recipes/synthetic/run.sh --config "$config" --stage 3 --stop-stage 3
   $asr evaluate --model "$exp/best.pt" --manifest data/synthetic-full/test.jsonl --name full-test | grep -v speaker
