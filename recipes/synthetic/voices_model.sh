@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# The next default model: the shipped model fine-tuned on config.voices.toml (Kokoro's blended neural
+# speakers, hibari, twelve accented MBROLA voices and the six engines of the multi-engine preset), built in
+# pieces that stop and resume: every stage can be killed at any moment and re-run with the same command.
+#
+#   recipes/synthetic/voices_model.sh [--stage N] [--stop-stage M] [--jobs N] [--model-dir DIR]
+#
+#   1 render-new  Kokoro, hibari and the accented voices (~17 h of audio; Kokoro ~1.7 s of audio per
+#                 CPU-second, so ~7 CPU-hours) at nice 19, resumable per clip  -> data/synthetic-voices
+#   2 render-rest the six engines (Piper with its quality gate) and the manifests of everything
+#   3 train       asr train --resume on config.voices.toml (6 epochs of ~25 h, ~2.9 CPU-hours): stop it
+#                 whenever a window ends, the same command continues it exactly  -> exp/synthetic-voices
+#   4 evaluate    the new model and the shipped one on the corpus's dev, test (voices never in training)
+#                 and test_text (unseen sentences), and on the neural and accented folds' test sets
+#                 (voices the fold models never heard), greedy and beam + LM (the shipped decoder.json)
+#                                                                               -> exp/synthetic-voices/eval
+#   5 package     averaged.pt (or best.pt) as float16 with the shipped LM, lexicon and decoder settings
+#                 -> DIR (default exp/synthetic-voices/model: data/models/synthetic-en only when asked)
+# The leave-out folds themselves (a model per fold, trained without its voices) are
+# studies/loeo.sh neural accented; README "Voices closer to people" has the plan and the results.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+recipe=synthetic
+options="model-dir"
+source recipes/common/lib.sh
+parse_args --config recipes/synthetic/config.voices.toml --stop-stage 5 "$@"
+model_dir=${model_dir:-$exp/model}
+shipped=data/models/synthetic-en
+new_engines=kokoro,hibari,accented
+
+if in_stage 1; then
+  log "stage 1: render $new_engines into $data (nice 19; re-run to resume)"
+  mkdir -p "$data"
+  nice -n 19 $py recipes/synthetic/prepare.py --config "$config" --out "$data" --jobs "$jobs" \
+    --engines "$new_engines" --freeze-text
+fi
+
+if in_stage 2; then
+  log "stage 2: the other engines and the manifests of everything in $data"
+  nice -n 10 $py recipes/synthetic/prepare.py --config "$config" --out "$data" --jobs "$jobs" --freeze-text
+fi
+
+if in_stage 3; then
+  log "stage 3: fine-tune into $exp (resumes from $exp/last.pt when it is there)"
+  $asr train --config "$config" --resume --set "train.num_threads=$jobs"
+fi
+
+if in_stage 4; then
+  eval_dir=$exp/eval
+  mkdir -p "$eval_dir"
+  for fold in neural accented; do
+    $py recipes/synthetic/split_engines.py --corpus "$data" --fold "$fold" --out "$data/loeo-$fold"
+  done
+  result=$exp/averaged.pt
+  [ -f "$result" ] || result=$exp/best.pt
+  for model in "$result" "$shipped"; do
+    name=$([ "$model" = "$shipped" ] && echo shipped || echo new)
+    for set in dev test test_text loeo-neural/test loeo-accented/test; do
+      log "stage 4: $name model on $set"
+      $asr evaluate --model "$model" --manifest "$data/$set.jsonl" --name "$name-${set//\//-}" \
+        --decoder-config "$shipped/decoder.json" --also-greedy --threads "$jobs" --output-dir "$eval_dir"
+      n=$name-${set//\//-}
+      $py recipes/synthetic/engine_report.py --manifest "$data/$set.jsonl" --recogs "$eval_dir/recogs-$n.txt" \
+        --recogs "$eval_dir/recogs-$n-greedy.txt" --json "$eval_dir/engines-$n.json"
+    done
+  done
+fi
+
+if in_stage 5; then
+  result=$exp/averaged.pt
+  [ -f "$result" ] || result=$exp/best.pt
+  log "stage 5: $result as float16 with the shipped LM and decoder settings -> $model_dir"
+  mkdir -p "$model_dir"
+  $asr export --model "$result" --format checkpoint --half -o "$model_dir/model.pt"
+  for f in "$shipped"/decoder.json "$shipped"/lm3.bin "$shipped"/lm3.words.txt; do
+    [ "$(realpath "$f")" = "$(realpath -m "$model_dir/$(basename "$f")")" ] || cp "$f" "$model_dir/"
+  done
+  du -sh "$model_dir"
+fi
+finish
