@@ -12,9 +12,15 @@ CONFIG = """
 [lm]
 order = 4
 
+[lm.mix]
+weight = 0.3
+
 [train]
 train_manifest = "corpus/train.jsonl"
 out_dir = "exp/x"
+
+[train.augment]
+spec_augment = false
 """
 
 
@@ -31,9 +37,27 @@ def test_values_resolve_like_asr_train(tmp_path):
     assert config_values(str(path), ["train.out_dir"], ["train.out_dir=exp/y"]) == ["exp/y"]
 
 
+def test_dotted_keys_reach_into_sub_tables(tmp_path):
+    path = tmp_path / "c.toml"
+    path.write_text(CONFIG)
+    values = config_values(
+        str(path), ["train.augment.spec_augment", "train.augment.time_mask", "lm.mix.weight"]
+    )
+    from asr.data.augment import AugmentConfig
+
+    assert values == ["false", str(AugmentConfig().time_mask), "0.3"]
+    assert config_values(str(path), ["lm.mix.other=7"]) == ["7"]
+
+
 @pytest.mark.parametrize(
     "key, match",
-    [("lm.arpa", "not set and no default"), ("train.nope", "no key 'nope'"), ("train", "section.key")],
+    [
+        ("lm.arpa", "not set and no default"),
+        ("train.nope", "no key 'nope'"),
+        ("train", "section.key"),
+        ("train.augment.nope", r"\[train.augment\] has no key 'nope'"),
+        ("train.epochs.x", r"\[train.epochs\] has no key 'x'"),
+    ],
 )
 def test_missing_or_unknown_keys_are_errors(tmp_path, key, match):
     path = tmp_path / "c.toml"

@@ -36,7 +36,12 @@ def add_parser(subparsers: Any) -> None:
         metavar="SECTION.KEY=VALUE",
         help="override, as for asr train (repeatable)",
     )
-    p.add_argument("keys", nargs="+", metavar="SECTION.KEY[=DEFAULT]")
+    p.add_argument(
+        "keys",
+        nargs="+",
+        metavar="SECTION.KEY[=DEFAULT]",
+        help="a dotted key reaches into sub-tables: train.augment.spec_augment",
+    )
     p.set_defaults(func=run_get)
 
 
@@ -54,20 +59,30 @@ def config_values(path: str, keys: list[str], overrides: list[str] | None = None
         if not key:
             raise ConfigError(f"{item!r}: expected section.key, e.g. train.out_dir")
         if section in ("features", "model", "train"):
-            table = dataclasses.asdict(getattr(resolved, section))
-            if key not in table:
-                raise ConfigError(f"[{section}] has no key {key!r}; known keys: {sorted(table)}")
-            value = table[key]
+            value = _lookup(dataclasses.asdict(getattr(resolved, section)), section, key)
         else:
-            table = raw.get(section, {})
-            if key in table:
-                value = table[key]
-            elif has_default:
+            try:
+                value = _lookup(raw.get(section, {}), section, key)
+            except ConfigError:
+                if not has_default:
+                    raise ConfigError(
+                        f"{path}: [{section}] {key} is not set and no default was given"
+                    ) from None
                 value = default
-            else:
-                raise ConfigError(f"{path}: [{section}] {key} is not set and no default was given")
         out.append(_text(value))
     return out
+
+
+def _lookup(table: dict[str, Any], section: str, key: str) -> Any:
+    """``table[key]``, where a dotted key walks into sub-tables (``augment.spec_augment``)."""
+    value: Any = table
+    for i, part in enumerate(key.split(".")):
+        if not isinstance(value, dict) or part not in value:
+            where = ".".join([section, *key.split(".")[:i]])
+            known = sorted(value) if isinstance(value, dict) else []
+            raise ConfigError(f"[{where}] has no key {part!r}; known keys: {known}")
+        value = value[part]
+    return value
 
 
 def _text(value: Any) -> str:
