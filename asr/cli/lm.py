@@ -28,6 +28,17 @@ def _floats(text: str) -> tuple[float, ...]:
     return values
 
 
+def _mix_source(text: str) -> tuple[str, float | None]:
+    """'PATH:WEIGHT' → (PATH, WEIGHT); a PATH without a numeric tail → (PATH, None)."""
+    path, sep, tail = text.rpartition(":")
+    if sep:
+        try:
+            return path, float(tail)
+        except ValueError:
+            pass
+    return text, None
+
+
 def add_parser(sub: Any) -> None:
     lm = sub.add_parser("lm", help="build or tune a word n-gram LM for beam search")
     lm_sub = lm.add_subparsers(dest="lm_command", required=True)
@@ -67,6 +78,23 @@ def add_parser(sub: Any) -> None:
         "--letters",
         action="store_true",
         help="a spelling LM: each distinct word as a sentence of its letters (for open vocabulary)",
+    )
+    p.add_argument(
+        "--mix",
+        nargs="+",
+        default=[],
+        type=_mix_source,
+        metavar="TEXT_OR_ARPA[:WEIGHT]",
+        help="interpolate these LMs in (linear mixture): an .arpa file, or a text file built with the same "
+        "order, pruning and vocabulary; WEIGHT is its share (the --text LM gets the rest)",
+    )
+    p.add_argument(
+        "--mix-tune",
+        nargs="+",
+        default=[],
+        metavar="TEXT",
+        help="choose the --mix weights for the lowest perplexity on these held-out texts or .jsonl manifests "
+        "(dev sentences, never the test set); weights given with --mix are then ignored",
     )
     p.set_defaults(func=run_build)
 
@@ -122,6 +150,8 @@ def run_build(args: argparse.Namespace) -> int:
             vocab_size=args.vocab_size,
             vocab_lists=args.vocab_list,
             letters=args.letters,
+            mix=args.mix,
+            mix_tune=args.mix_tune,
         )
     except (LMBuildError, ValueError) as e:
         print(f"asr lm build: error: {e}", file=sys.stderr)

@@ -7,6 +7,8 @@
 * :mod:`asr.lm.vocab`: the vocabulary (lexicon) by mean relative frequency across text files and word
   lists (``asr lm build --vocab-size``).
 * :mod:`asr.lm.evaluate`: perplexity and OOV rate on held-out text (``asr lm eval``).
+* :mod:`asr.lm.mix`: linear interpolation of ARPA LMs into one, weights by EM on dev text
+  (``asr lm build --mix``).
 
 The command line (`asr lm build`, `asr lm tune`, `asr lm eval`) lives in :mod:`asr.cli.lm`. The tuning names load on
 first use, so importing :mod:`asr.lm` for building loads no model code.

@@ -64,10 +64,14 @@ class LMBuildResult:
     seconds: float
     # with a vocabulary size: the share of running words outside the vocabulary (trained as <unk>)
     unk_rate: float | None = None
+    # with `mix`: the weights of the main LM and of each mixed-in LM, in that order
+    mix_weights: tuple[float, ...] | None = None
 
     def summary(self) -> str:
         counts = ", ".join(f"{n}-grams {c}" for n, c in sorted(self.ngrams.items()))
         unk = "" if self.unk_rate is None else f", {100 * self.unk_rate:.2f} % of the running words <unk>"
+        if self.mix_weights:
+            unk += ", a mixture with weights " + " / ".join(f"{w:.3f}" for w in self.mix_weights)
         return (
             f"{self.path}: {self.order}-gram LM from {self.sentences} sentences ({counts}{unk}) in "
             f"{self.seconds:.1f} s; its {self.words} words (a lexicon for the decoder) in {self.words_path}"
@@ -88,6 +92,8 @@ def build_lm(
     vocab_size: int | None = None,
     vocab_lists: Sequence[str | os.PathLike] = (),
     letters: bool = False,
+    mix: Sequence[tuple[str | os.PathLike, float | None]] = (),
+    mix_tune: Sequence[str | os.PathLike] = (),
 ) -> LMBuildResult:
     """Build a KenLM word n-gram from text files (one sentence a line).
 
@@ -107,6 +113,12 @@ def build_lm(
 
     `letters` builds a spelling LM instead: each distinct word of the text is a sentence of its letters
     ("c a t"), for :class:`asr.decoding.open_vocab.OpenVocabularyDecoder`'s ``spelling_lm``.
+
+    `mix` interpolates other LMs into this one (:mod:`asr.lm.mix`, a static linear mixture): each
+    ``(source, weight)`` is an ARPA file, or a text file built here into an LM of the same order, pruning
+    and vocabulary as the main one; the main LM gets ``1 - sum(weights)``. With `mix_tune` (held-out text
+    files or ``.jsonl`` manifests, e.g. dev sentences) the weights are chosen there by EM for the lowest
+    perplexity, and a weight given as None is allowed.
     """
     started = time.perf_counter()
     paths = [Path(texts)] if isinstance(texts, str | os.PathLike) else [Path(t) for t in texts]
@@ -121,6 +133,7 @@ def build_lm(
         raise ValueError(f"binary_type must be 'probing' or 'trie', got {binary_type!r}")
     if quantize_bits and (binary_type != "trie" or not 2 <= quantize_bits <= 24):
         raise ValueError(f"quantize_bits needs binary_type 'trie' and 2..24 bits, got {quantize_bits}")
+    _check_mix(mix, mix_tune, letters)
     output = Path(output)
     output.parent.mkdir(parents=True, exist_ok=True)
     want_arpa = output.suffix == ".arpa"
@@ -149,6 +162,28 @@ def build_lm(
             raise LMBuildError(f"no text in {', '.join(map(str, paths))}: nothing to build an LM from")
         from asr.decoding.lexicon import arpa_unigrams
 
+        mix_weights = None
+        if mix:
+            if limit is None:
+                limit = Path(tmp) / "vocab.txt"
+                limit.write_text("".join(w + "\n" for w in arpa_unigrams(arpa)), encoding="utf-8")
+            parts = []
+            for i, (source, _) in enumerate(mix):
+                source = Path(source)
+                if source.suffix == ".arpa":
+                    parts.append(source)
+                    continue
+                part = Path(tmp) / f"mix{i}.arpa"
+                lines = _sentences([source], normalize)
+                if not _run_lmplz(
+                    lmplz, lines, part, Path(tmp), order, memory, discount_fallback, prune, limit
+                ):
+                    raise LMBuildError(f"no text in {source}: nothing to mix in")
+                parts.append(part)
+            mixed = Path(tmp) / "mixed.arpa"
+            mix_weights = _mix(arpa, parts, [w for _, w in mix], mix_tune, mixed)
+            arpa = mixed
+
         ngrams = _arpa_counts(arpa)
         words = arpa_unigrams(arpa)
         with atomic_path(output) as out_tmp:
@@ -158,9 +193,54 @@ def build_lm(
                 _run_build_binary(build_binary, arpa, out_tmp, binary_type, quantize_bits)
         with atomic_write(words_path) as f:
             f.write("".join(w + "\n" for w in words))
+    seconds = time.perf_counter() - started
     return LMBuildResult(
-        output, words_path, order, ngrams, len(words), sentences, time.perf_counter() - started, unk_rate
+        output, words_path, order, ngrams, len(words), sentences, seconds, unk_rate, mix_weights
     )
+
+
+def _check_mix(
+    mix: Sequence[tuple[str | os.PathLike, float | None]],
+    mix_tune: Sequence[str | os.PathLike],
+    letters: bool,
+) -> None:
+    if not mix:
+        if mix_tune:
+            raise ValueError("mix_tune needs mix: the LMs to interpolate")
+        return
+    if letters:
+        raise ValueError("a spelling LM (letters) cannot be mixed")
+    for source, weight in mix:
+        if not Path(source).is_file():
+            raise FileNotFoundError(f"{source}: no such text or ARPA file to mix in")
+        if weight is None and not mix_tune:
+            raise ValueError(f"{source}: give a mixture weight, or tuning text to choose it (mix_tune)")
+        if weight is not None and not 0 < weight < 1:
+            raise ValueError(f"{source}: a mixture weight must be between 0 and 1, got {weight}")
+    if not mix_tune and sum(w or 0.0 for _, w in mix) >= 1:
+        raise ValueError("the mixture weights must leave the main LM a share: their sum must be below 1")
+
+
+def _mix(
+    main: Path,
+    parts: Sequence[Path],
+    weights: Sequence[float | None],
+    tune: Sequence[str | os.PathLike],
+    output: Path,
+) -> tuple[float, ...]:
+    """Interpolate `parts` into the `main` ARPA, writing `output`; the weights used (main first)."""
+    from asr.lm.mix import estimate_weights, mix_arpa, read_arpa
+
+    lms = [read_arpa(p) for p in (main, *parts)]
+    if tune:
+        from asr.lm.evaluate import read_lines
+
+        chosen = estimate_weights(lms, [line for t in tune for line in read_lines(t)])
+    else:
+        chosen = [1.0 - sum(w or 0.0 for w in weights), *(w or 0.0 for w in weights)]
+    log.info("mixing %d LMs with weights %s", len(lms), " / ".join(f"{w:.3f}" for w in chosen))
+    mix_arpa(lms, chosen, output)
+    return tuple(chosen)
 
 
 def _choose_vocabulary(
