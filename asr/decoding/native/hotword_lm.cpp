@@ -13,6 +13,7 @@
 // hotwords), caching each word's score in its state. The search is flashlight's LexiconDecoder,
 // rewritten without reference counting (include/asr/lexicon_search.h).
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
@@ -121,43 +122,136 @@ class HotwordGraph {
   std::unordered_map<uint64_t, std::pair<double, int>> cache_;
 };
 
-// State: the inner KenLM state, the hotword node, and this word's score once computed.
+// State: the inner KenLM state, the hotword node, and this word's score once computed; and one word's
+// score after it that peek() computed without making that word's state.
 struct HotwordLMState : LMState {
   LMStatePtr inner;
   int node = kRoot;
   bool scored = false;
   float score = 0.0f;
+  int peekWord = -1;  // -1: none
+  float peekScore = 0.0f;
+};
+
+// The LM's state tree without an allocation per state: states live in blocks that are reused after
+// clear(), and each state's child for a word is found in one open-addressing table keyed by (parent,
+// word) rather than in LMState::children (a hash map per state). Each state's KenLM state is still
+// flashlight's (one shared_ptr), owned by that state alone.
+class StateTree {
+ public:
+  HotwordLMState* find(const HotwordLMState* parent, int word) const {
+    for (size_t h = slotOf(parent, word);; h = (h + 1) & (table_.size() - 1)) {
+      const Slot& slot = table_[h];
+      if (slot.child == nullptr) {
+        return nullptr;
+      }
+      if (slot.parent == parent && slot.word == word) {
+        return slot.child;
+      }
+    }
+  }
+
+  // A fresh state (unscored) registered as `parent`'s child for `word`.
+  HotwordLMState* make(const HotwordLMState* parent, int word) {
+    if (2 * (used_ + 1) > table_.size()) {
+      grow();
+    }
+    if (used_ == blocks_.size() * kBlock) {
+      blocks_.push_back(std::make_unique<HotwordLMState[]>(kBlock));
+    }
+    HotwordLMState* state = &blocks_[used_ / kBlock][used_ % kBlock];
+    ++used_;
+    size_t h = slotOf(parent, word);
+    while (table_[h].child != nullptr) {
+      h = (h + 1) & (table_.size() - 1);
+    }
+    table_[h] = {parent, word, state};
+    return state;
+  }
+
+  size_t size() const { return used_; }
+
+  // Forgets every state (their KenLM states are freed; the blocks and the table are kept).
+  void clear() {
+    for (size_t i = 0; i < used_; ++i) {
+      HotwordLMState& state = blocks_[i / kBlock][i % kBlock];
+      state.inner.reset();
+      state.node = kRoot;
+      state.scored = false;
+      state.score = 0.0f;
+      state.peekWord = -1;
+    }
+    used_ = 0;
+    std::fill(table_.begin(), table_.end(), Slot{});
+  }
+
+ private:
+  static constexpr size_t kBlock = 4096;
+  struct Slot {
+    const HotwordLMState* parent = nullptr;
+    int word = 0;
+    HotwordLMState* child = nullptr;
+  };
+
+  size_t slotOf(const HotwordLMState* parent, int word) const {
+    uint64_t x = reinterpret_cast<uintptr_t>(parent) * 0x9E3779B97F4A7C15ULL;
+    x ^= (static_cast<uint64_t>(static_cast<uint32_t>(word)) + 0x632BE59BD9B4E019ULL) * 0xC2B2AE3D27D4EB4FULL;
+    return static_cast<size_t>(x ^ (x >> 29)) & (table_.size() - 1);
+  }
+
+  void grow() {
+    std::vector<Slot> old = std::move(table_);
+    table_.assign(std::max<size_t>(old.size() * 2, 1 << 12), Slot{});
+    for (const Slot& slot : old) {
+      if (slot.child != nullptr) {
+        size_t h = slotOf(slot.parent, slot.word);
+        while (table_[h].child != nullptr) {
+          h = (h + 1) & (table_.size() - 1);
+        }
+        table_[h] = slot;
+      }
+    }
+  }
+
+  std::vector<std::unique_ptr<HotwordLMState[]>> blocks_;
+  size_t used_ = 0;
+  std::vector<Slot> table_ = std::vector<Slot>(1 << 12);
 };
 
 // Word LM = weight * KenLM (if any) + hotword gains. States form a tree over word histories (one child
 // per word, as flashlight's KenLM and the Python LM have): the decoder merges hypotheses by identity.
+// start() begins a new tree (the states of the last one are gone).
 class HotwordLM : public LM {
  public:
   HotwordLM(std::shared_ptr<KenLM> ken, double weight, std::unique_ptr<HotwordGraph> graph)
-      : ken_(std::move(ken)), weight_(weight), graph_(std::move(graph)) {}
+      : ken_(std::move(ken)), weight_(weight), graph_(std::move(graph)),
+        root_(std::make_shared<HotwordLMState>()) {}
 
   LMStatePtr start(bool startWithNothing) override {
-    auto state = std::make_shared<HotwordLMState>();
+    tree_.clear();
+    states_ = 0;
+    *root_ = HotwordLMState();
     if (ken_) {
-      state->inner = ken_->start(startWithNothing);
+      root_->inner = ken_->start(startWithNothing);
     }
-    return state;
+    return root_;
   }
 
+  // (The LM interface; LexiconSearch calls the raw-pointer versions below.) The state returned is
+  // owned by the tree, valid until the next start().
   std::pair<LMStatePtr, float> score(const LMStatePtr& state, const int usrTokenIdx) override {
-    auto* in = static_cast<HotwordLMState*>(state.get());
-    auto out = in->child<HotwordLMState>(usrTokenIdx);
-    scoreInto(in, usrTokenIdx, out.get());
-    return {out, out->score};
+    float value;
+    HotwordLMState* out = score(static_cast<HotwordLMState*>(state.get()), usrTokenIdx, value);
+    return {LMStatePtr(root_, out), value};
   }
 
   std::pair<LMStatePtr, float> finish(const LMStatePtr& state) override {
-    auto* in = static_cast<HotwordLMState*>(state.get());
-    auto out = in->child<HotwordLMState>(-1);
-    return {out, finishInto(in, out.get())};
+    float value;
+    HotwordLMState* out = finish(static_cast<HotwordLMState*>(state.get()), value);
+    return {LMStatePtr(root_, out), value};
   }
 
-  // score() and finish() without shared_ptrs, for LexiconSearch: the state after `in` (owned by it).
+  // score() and finish() without shared_ptrs, for LexiconSearch: the state after `in` (owned by the tree).
   HotwordLMState* score(HotwordLMState* in, int word, float& score) {
     HotwordLMState* out = childOf(in, word);
     scoreInto(in, word, out);
@@ -171,26 +265,40 @@ class HotwordLM : public LM {
     return out;
   }
 
+  // The score of `word` after `in`, as score() gives it, without making the word's state: the search
+  // asks this for the unknown word at every partial word, and most of those candidates fall below the
+  // beam threshold (it makes the state, with score(), for those it keeps).
+  float peek(HotwordLMState* in, int word) {
+    if (HotwordLMState* out = tree_.find(in, word)) {
+      return out->score;
+    }
+    if (in->peekWord != word) {
+      HotwordLMState scratch;
+      scoreInto(in, word, &scratch);
+      in->peekWord = word;
+      in->peekScore = scratch.score;
+    }
+    return in->peekScore;
+  }
+
   // The weighted LM score of a word after `state`, without hotword gains (the trie's look-ahead).
   float lmScore(const LMStatePtr& state, int word) {
     if (!ken_) {
       return 0.0f;
     }
     auto* in = static_cast<HotwordLMState*>(state.get());
-    return static_cast<float>(weight_ * static_cast<double>(ken_->score(in->inner, word).second));
+    auto inner = ken_->score(in->inner, word);
+    in->inner->children.erase(word);
+    return static_cast<float>(weight_ * static_cast<double>(inner.second));
   }
 
  private:
   HotwordLMState* childOf(HotwordLMState* in, int word) {
-    auto it = in->children.find(word);
-    if (it != in->children.end()) {
-      return static_cast<HotwordLMState*>(it->second.get());
+    if (HotwordLMState* out = tree_.find(in, word)) {
+      return out;
     }
-    auto state = std::make_shared<HotwordLMState>();
-    HotwordLMState* out = state.get();
-    in->children.emplace(word, std::move(state));
     ++states_;
-    return out;
+    return tree_.make(in, word);
   }
 
   void scoreInto(HotwordLMState* in, int word, HotwordLMState* out) {
@@ -200,6 +308,7 @@ class HotwordLM : public LM {
     double value = 0.0;
     if (ken_) {
       auto inner = ken_->score(in->inner, word);
+      in->inner->children.erase(word);  // flashlight's KenLM keeps each state in its parent: ours does
       out->inner = std::move(inner.first);
       value = weight_ * static_cast<double>(inner.second);
     }
@@ -218,6 +327,7 @@ class HotwordLM : public LM {
     double value = graph_->finish(in->node);
     if (ken_) {
       auto inner = ken_->finish(in->inner);
+      in->inner->children.erase(-1);
       out->inner = std::move(inner.first);
       value += weight_ * static_cast<double>(inner.second);
     }
@@ -227,6 +337,8 @@ class HotwordLM : public LM {
   std::shared_ptr<KenLM> ken_;
   double weight_;
   std::unique_ptr<HotwordGraph> graph_;
+  std::shared_ptr<HotwordLMState> root_;
+  StateTree tree_;
 
  public:
   size_t states_ = 0;  // states made by childOf since the search last started a tree (LexiconSearch)

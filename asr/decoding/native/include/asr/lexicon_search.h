@@ -7,7 +7,9 @@
 //    `State* score(State*, int word, float& score)` and `State* finish(State*, float& score)`;
 //  * the trie is read from a flat breadth-first copy (children: a short scan, not a hash lookup);
 //  * the per-frame hypothesis vectors, and the LM's state tree with its cached word scores (up to
-//    kMaxStates states), are kept between utterances. `LMT::states_` counts the states it made.
+//    kMaxStates states), are kept between utterances. `LMT::states_` counts the states it made;
+//  * an unknown-word candidate is scored before its LM state is made (`LMT::peek`), and the state is
+//    made only if the candidate is kept: with a large lexicon most of them fall below the threshold.
 //
 // Everything else is flashlight's code path for CTC with a word-level LM (isLmToken false, no
 // transitions): the same candidates in the same order, the same float/double roundings, flashlight's own
@@ -79,7 +81,7 @@ struct SearchState {
 template <class LMT, class State>
 class LexiconSearch {
  public:
-  static constexpr size_t kMaxStates = 1 << 17;  // about 40 MB with KenLM's states
+  static constexpr size_t kMaxStates = 1 << 17;  // about 35 MB with KenLM's states
   using Hyp = SearchState<State>;
 
   LexiconSearch(LexiconDecoderOptions opt, TriePtr lexicon, std::shared_ptr<LMT> lm, int sil, int blank,
@@ -170,11 +172,16 @@ class LexiconSearch {
                 false, prevHyp.emittingModelScore + emittingModelScore, prevHyp.lmScore + lmScore);
           }
           if (labels.empty() && (opt_.unkScore > kNegativeInfinity)) {  // an unknown word
-            float value;
-            lmState = lm_->score(prevHyp.lmState, unk_, value);
-            lmScore = value - lexMaxScore;
-            add(score + opt_.lmWeight * lmScore + opt_.unkScore, lmState, root, &prevHyp, n, unk_, false,
-                prevHyp.emittingModelScore + emittingModelScore, prevHyp.lmScore + lmScore);
+            // Scored first (LMT::peek), its LM state made only if add() keeps it: with a large
+            // lexicon most of these candidates (one per partial word) fall below the threshold.
+            lmScore = lm_->peek(prevHyp.lmState, unk_) - lexMaxScore;
+            const double unkScore = score + opt_.lmWeight * lmScore + opt_.unkScore;
+            if (unkScore >= bestScore_ - opt_.beamThreshold) {  // else add() neither keeps it nor
+              float value;                                       // raises the best score
+              lmState = lm_->score(prevHyp.lmState, unk_, value);
+              add(unkScore, lmState, root, &prevHyp, n, unk_, false,
+                  prevHyp.emittingModelScore + emittingModelScore, prevHyp.lmScore + lmScore);
+            }
           }
         }
         // (2) Try the same lexicon node
