@@ -138,15 +138,16 @@ EXPECTED = {
         "python recipes/synthetic/lm_text.py --out data/lm-text",
         "asr lm build --text data/lm-text/fortunes.txt data/lm-text/wordnet.txt data/lm-text/wordnet-glosses.txt "
         "data/lm-text/web.txt --vocab-list data/lm-text/wordfreq.tsv --vocab-size 100000 --order 3 "
-        "--quantize-bits 8 -o data/models/synthetic-en/lm3.bin",
+        "--quantize-bits 8 --mix data/synthetic-multi/train_text.txt --mix-tune data/synthetic-multi/dev.jsonl "
+        "data/synthetic-full/dev.jsonl -o data/models/synthetic-en/lm3.bin",
     ],
     12: [
         export("exp/synthetic-multi-10/averaged.pt", "data/models/synthetic-en/model.pt"),
         "asr lm tune --model exp/synthetic-multi-10/averaged.pt --manifest data/synthetic-multi/dev.jsonl "
         "--lm data/models/synthetic-en/lm3.bin --lm-weights 0.5,0.6,0.7,0.8,0.9 --word-scores=-2,-1,0,1 "
         "-o exp/synthetic-multi-10/decoder-tuned.json",
-        "write data/models/synthetic-en/decoder.json: beam 32, lm3.bin, lm3.words.txt, lm_weight 0.6, "
-        "word_score 0",
+        "write data/models/synthetic-en/decoder.json: beam 32, lm3.bin, lm3.words.txt, lm_weight 0.5, "
+        "word_score -2",
     ],
     13: [
         "python benchmarks/accuracy.py --model data/models/synthetic-en/model.pt --sets test,test_text "
