@@ -166,7 +166,7 @@ def poetry_lines(lines: Iterable[str]) -> Iterator[str]:
 
 def poetry_verses() -> Iterator[str]:
     path = poetry_data_file()
-    if path is None or not poetry_available():
+    if path is None or importlib.util.find_spec("pandas") is None:
         raise SystemExit(f"the Gutenberg poetry corpus is missing: {POETRY_INSTALL}")
     yield from poetry_lines(poetry_pickle_lines(path))
 

@@ -29,6 +29,9 @@ model_dir=${model_dir:-$exp/model}
 shipped=data/models/synthetic-en
 new_engines=kokoro,hibari,accented
 
+# the fine-tune's result: its last checkpoints averaged, or its best one where there is no average
+trained() { if [ -f "$exp/averaged.pt" ]; then echo "$exp/averaged.pt"; else echo "$exp/best.pt"; fi; }
+
 if in_stage 1; then
   log "stage 1: render $new_engines into $data (nice 19; re-run to resume)"
   mkdir -p "$data"
@@ -52,15 +55,14 @@ if in_stage 4; then
   for fold in neural accented; do
     $py recipes/synthetic/split_engines.py --corpus "$data" --fold "$fold" --out "$data/loeo-$fold"
   done
-  result=$exp/averaged.pt
-  [ -f "$result" ] || result=$exp/best.pt
-  for model in "$result" "$shipped"; do
-    name=$([ "$model" = "$shipped" ] && echo shipped || echo new)
+  for name in new shipped; do
+    model=$shipped
+    [ "$name" = shipped ] || model=$(trained)
     for set in dev test test_text loeo-neural/test loeo-accented/test; do
       log "stage 4: $name model on $set"
-      $asr evaluate --model "$model" --manifest "$data/$set.jsonl" --name "$name-${set//\//-}" \
-        --decoder-config "$shipped/decoder.json" --also-greedy --threads "$jobs" --output-dir "$eval_dir"
       n=$name-${set//\//-}
+      $asr evaluate --model "$model" --manifest "$data/$set.jsonl" --name "$n" \
+        --decoder-config "$shipped/decoder.json" --also-greedy --threads "$jobs" --output-dir "$eval_dir"
       $py recipes/synthetic/engine_report.py --manifest "$data/$set.jsonl" --recogs "$eval_dir/recogs-$n.txt" \
         --recogs "$eval_dir/recogs-$n-greedy.txt" --json "$eval_dir/engines-$n.json"
     done
@@ -68,8 +70,7 @@ if in_stage 4; then
 fi
 
 if in_stage 5; then
-  result=$exp/averaged.pt
-  [ -f "$result" ] || result=$exp/best.pt
+  result=$(trained)
   log "stage 5: $result as float16 with the shipped LM and decoder settings -> $model_dir"
   mkdir -p "$model_dir"
   $asr export --model "$result" --format checkpoint --half -o "$model_dir/model.pt"
