@@ -177,7 +177,9 @@ def _prepare(config: Path, out: Path, *extra: str) -> list[str]:
 
 
 def _digests(out: Path) -> dict[str, str]:
-    return {p.name: hashlib.md5(p.read_bytes()).hexdigest() for p in (out / "wav").rglob("*.wav")}
+    # a killed render's temporary file (".<name>.tmp.wav") is not a clip
+    wavs = [p for p in (out / "wav").rglob("*.wav") if not p.name.startswith(".")]
+    return {p.name: hashlib.md5(p.read_bytes()).hexdigest() for p in wavs}
 
 
 def test_voices_corpus_renders_deterministically_and_resumes_after_a_kill(tmp_path):
@@ -202,7 +204,7 @@ def test_voices_corpus_renders_deterministically_and_resumes_after_a_kill(tmp_pa
         _prepare(config, out, *slow), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
     deadline = time.monotonic() + 300
-    while time.monotonic() < deadline and len(list((out / "wav").rglob("*.wav"))) < 3:
+    while time.monotonic() < deadline and len(_digests(out)) < 3:
         assert proc.poll() is None, "finished before it could be killed"
         time.sleep(0.2)
     proc.send_signal(signal.SIGKILL)
@@ -210,6 +212,16 @@ def test_voices_corpus_renders_deterministically_and_resumes_after_a_kill(tmp_pa
     partial = _digests(out)
     assert 3 <= len(partial) < len(_digests(ref))
     assert (out / "sentences.jsonl").is_file()
+    # the manifests of what is there, to train on while the rest waits: every listed clip exists
+    listed = subprocess.run(
+        _prepare(config, out, "--manifests-only", "--no-progress"), capture_output=True, text=True
+    )
+    assert listed.returncode == 0, listed.stderr[-3000:]
+    rows = [json.loads(x) for s in ("train", "dev", "test", "test_text") for x in (out / f"{s}.jsonl").open()]
+    assert {Path(r["audio"]).name for r in rows} == set(partial)
+    assert _digests(out) == partial and not (out / ".done").exists()  # nothing rendered, nothing deleted
+    info = json.loads((out / "corpus_info.json").read_text())
+    assert sum(s["not_rendered"] for s in info["splits"].values()) == len(_digests(ref)) - len(partial)
     done = subprocess.run(_prepare(config, out, *slow), capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-3000:]
     info = json.loads((out / "corpus_info.json").read_text())

@@ -153,6 +153,7 @@ def prepare(
     splits: Sequence[str] = SPLITS,
     engines: Sequence[str] | None = None,
     freeze_text: bool = False,
+    manifests_only: bool = False,
 ) -> dict[str, Any]:
     """Build (or finish, or check) the corpus in ``out``; returns the corpus_info dict.
 
@@ -160,13 +161,15 @@ def prepare(
     without synthesizing its training set); ``engines`` to some engines' utterances (the slow neural
     ones first, the rest later into the same folder). The plan, and so every utterance, is the same
     either way; the manifests list every planned clip found in the folder. ``freeze_text``: see
-    :func:`usable_sentences`.
+    :func:`usable_sentences`. ``manifests_only``: render nothing and delete nothing, only write the
+    manifests of the clips already there (to train on a render that is still going, or was stopped);
+    the folder is not marked done, so a later run renders the rest.
     """
     out = Path(out)
     splits = tuple(s for s in SPLITS if s in set(splits))
-    engines = tuple(cfg.engines if engines is None else engines)
+    engines = () if manifests_only else tuple(cfg.engines if engines is None else engines)
     stray = sorted(set(engines) - set(cfg.engines))
-    if stray or not engines:
+    if stray or not (engines or manifests_only):
         raise ValueError(f"engines {stray or list(engines)} are not among the config's {list(cfg.engines)}")
     jobs = jobs or os.cpu_count() or 1
     for engine in cfg.engines:  # a clear error before any work when an engine or voice is missing
@@ -177,7 +180,7 @@ def prepare(
         digest += ":" + ",".join(splits)
     if engines != tuple(cfg.engines):
         digest += ":engines=" + ",".join(engines)
-    if is_up_to_date(out, digest, splits):
+    if not manifests_only and is_up_to_date(out, digest, splits):
         log.info("%s is complete and its config unchanged: nothing to do", out)
         return json.loads((out / "corpus_info.json").read_text())
 
@@ -198,7 +201,7 @@ def prepare(
         folder.mkdir(parents=True, exist_ok=True)
         wanted = {f"{u.id}.wav" for u in plan[split]}
         for path in folder.iterdir():  # stale utterances from another config, killed runs' temp files
-            if path.name not in wanted and not path.is_dir():
+            if path.name not in wanted and not path.is_dir() and not manifests_only:
                 path.unlink()
                 removed += 1
         for u in plan[split]:
@@ -286,6 +289,8 @@ def prepare(
         log.warning(
             "%d utterances failed and are left out of the manifests (a re-run retries them)", len(errors)
         )
+        (out / ".done").unlink(missing_ok=True)
+    elif manifests_only:
         (out / ".done").unlink(missing_ok=True)
     else:
         write_if_changed(out / ".done", json.dumps({"config_hash": digest}) + "\n")

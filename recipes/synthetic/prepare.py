@@ -2,7 +2,7 @@
 
     python recipes/synthetic/prepare.py --config recipes/synthetic/config.toml --out data/synthetic \
         [--jobs 2] [--seed N] [--num-train N] [--num-dev N] [--num-test N] [--splits dev,test]
-        [--engines kokoro,accented] [--freeze-text] [--no-progress]
+        [--engines kokoro,accented | --manifests-only] [--freeze-text] [--no-progress]
 
 Text comes from freely licensed English installed by Debian packages (fortune cookies, WordNet example
 sentences); speech from espeak-ng's native English accents combined with its voice variants, each
@@ -134,6 +134,8 @@ def cmd_prepare(args: argparse.Namespace) -> int:
     if unknown or not splits:
         raise ValueError(f"--splits must name some of {', '.join(SPLITS)}, got {args.splits!r}")
     engines = [x.strip() for x in args.engines.split(",") if x.strip()] if args.engines else None
+    if engines and args.manifests_only:
+        raise ValueError("--manifests-only renders no engine's clips: leave out --engines")
     info = prepare(
         cfg,
         args.out,
@@ -142,6 +144,7 @@ def cmd_prepare(args: argparse.Namespace) -> int:
         splits=splits,
         engines=engines,
         freeze_text=args.freeze_text,
+        manifests_only=args.manifests_only,
     )
     print(summary(info))
     failed = sum(len(s["failed"]) for s in info["splits"].values())
@@ -175,6 +178,12 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="save the usable sentences in OUT/sentences.jsonl; while it exists, every run plans from it "
         "(a long render resumes unchanged whatever the text normalization does meanwhile)",
+    )
+    parser.add_argument(
+        "--manifests-only",
+        action="store_true",
+        help="render nothing and delete nothing: write the manifests of the clips already in --out (to "
+        "train on a render that is still going or was stopped; a run without it renders the rest)",
     )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
