@@ -4,15 +4,19 @@
 # pieces that stop and resume: every stage can be killed at any moment and re-run with the same command.
 #
 #   recipes/synthetic/voices_model.sh [--stage N] [--stop-stage M] [--jobs N] [--model-dir DIR]
+#                                     [--models "new shipped"]
 #
 #   1 render-new  Kokoro, hibari and the accented voices (~17 h of audio; Kokoro ~1.7 s of audio per
 #                 CPU-second, so ~7 CPU-hours) at nice 19, resumable per clip  -> data/synthetic-voices
 #   2 render-rest the six engines (Piper with its quality gate) and the manifests of everything
+#                 (to train on part of the new engines' clips, stop stage 1 and run prepare.py
+#                 --manifests-only instead: the manifests of every clip rendered so far)
 #   3 train       asr train --resume on config.voices.toml (6 epochs of ~25 h, ~2.9 CPU-hours): stop it
 #                 whenever a window ends, the same command continues it exactly  -> exp/synthetic-voices
 #   4 evaluate    the new model and the shipped one on the corpus's dev, test (voices never in training)
 #                 and test_text (unseen sentences), and on the neural and accented folds' test sets
-#                 (voices the fold models never heard), greedy and beam + LM (the shipped decoder.json)
+#                 (voices the fold models never heard), greedy and beam + LM (the shipped decoder.json);
+#                 --models shipped scores the shipped model alone (it needs no training: run it early)
 #                                                                               -> exp/synthetic-voices/eval
 #   5 package     averaged.pt (or best.pt) as float16 with the shipped LM, lexicon and decoder settings
 #                 -> DIR (default exp/synthetic-voices/model: data/models/synthetic-en only when asked)
@@ -22,10 +26,11 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 recipe=synthetic
-options="model-dir"
+options="model-dir models"
 source recipes/common/lib.sh
 parse_args --config recipes/synthetic/config.voices.toml --stop-stage 5 "$@"
 model_dir=${model_dir:-$exp/model}
+models=${models:-new shipped}
 shipped=data/models/synthetic-en
 new_engines=kokoro,hibari,accented
 
@@ -55,7 +60,8 @@ if in_stage 4; then
   for fold in neural accented; do
     $py recipes/synthetic/split_engines.py --corpus "$data" --fold "$fold" --out "$data/loeo-$fold"
   done
-  for name in new shipped; do
+  for name in $models; do
+    case $name in new | shipped) ;; *) echo "--models: new and/or shipped, not $name" >&2; exit 2 ;; esac
     model=$shipped
     [ "$name" = shipped ] || model=$(trained)
     for set in dev test test_text loeo-neural/test loeo-accented/test; do
