@@ -21,6 +21,7 @@ from __future__ import annotations
 import datetime
 import logging
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -84,6 +85,16 @@ def all_sum(ctx: DistContext, values: torch.Tensor) -> torch.Tensor:
         values = values.clone()
         dist.all_reduce(values, op=dist.ReduceOp.SUM)
     return values
+
+
+def average_gradients(ctx: DistContext, parameters: Iterable[torch.nn.Parameter]) -> None:
+    """Replace each gradient by its mean over ranks, as DDP's backward pass does (no-op for one process).
+    Every rank must hold gradients for the same parameters."""
+    if ctx.enabled:
+        for p in parameters:
+            if p.grad is not None:
+                dist.all_reduce(p.grad, op=dist.ReduceOp.SUM)
+                p.grad /= ctx.world_size
 
 
 def gather_objects(ctx: DistContext, obj: Any) -> list[Any]:

@@ -181,6 +181,10 @@ def accumulate(
         if not ok:
             if non_finite and batch is not None:
                 log.warning("non-finite loss, step skipped; utterances: %s", ", ".join(batch.ids))
+            if ctx.enabled and last_of_group:
+                # DDP all-reduces in the group's last backward pass, and this one is skipped: reduce the
+                # earlier batches' gradients here, or each rank would step with its own and drift apart.
+                distributed.average_gradients(ctx, settings.model.parameters())  # type: ignore[union-attr]
             return None, non_finite
         assert loss is not None and backward_loss is not None
         if ctx.enabled:
