@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import subprocess
 
 import pytest
 import torch
 from tiny_corpus import (
+    env,
     finished_run,
     killed_run,
     resumed_run,
@@ -47,6 +49,25 @@ def test_ddp_run_killed_and_resumed_matches_uninterrupted(ddp_run, tmp_path):
     config, ddp_out = ddp_run
     out = tmp_path / "killed"
     assert killed_run(config, out, nproc=2)["step"] < 9
+    resumed_run(config, out, nproc=2)
+    a, b = weights(out / "last.pt"), weights(ddp_out / "last.pt")
+    for key in a:
+        torch.testing.assert_close(a[key], b[key], rtol=0, atol=1e-6, msg=key)
+
+
+def test_ddp_run_stopped_on_time_by_both_ranks_resumes_exactly(ddp_run, tmp_path):
+    """The ranks agree to stop at the same update (or one would wait forever in the next all-reduce)."""
+    config, ddp_out = ddp_run
+    out = tmp_path / "stopped"
+    stopped = subprocess.run(
+        train_command(config, out, "--stop-after", "0.001s", nproc=2),
+        capture_output=True,
+        text=True,
+        env=env(),
+        timeout=300,
+    )
+    assert stopped.returncode != 0 and "stopped at step 1" in stopped.stderr, stopped.stderr[-3000:]
+    assert training_state(out / "last.pt")["step"] == 1
     resumed_run(config, out, nproc=2)
     a, b = weights(out / "last.pt"), weights(ddp_out / "last.pt")
     for key in a:

@@ -264,15 +264,15 @@ class Checkpointer:
         return changes
 
     # ---- save
-    def save(self, state: TrainState, paths: list[Path]) -> None:
-        """Collective: every rank hands in its RNG state; rank 0 writes each path atomically (and
-        ckpt-STEP.pt when keeping checkpoints, dropping the oldest)."""
+    def save(self, state: TrainState, paths: list[Path], keep: bool = True) -> None:
+        """Collective: every rank hands in its RNG state; rank 0 writes each path atomically (and, with
+        `keep`, ckpt-STEP.pt when keeping checkpoints, dropping the oldest)."""
         state.batch_in_epoch = self.sampler.position
         rngs = distributed.gather_objects(self.ctx, rng_state())
         if not self.ctx.is_main:
             return
         payload = self._payload(state, rngs)
-        if self.keep:
+        if self.keep and keep:
             paths = [*paths, self.out_dir / f"ckpt-{state.step:08d}.pt"]
         for path in paths:
             self._write(payload, path)

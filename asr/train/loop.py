@@ -44,20 +44,28 @@ from asr.train.setup import (
     wrap_ddp,
 )
 from asr.train.step import Optimisation, StepSettings, accumulate, apply_update
+from asr.train.stopping import StopRule, TrainingStopped
 
-__all__ = ["TrainingError", "train"]
+__all__ = ["StopRule", "TrainingError", "TrainingStopped", "train"]
 
 log = logging.getLogger(__name__)
 
 
-def train(run: RunConfig, resume: bool = False, progress: bool = True, resume_force: bool = False) -> Path:
+def train(
+    run: RunConfig,
+    resume: bool = False,
+    progress: bool = True,
+    resume_force: bool = False,
+    stop: StopRule | None = None,
+) -> Path:
     """Train per `run`; returns the path of the best checkpoint (by dev WER, then CER).
 
     Under torchrun (WORLD_SIZE > 1) every process calls this; they form a DistributedDataParallel job
     (gloo on CPU, NCCL on CUDA, one GPU per process). Only rank 0 evaluates, logs and writes files.
     `resume` continues from last.pt, refusing one whose batching settings or manifests differ from
     `run`'s (see :func:`~asr.train.checkpointing.data_signature`) unless `resume_force`. A full disk
-    raises TrainingError.
+    raises TrainingError. `stop` ends the run early, after a whole update with last.pt written, by
+    raising TrainingStopped (`resume` then continues it exactly).
     """
     missing = run.train.missing_paths()
     if missing:
@@ -68,7 +76,7 @@ def train(run: RunConfig, resume: bool = False, progress: bool = True, resume_fo
     ctx = DistContext.from_env()
     device = prepare_process(run.train, ctx)
     try:
-        return _train(run, ctx, device, resume, progress and ctx.is_main, resume_force)
+        return _train(run, ctx, device, resume, progress and ctx.is_main, resume_force, stop or StopRule())
     except OSError as e:
         if e.errno not in (errno.ENOSPC, errno.EDQUOT):
             raise
@@ -99,7 +107,13 @@ class _Meter:
 
 
 def _train(
-    run: RunConfig, ctx: DistContext, device: torch.device, resume: bool, progress: bool, force: bool = False
+    run: RunConfig,
+    ctx: DistContext,
+    device: torch.device,
+    resume: bool,
+    progress: bool,
+    force: bool,
+    stop: StopRule,
 ) -> Path:
     cfg = run.train
     out_dir = Path(cfg.out_dir)
@@ -189,8 +203,15 @@ def _train(
             state.step += 1
             if state.step % cfg.log_every == 0 and meter.window_count:
                 _log_progress(bar, monitor, meter, state.step, total_steps, session, opt.lr, ctx)
-            if cfg.checkpoint_every and state.step % cfg.checkpoint_every == 0:
+            saved = bool(cfg.checkpoint_every) and state.step % cfg.checkpoint_every == 0
+            if saved:
                 ckpt.save(state, [ckpt.last_path])
+            if (why := stop.reason(ctx, device)) is not None:
+                bar.close()
+                if not saved:  # last.pt alone: the checkpoints to average stay those of a run without stops
+                    ckpt.save(state, [ckpt.last_path], keep=False)
+                _stopped(out_dir, data, monitor, state, ctx)
+                raise TrainingStopped(why, state.step, state.epoch, ckpt.last_path)
         bar.close()
 
         # ---- end of epoch: dev (rank 0), bookkeeping, checkpoints
@@ -287,6 +308,13 @@ def _end_of_epoch(
         len(data.skipped),
     )
     return dev_wer, dev_cer
+
+
+def _stopped(out_dir: Path, data: TrainData, monitor: Monitor, state: TrainState, ctx: DistContext) -> None:
+    """Leave the files of a run that stops early as a finished epoch would: its report and curves."""
+    if ctx.is_main:
+        _write_report(out_dir, data.skipped, state)
+        monitor.close()
 
 
 def _log_summary(

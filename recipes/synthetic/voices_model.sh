@@ -4,7 +4,7 @@
 # pieces that stop and resume: every stage can be killed at any moment and re-run with the same command.
 #
 #   recipes/synthetic/voices_model.sh [--stage N] [--stop-stage M] [--jobs N] [--model-dir DIR]
-#                                     [--models "new shipped"]
+#                                     [--models "new shipped"] [--stop-after TIME]
 #
 #   1 render-new  Kokoro, hibari and the accented voices (~17 h of audio; Kokoro ~1.7 s of audio per
 #                 CPU-second, so ~7 CPU-hours) at nice 19, resumable per clip  -> data/synthetic-voices
@@ -12,7 +12,8 @@
 #                 (to train on part of the new engines' clips, stop stage 1 and run prepare.py
 #                 --manifests-only instead: the manifests of every clip rendered so far)
 #   3 train       asr train --resume on config.voices.toml (6 epochs of ~25 h, ~2.9 CPU-hours): stop it
-#                 whenever a window ends, the same command continues it exactly  -> exp/synthetic-voices
+#                 whenever a window ends (Ctrl-C, or --stop-after 45m: exit status 75, later stages
+#                 wait), the same command continues it exactly              -> exp/synthetic-voices
 #   4 evaluate    the new model and the shipped one on the corpus's dev, test (voices never in training)
 #                 and test_text (unseen sentences), and on the neural and accented folds' test sets
 #                 (voices the fold models never heard), greedy and beam + LM (the shipped decoder.json);
@@ -26,7 +27,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 recipe=synthetic
-options="model-dir models"
+options="model-dir models stop-after"
 source recipes/common/lib.sh
 parse_args --config recipes/synthetic/config.voices.toml --stop-stage 5 "$@"
 model_dir=${model_dir:-$exp/model}
@@ -51,7 +52,7 @@ fi
 
 if in_stage 3; then
   log "stage 3: fine-tune into $exp (resumes from $exp/last.pt when it is there)"
-  $asr train --config "$config" --resume --set "train.num_threads=$jobs"
+  $asr train --config "$config" --resume --set "train.num_threads=$jobs" ${stop_after:+--stop-after "$stop_after"}
 fi
 
 if in_stage 4; then
