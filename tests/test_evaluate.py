@@ -142,3 +142,23 @@ def test_cli_evaluate_reports_and_mistakes(model, manifest, tmp_path, capsys):
     assert main(["evaluate", "--model", str(tmp_path / "none.pt"), "--manifest", str(manifest)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "none.pt" in err[0]
+
+
+def test_reports_of_a_shipped_model_go_to_exp_not_into_its_folder(manifest, tmp_path, monkeypatch, capsys):
+    """data/models/NAME is the project's data (read-only once installed): by path or by name, its
+    reports go to exp/NAME in the working folder."""
+    from asr.cli import main
+    from asr.loading import shipped_model_dir
+
+    shipped = shipped_model_dir()
+    before = sorted(p.name for p in shipped.iterdir())
+    monkeypatch.chdir(tmp_path)
+    for model in (str(shipped), shipped.name):
+        assert (
+            main(["evaluate", "--model", model, "--manifest", str(manifest), "--greedy", "--threads", "1"])
+            == 1
+        )
+        assert "gone" in capsys.readouterr().err  # the unreadable utterance, as above
+        assert (tmp_path / "exp" / shipped.name / "summary-test.json").is_file()
+        (tmp_path / "exp" / shipped.name / "summary-test.json").unlink()
+    assert sorted(p.name for p in shipped.iterdir()) == before

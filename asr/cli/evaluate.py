@@ -58,10 +58,7 @@ def run(args: argparse.Namespace) -> int:
         decoders[f"{name}-greedy"] = "greedy"
         kinds[f"{name}-greedy"] = "greedy"
     results = evaluate_decoders(model, items, decoders, progress=sys.stderr.isatty())
-    if args.output_dir:
-        out_dir = Path(args.output_dir)
-    else:  # beside the model, but never inside the default model's folder
-        out_dir = Path("exp") / "default-model" if args.model is None else model.path.parent
+    out_dir = Path(args.output_dir) if args.output_dir else _default_output_dir(model.path)
     before = _inodes(out_dir)
     for report, result in results.items():
         try:
@@ -83,3 +80,14 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     return 1 if skipped else 0
+
+
+def _default_output_dir(model_path: Path) -> Path:
+    """Beside the model, but never inside a shipped model's folder (data/models/NAME, by name, path or
+    default): that is the project's data, read-only once installed; its reports go to exp/NAME."""
+    from asr.loading import shipped_model_dir
+
+    folder = model_path.parent
+    if folder.resolve().is_relative_to(shipped_model_dir().parent.resolve()):
+        return Path("exp") / folder.name
+    return folder
