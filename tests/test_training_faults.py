@@ -3,6 +3,7 @@ temporary files, and the order best.pt / last.pt are written in."""
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import logging
 import math
@@ -221,3 +222,22 @@ def test_every_group_of_every_epoch_ends_in_one_update(corpus, tmp_path, monkeyp
     assert made == wanted
     assert groups == [2, 2, 1] + [2, 1] + [2, 2, 2]
     assert training_state(out / "last.pt")["step"] == len(groups)
+
+
+def test_extra_train_manifests_join_the_training_set_and_guard_resume(corpus, tmp_path, caplog):
+    """train.extra_train_manifests: their utterances train with train_manifest's (here the corpus split
+    in two); --resume refuses the run once an extra manifest's contents change."""
+    lines = (corpus / "train.jsonl").read_text().splitlines(keepends=True)
+    (corpus / "first.jsonl").write_text("".join(lines[:8]))
+    (corpus / "rest.jsonl").write_text("".join(lines[8:]))
+    out = tmp_path / "exp"
+    run = tiny_run(corpus, out, "train.epochs=1", f"train.train_manifest={corpus / 'first.jsonl'}",
+                   f"train.extra_train_manifests={corpus / 'rest.jsonl'}")  # fmt: skip
+    assert run.train.extra_train_manifests == (str(corpus / "rest.jsonl"),)
+    with caplog.at_level(logging.INFO, logger="asr.train"):
+        loop.train(run, progress=False)
+    assert f"train: {len(lines)} utterances" in caplog.text
+    (corpus / "rest.jsonl").write_text("".join(lines[8:-1]))
+    longer = dataclasses.replace(run, train=dataclasses.replace(run.train, epochs=2))
+    with pytest.raises(loop.TrainingError, match="extra_train_manifests or their contents changed"):
+        loop.train(longer, resume=True, progress=False)

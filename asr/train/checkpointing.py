@@ -113,6 +113,7 @@ def data_signature(cfg: TrainConfig) -> dict[str, Any]:
         },
         "train_manifest_sha256": _file_sha256(cfg.train_manifest),
         "dev_manifest_sha256": _file_sha256(cfg.dev_manifest),
+        "extra_train_manifests_sha256": [_file_sha256(p) for p in cfg.extra_train_manifests],
     }
 
 
@@ -127,6 +128,11 @@ def _signature_changes(saved: dict[str, Any], now: dict[str, Any], cfg: TrainCon
     ):
         if saved.get(key) and saved[key] != now[key]:
             changes.append(f"{path} changed (sha256 {saved[key][:12]}… then, {now[key][:12]}… now)")
+    extra = "extra_train_manifests_sha256"
+    if saved.get(extra, []) != now[extra]:  # a checkpoint from before the field had none
+        changes.append(
+            f"train.extra_train_manifests or their contents changed ({', '.join(cfg.extra_train_manifests)})"
+        )
     return changes
 
 

@@ -34,6 +34,9 @@ class TrainConfig:
     # The data and the output folder have no default: a recipe's config names them, and `train`
     # refuses a run without them rather than reading or writing some recipe's folders.
     train_manifest: str = ""
+    # More training manifests whose utterances join train_manifest's: another corpus mixed in, such as
+    # a replay of what a fine-tuned model learned first, so that it does not forget it.
+    extra_train_manifests: tuple[str, ...] = ()
     dev_manifest: str = ""
     out_dir: str = ""
     epochs: int = 10

@@ -143,7 +143,8 @@ def load_data(run: RunConfig, ctx: DistContext) -> TrainData:
     """Read the manifests, drop what cannot train, and build this rank's share of the batches."""
     cfg = run.train
     skipped: dict[str, str] = {}
-    train_items = filter_trainable(read_manifest(cfg.train_manifest), run, skipped)
+    manifests = (cfg.train_manifest, *cfg.extra_train_manifests)
+    train_items = filter_trainable([u for m in manifests for u in read_manifest(m)], run, skipped)
     dev_items = read_manifest(cfg.dev_manifest)
     if cfg.dev_max_utterances:
         dev_items = dev_items[: cfg.dev_max_utterances]

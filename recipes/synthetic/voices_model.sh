@@ -8,10 +8,11 @@
 #
 #   1 render-new  Kokoro, hibari and the accented voices (~17 h of audio; Kokoro ~1.7 s of audio per
 #                 CPU-second, so ~7 CPU-hours) at nice 19, resumable per clip  -> data/synthetic-voices
-#   2 render-rest the six engines (Piper with its quality gate) and the manifests of everything
+#   2 render-rest the six engines (Piper with its quality gate), the manifests of everything, and
+#                 the espeak-ng replay against forgetting (9 000 clips, a minute) -> data/synthetic-espeak-replay
 #                 (to train on part of the new engines' clips, stop stage 1 and run prepare.py
 #                 --manifests-only instead: the manifests of every clip rendered so far)
-#   3 train       asr train --resume on config.voices.toml (6 epochs of ~25 h, ~2.9 CPU-hours): stop it
+#   3 train       asr train --resume on config.voices.toml (4 epochs of ~32 h, ~2.3 CPU-hours): stop it
 #                 whenever a window ends (Ctrl-C, or --stop-after 45m: exit status 75, later stages
 #                 wait), the same command continues it exactly              -> exp/synthetic-voices
 #   4 evaluate    the new model and the shipped one on the corpus's dev, test (voices never in training)
@@ -34,6 +35,7 @@ model_dir=${model_dir:-$exp/model}
 models=${models:-new shipped}
 shipped=data/models/synthetic-en
 new_engines=kokoro,hibari,accented
+replay=data/synthetic-espeak-replay
 
 # the fine-tune's result: its last checkpoints averaged, or its best one where there is no average
 trained() { if [ -f "$exp/averaged.pt" ]; then echo "$exp/averaged.pt"; else echo "$exp/best.pt"; fi; }
@@ -48,6 +50,11 @@ fi
 if in_stage 2; then
   log "stage 2: the other engines and the manifests of everything in $data"
   nice -n 10 $py recipes/synthetic/prepare.py --config "$config" --out "$data" --jobs "$jobs" --freeze-text
+  # the espeak-ng replay that [train] extra_train_manifests names: the full preset's voices (the same
+  # held-out test voices as this corpus), sentences of no evaluation split
+  log "stage 2: espeak-ng replay -> $replay"
+  nice -n 10 $py recipes/synthetic/prepare.py --config recipes/synthetic/config.full.toml --out "$replay" \
+    --splits train --num-train 9000 --jobs "$jobs"
 fi
 
 if in_stage 3; then
