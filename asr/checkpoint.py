@@ -95,6 +95,42 @@ def slim_checkpoint(src: str | os.PathLike, dst: str | os.PathLike, half: bool =
     return Path(dst)
 
 
+def average_checkpoints(
+    paths: list[Path], weights: list[float] | None = None, like: int = -1
+) -> dict[str, torch.Tensor]:
+    """The weighted mean of the floating-point weights of `paths` (equal weights by default; normalised to
+    sum to 1), each tensor in the dtype of `paths[like]`, whose other tensors are kept as they are. The
+    end of a run averages its last checkpoints; `asr average` interpolates two models' weights.
+    CheckpointError when the checkpoints differ in vocabulary, configs or tensor names and shapes."""
+    if not paths:
+        raise ValueError("no checkpoints to average")
+    weights = [1.0] * len(paths) if weights is None else [float(w) for w in weights]
+    if len(weights) != len(paths) or min(weights) < 0 or sum(weights) <= 0:
+        raise ValueError(f"need one weight >= 0 per checkpoint ({len(paths)}), not all 0; got {weights}")
+    payloads = [load_checkpoint(p) for p in paths]
+    first = payloads[0]
+    for path, payload in zip(paths[1:], payloads[1:]):
+        if payload["vocab"] != first["vocab"]:
+            raise CheckpointError(f"{path}: its vocabulary differs from {paths[0]}'s")
+        for table in ("model", "features"):  # dropout does not change what the weights mean
+            ours, theirs = first[table], payload[table]  # older checkpoints also list derived sizes
+            differ = sorted(k for k in set(ours) & set(theirs) - {"dropout"} if ours[k] != theirs[k])
+            if differ:
+                raise CheckpointError(f"{path}: its [{table}] {', '.join(differ)} differ from {paths[0]}'s")
+        theirs = {k: tuple(v.shape) for k, v in payload["state_dict"].items()}
+        if theirs != {k: tuple(v.shape) for k, v in first["state_dict"].items()}:
+            raise CheckpointError(f"{path}: its tensors differ in names or shapes from {paths[0]}'s")
+    total = sum(weights)
+    averaged = {}
+    for key, model in payloads[like]["state_dict"].items():
+        if model.is_floating_point():
+            mean = sum(w / total * p["state_dict"][key].double() for w, p in zip(weights, payloads))
+            averaged[key] = mean.to(model.dtype)
+        else:
+            averaged[key] = model
+    return averaged
+
+
 def recognizer_from_payload(payload: dict[str, Any], name: str = "checkpoint") -> SpeechRecognizer:
     """The `SpeechRecognizer` a payload describes; CheckpointError (naming `name`) when its configs are
     invalid, too large to be real, or disagree with its weights. Sizes are checked against the weights

@@ -114,6 +114,7 @@ EXCLUDED = {
     ".venv/bin/asr train --config recipes/synthetic/config.toml --set train.lr=3e-4 model.hidden_size=320": "trains for minutes to hours on make demo's 7-hour corpus (test_training.py and "
     "test_synthetic_recipe.py train on small corpora)",
     ".venv/bin/asr train --config recipes/synthetic/config.toml --resume": "resumes that training run (test_resume.py covers --resume)",
+    "asr average A.pt B.pt --weights 0.5 0.5 -o mix.pt": "placeholder file names (test_average.py runs asr average)",
     ".venv/bin/asr train --config recipes/synthetic/config.toml --resume --stop-after 45m": "a piece of that training run (test_train_stop.py runs --stop-after and --resume)",
     "torchrun --standalone --nproc_per_node=4 -m asr train --config recipes/synthetic/config.toml": "four training processes on make demo's corpus (test_ddp.py runs DDP with gloo on a small one)",
     "torchrun --nnodes=2 --nproc_per_node=8 --rdzv-backend=c10d --rdzv-id=job1 --rdzv-endpoint=HOST0:29400 "

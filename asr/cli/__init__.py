@@ -18,7 +18,7 @@ __all__ = ["build_parser", "main"]
 
 # the subcommand modules, in the order `asr --help` lists them (asr.cli.recipe is not one: it is the
 # shared command line of the recipes' prepare.py scripts)
-COMMANDS = ("train", "evaluate", "transcribe", "export", "serve", "lm", "data", "config")
+COMMANDS = ("train", "evaluate", "transcribe", "export", "average", "serve", "lm", "data", "config")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from asr.checkpoint import checkpoint_payload, load_checkpoint, save_checkpoint
+from asr.checkpoint import average_checkpoints, checkpoint_payload, load_checkpoint, save_checkpoint
 from asr.data.sampler import DurationBatchSampler
 from asr.errors import TrainingError
 from asr.recognizer import SpeechRecognizer
@@ -35,7 +35,6 @@ from asr.train.step import Optimisation
 __all__ = [
     "Checkpointer",
     "TrainState",
-    "average_checkpoints",
     "clean_stale_temporaries",
     "data_signature",
     "init_weights",
@@ -154,20 +153,6 @@ def clean_stale_temporaries(out_dir: Path) -> list[Path]:
             ", ".join(p.name for p in stale),
         )
     return stale
-
-
-def average_checkpoints(paths: list[Path]) -> dict[str, torch.Tensor]:
-    """The element-wise mean of the floating-point weights of `paths` (other tensors from the last)."""
-    if not paths:
-        raise ValueError("no checkpoints to average")
-    states = [load_checkpoint(p)["state_dict"] for p in paths]
-    averaged = {}
-    for key, last in states[-1].items():
-        if last.is_floating_point():
-            averaged[key] = sum(s[key].double() for s in states).div(len(states)).to(last.dtype)
-        else:
-            averaged[key] = last
-    return averaged
 
 
 def init_weights(recognizer: SpeechRecognizer, run: RunConfig, path: str) -> None:

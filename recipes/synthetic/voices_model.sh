@@ -4,7 +4,7 @@
 # pieces that stop and resume: every stage can be killed at any moment and re-run with the same command.
 #
 #   recipes/synthetic/voices_model.sh [--stage N] [--stop-stage M] [--jobs N] [--model-dir DIR]
-#                                     [--models "new shipped"] [--stop-after TIME]
+#                                     [--models "new shipped"] [--stop-after TIME] [--interpolate W]
 #
 #   1 render-new  Kokoro, hibari and the accented voices (~17 h of audio; Kokoro ~1.7 s of audio per
 #                 CPU-second, so ~7 CPU-hours) at nice 19, resumable per clip  -> data/synthetic-voices
@@ -21,6 +21,7 @@
 #                 --models shipped scores the shipped model alone (it needs no training: run it early)
 #                                                                               -> exp/synthetic-voices/eval
 #   5 package     averaged.pt (or best.pt) as float16 with the shipped LM, lexicon and decoder settings
+#                 (--interpolate W: stages 4 and 5 use W x it + (1 - W) x the shipped model, asr average)
 #                 -> DIR (default exp/synthetic-voices/model: data/models/synthetic-en only when asked)
 # The leave-out folds themselves (a model per fold, trained without its voices) are
 # studies/loeo.sh neural accented; README "Voices closer to people" has the plan and the results.
@@ -28,7 +29,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 recipe=synthetic
-options="model-dir models stop-after"
+options="model-dir models stop-after interpolate"
 source recipes/common/lib.sh
 parse_args --config recipes/synthetic/config.voices.toml --stop-stage 5 "$@"
 model_dir=${model_dir:-$exp/model}
@@ -37,8 +38,22 @@ shipped=data/models/synthetic-en
 new_engines=kokoro,hibari,accented
 replay=data/synthetic-espeak-replay
 
-# the fine-tune's result: its last checkpoints averaged, or its best one where there is no average
-trained() { if [ -f "$exp/averaged.pt" ]; then echo "$exp/averaged.pt"; else echo "$exp/best.pt"; fi; }
+# the fine-tune's result: its last checkpoints averaged, or its best one where there is no average;
+# with --interpolate W, that interpolated with the shipped model (interpolate makes it)
+trained() {
+  local result=$exp/best.pt
+  [ ! -f "$exp/averaged.pt" ] || result=$exp/averaged.pt
+  if [ -n "$interpolate" ]; then result=$exp/interpolated-$interpolate.pt; fi
+  echo "$result"
+}
+interpolate() {
+  [ -n "$interpolate" ] || return 0
+  local result=$exp/best.pt mix
+  [ ! -f "$exp/averaged.pt" ] || result=$exp/averaged.pt
+  mix=$(trained)
+  [ "$mix" -nt "$result" ] || $asr average "$result" "$shipped" \
+    --weights "$interpolate" "$($py -c "print(1 - float('$interpolate'))")" -o "$mix"
+}
 
 if in_stage 1; then
   log "stage 1: render $new_engines into $data (nice 19; re-run to resume)"
@@ -63,6 +78,7 @@ if in_stage 3; then
 fi
 
 if in_stage 4; then
+  interpolate
   eval_dir=$exp/eval
   mkdir -p "$eval_dir"
   for fold in neural accented; do
@@ -74,7 +90,8 @@ if in_stage 4; then
     [ "$name" = shipped ] || model=$(trained)
     for set in dev test test_text loeo-neural/test loeo-accented/test; do
       log "stage 4: $name model on $set"
-      n=$name-${set//\//-}
+      n=$name${interpolate:+-w$interpolate}-${set//\//-}
+      [ "$name" = new ] || n=$name-${set//\//-}
       $asr evaluate --model "$model" --manifest "$data/$set.jsonl" --name "$n" \
         --decoder-config "$shipped/decoder.json" --also-greedy --threads "$jobs" --output-dir "$eval_dir"
       $py recipes/synthetic/engine_report.py --manifest "$data/$set.jsonl" --recogs "$eval_dir/recogs-$n.txt" \
@@ -84,6 +101,7 @@ if in_stage 4; then
 fi
 
 if in_stage 5; then
+  interpolate
   result=$(trained)
   log "stage 5: $result as float16 with the shipped LM and decoder settings -> $model_dir"
   mkdir -p "$model_dir"
