@@ -97,11 +97,12 @@ def slim_checkpoint(src: str | os.PathLike, dst: str | os.PathLike, half: bool =
 
 def average_checkpoints(
     paths: list[Path], weights: list[float] | None = None, like: int = -1
-) -> dict[str, torch.Tensor]:
-    """The weighted mean of the floating-point weights of `paths` (equal weights by default; normalised to
-    sum to 1), each tensor in the dtype of `paths[like]`, whose other tensors are kept as they are. The
-    end of a run averages its last checkpoints; `asr average` interpolates two models' weights.
-    CheckpointError when the checkpoints differ in vocabulary, configs or tensor names and shapes."""
+) -> dict[str, Any]:
+    """`paths[like]`'s checkpoint without its training state, its weights replaced by the weighted mean of
+    the floating-point weights of `paths` (equal weights by default; normalised to sum to 1), each in
+    `paths[like]`'s dtype (its other tensors are kept as they are). The end of a run averages its last
+    checkpoints; `asr average` interpolates two models' weights. CheckpointError when the checkpoints
+    differ in vocabulary, configs or tensor names and shapes."""
     if not paths:
         raise ValueError("no checkpoints to average")
     weights = [1.0] * len(paths) if weights is None else [float(w) for w in weights]
@@ -128,7 +129,8 @@ def average_checkpoints(
             averaged[key] = mean.to(model.dtype)
         else:
             averaged[key] = model
-    return averaged
+    slim = {k: v for k, v in payloads[like].items() if k not in TRAINING_STATE_KEYS}
+    return {**slim, "state_dict": averaged}
 
 
 def recognizer_from_payload(payload: dict[str, Any], name: str = "checkpoint") -> SpeechRecognizer:

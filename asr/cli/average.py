@@ -31,7 +31,7 @@ def add_parser(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from asr.checkpoint import TRAINING_STATE_KEYS, average_checkpoints, load_checkpoint, save_checkpoint
+    from asr.checkpoint import average_checkpoints, save_checkpoint
     from asr.loading import CHECKPOINT_FILE
 
     paths = [Path(m) / CHECKPOINT_FILE if Path(m).is_dir() else Path(m) for m in args.models]
@@ -41,13 +41,11 @@ def run(args: argparse.Namespace) -> int:
             raise ValueError("give two or more models")
         if any(output.resolve() == p.resolve() for p in paths):
             raise ValueError(f"{output} is one of the models: write the average to a new file")
-        state = average_checkpoints(paths, args.weights, like=0)
+        averaged = average_checkpoints(paths, args.weights, like=0)
     except ValueError as e:  # the command line's fault (a CheckpointError, the files', goes up)
         print(f"asr average: error: {e}", file=sys.stderr)
         return 2
-    payload = {k: v for k, v in load_checkpoint(paths[0]).items() if k not in TRAINING_STATE_KEYS}
-    payload["state_dict"] = state
-    save_checkpoint(payload, output)
+    save_checkpoint(averaged, output)
     weights = args.weights or [1.0] * len(paths)
     terms = " + ".join(f"{w / sum(weights):.3g} x {p}" for w, p in zip(weights, paths))
     print(f"wrote {output}: {terms}")

@@ -69,14 +69,15 @@ def duration_seconds(text: str) -> float:
 
 
 @contextlib.contextmanager
-def _stop_on_signals(requested: threading.Event) -> Iterator[None]:
-    """The first SIGINT/SIGTERM asks the run to stop at its next update; a second one stops it at once."""
+def _stop_on_signals(requested: threading.Event, announce: bool) -> Iterator[None]:
+    """The first SIGINT/SIGTERM asks the run to stop at its next update (saying so when `announce`); a
+    second one stops it at once."""
 
     def ask(signum: int, frame: Any) -> None:
         if requested.is_set():
             raise KeyboardInterrupt
         requested.set()
-        if int(os.environ.get("RANK", "0")) == 0:
+        if announce:
             print(
                 f"asr train: {signal.Signals(signum).name}: stopping after this update and writing last.pt "
                 "(again to stop at once)",
@@ -104,7 +105,7 @@ def run(args: argparse.Namespace) -> int:
     run_config = load_run_config(args.config, args.set)
     stop = StopRule(after_s=args.stop_after)
     try:
-        with _stop_on_signals(stop.requested):
+        with _stop_on_signals(stop.requested, announce=rank == 0):
             best = train(
                 run_config, args.resume or args.resume_force, resume_force=args.resume_force, stop=stop
             )

@@ -323,11 +323,7 @@ class Checkpointer:
         recent = sorted(self.out_dir.glob("ckpt-*.pt"))[-self.cfg.average_last :]
         if len(recent) <= 1:
             return None
-        payload = load_checkpoint(recent[-1])
-        payload["state_dict"] = average_checkpoints(recent)
-        for key in ("optimizer", "scheduler", "scaler"):
-            payload.pop(key, None)
         path = self.out_dir / "averaged.pt"
-        save_checkpoint(payload, path)
+        save_checkpoint(average_checkpoints(recent), path)
         log.info("averaged the weights of %d checkpoints into %s", len(recent), path)
         return path

@@ -289,8 +289,7 @@ def prepare(
         log.warning(
             "%d utterances failed and are left out of the manifests (a re-run retries them)", len(errors)
         )
-        (out / ".done").unlink(missing_ok=True)
-    elif manifests_only:
+    if errors or manifests_only:  # not complete: a later run renders the rest
         (out / ".done").unlink(missing_ok=True)
     else:
         write_if_changed(out / ".done", json.dumps({"config_hash": digest}) + "\n")

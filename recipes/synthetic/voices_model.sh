@@ -38,21 +38,14 @@ shipped=data/models/synthetic-en
 new_engines=kokoro,hibari,accented
 replay=data/synthetic-espeak-replay
 
-# the fine-tune's result: its last checkpoints averaged, or its best one where there is no average;
-# with --interpolate W, that interpolated with the shipped model (interpolate makes it)
-trained() {
-  local result=$exp/best.pt
-  [ ! -f "$exp/averaged.pt" ] || result=$exp/averaged.pt
-  if [ -n "$interpolate" ]; then result=$exp/interpolated-$interpolate.pt; fi
-  echo "$result"
-}
-interpolate() {
+# the fine-tune's result: its last checkpoints averaged, or its best one where there is no average
+fine_tuned() { if [ -f "$exp/averaged.pt" ]; then echo "$exp/averaged.pt"; else echo "$exp/best.pt"; fi; }
+# the model stages 4 and 5 use: that, or with --interpolate W that interpolated with the shipped model
+trained() { if [ -n "$interpolate" ]; then echo "$exp/interpolated-$interpolate.pt"; else fine_tuned; fi; }
+interpolate() {  # makes trained()'s interpolated model (again when the fine-tune is newer)
   [ -n "$interpolate" ] || return 0
-  local result=$exp/best.pt mix
-  [ ! -f "$exp/averaged.pt" ] || result=$exp/averaged.pt
-  mix=$(trained)
-  [ "$mix" -nt "$result" ] || $asr average "$result" "$shipped" \
-    --weights "$interpolate" "$($py -c "print(1 - float('$interpolate'))")" -o "$mix"
+  [ "$(trained)" -nt "$(fine_tuned)" ] || $asr average "$(fine_tuned)" "$shipped" \
+    --weights "$interpolate" "$($py -c "print(1 - float('$interpolate'))")" -o "$(trained)"
 }
 
 if in_stage 1; then
@@ -86,12 +79,11 @@ if in_stage 4; then
   done
   for name in $models; do
     case $name in new | shipped) ;; *) echo "--models: new and/or shipped, not $name" >&2; exit 2 ;; esac
-    model=$shipped
-    [ "$name" = shipped ] || model=$(trained)
+    model=$shipped tag=shipped
+    [ "$name" = shipped ] || model=$(trained) tag=new${interpolate:+-w$interpolate}
     for set in dev test test_text loeo-neural/test loeo-accented/test; do
       log "stage 4: $name model on $set"
-      n=$name${interpolate:+-w$interpolate}-${set//\//-}
-      [ "$name" = new ] || n=$name-${set//\//-}
+      n=$tag-${set//\//-}
       $asr evaluate --model "$model" --manifest "$data/$set.jsonl" --name "$n" \
         --decoder-config "$shipped/decoder.json" --also-greedy --threads "$jobs" --output-dir "$eval_dir"
       $py recipes/synthetic/engine_report.py --manifest "$data/$set.jsonl" --recogs "$eval_dir/recogs-$n.txt" \
